@@ -21,3 +21,22 @@ export {
   FrameDecoder,
 } from './remoting-command.js';
 export type { RemotingCommand, ExtFieldValue, FrameLimits } from './remoting-command.js';
+export {
+  TOPIC_MAX_LENGTH,
+  GROUP_MAX_LENGTH,
+  Perm,
+  isReadable,
+  isWriteable,
+  SystemTopic,
+  RETRY_GROUP_TOPIC_PREFIX,
+  DLQ_GROUP_TOPIC_PREFIX,
+  SYSTEM_TOPIC_PREFIX,
+  retryTopic,
+  dlqTopic,
+  isRetryTopic,
+  isDlqTopic,
+  isSystemTopic,
+  topicNameProblem,
+  sendTopicProblem,
+  groupNameProblem,
+} from './names.js';
