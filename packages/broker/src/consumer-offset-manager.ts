@@ -1,0 +1,95 @@
+/**
+ * Committed consumer offsets (RocketMQ `ConsumerOffsetManager`): `"topic@group"` → queue id → the
+ * next offset to consume. Kept in memory, written to `config/consumerOffset.json` every
+ * `flushConsumerOffsetInterval` (5 s) by the broker and at a clean stop (§3.9), so a crash loses at
+ * most that interval of commits — which consumers then re-consume (at-least-once, §4.4).
+ */
+import { z } from 'zod';
+import { JsonConfigFile } from './json-config-file.js';
+
+const FileSchema = z.object({
+  offsetTable: z.record(z.string(), z.record(z.string(), z.number().int())),
+});
+
+const SEPARATOR = '@';
+
+export class ConsumerOffsetManager {
+  private readonly table = new Map<string, Map<number, number>>();
+  private readonly store: JsonConfigFile<z.infer<typeof FileSchema>> | undefined;
+  private dirty = false;
+
+  constructor(file?: string) {
+    this.store = file ? new JsonConfigFile(file, FileSchema) : undefined;
+  }
+
+  load(): void {
+    const saved = this.store?.load();
+    if (!saved) return;
+    for (const [key, queues] of Object.entries(saved.offsetTable)) {
+      this.table.set(key, new Map(Object.entries(queues).map(([q, o]) => [Number(q), o])));
+    }
+  }
+
+  /** Store a commit. Offsets only move where the consumer says, including backwards (a reset). */
+  commit(group: string, topic: string, queueId: number, offset: number): void {
+    const key = topic + SEPARATOR + group;
+    let queues = this.table.get(key);
+    if (!queues) this.table.set(key, (queues = new Map()));
+    queues.set(queueId, offset);
+    this.dirty = true;
+  }
+
+  /** The committed offset, or -1 when the group has none for that queue. */
+  query(group: string, topic: string, queueId: number): number {
+    return this.table.get(topic + SEPARATOR + group)?.get(queueId) ?? -1;
+  }
+
+  /** Every queue's committed offset for a group and topic. */
+  queryAll(group: string, topic: string): Map<number, number> {
+    return new Map(this.table.get(topic + SEPARATOR + group) ?? []);
+  }
+
+  /** Groups with committed offsets for a topic. */
+  groupsOf(topic: string): string[] {
+    const groups: string[] = [];
+    for (const key of this.table.keys()) {
+      const at = key.lastIndexOf(SEPARATOR);
+      if (key.slice(0, at) === topic) groups.push(key.slice(at + 1));
+    }
+    return groups;
+  }
+
+  /** Topics a group has committed offsets for. */
+  topicsOf(group: string): string[] {
+    const topics: string[] = [];
+    for (const key of this.table.keys()) {
+      const at = key.lastIndexOf(SEPARATOR);
+      if (key.slice(at + 1) === group) topics.push(key.slice(0, at));
+    }
+    return topics;
+  }
+
+  removeTopic(topic: string): void {
+    for (const key of [...this.table.keys()]) if (key.slice(0, key.lastIndexOf(SEPARATOR)) === topic) this.table.delete(key);
+    this.dirty = true;
+  }
+
+  removeGroup(group: string): void {
+    for (const key of [...this.table.keys()]) if (key.slice(key.lastIndexOf(SEPARATOR) + 1) === group) this.table.delete(key);
+    this.dirty = true;
+  }
+
+  /** Write the table if it changed since the last persist. */
+  async persist(): Promise<void> {
+    if (!this.store || !this.dirty) return;
+    this.dirty = false;
+    const offsetTable: Record<string, Record<string, number>> = {};
+    for (const [key, queues] of this.table) offsetTable[key] = Object.fromEntries([...queues].map(([q, o]) => [String(q), o]));
+    try {
+      await this.store.save({ offsetTable });
+    } catch (error) {
+      this.dirty = true;
+      throw error;
+    }
+  }
+}

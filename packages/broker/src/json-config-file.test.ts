@@ -1,0 +1,51 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, renameSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { JsonConfigFile } from './json-config-file.js';
+
+const Schema = z.object({ n: z.number() });
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'karman-config-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('JsonConfigFile', () => {
+  it('returns undefined when nothing was saved, then reads back what was saved', async () => {
+    const file = new JsonConfigFile(join(dir, 'config', 'a.json'), Schema);
+    expect(file.load()).toBeUndefined();
+    await file.save({ n: 1 });
+    expect(new JsonConfigFile(join(dir, 'config', 'a.json'), Schema).load()).toEqual({ n: 1 });
+  });
+
+  it('keeps the previous content in .bak and falls back to it when the file is gone (crash between renames)', async () => {
+    const path = join(dir, 'a.json');
+    const file = new JsonConfigFile(path, Schema);
+    await file.save({ n: 1 });
+    await file.save({ n: 2 });
+    expect(JSON.parse(readFileSync(`${path}.bak`, 'utf8'))).toEqual({ n: 1 });
+    renameSync(path, join(dir, 'gone'));
+    expect(file.load()).toEqual({ n: 1 });
+  });
+
+  it('falls back to .bak when the file is corrupt, and names both files when both are', async () => {
+    const path = join(dir, 'a.json');
+    const file = new JsonConfigFile(path, Schema);
+    await file.save({ n: 1 });
+    await file.save({ n: 2 });
+    writeFileSync(path, '{"n": tru');
+    expect(file.load()).toEqual({ n: 1 });
+    writeFileSync(`${path}.bak`, '{"n": "not a number"}');
+    expect(() => file.load()).toThrow(/a\.json.*a\.json\.bak.*n:/);
+  });
+
+  it('coalesces concurrent saves and ends with the latest value', async () => {
+    const path = join(dir, 'a.json');
+    const file = new JsonConfigFile(path, Schema);
+    await Promise.all(Array.from({ length: 20 }, (_, i) => file.save({ n: i })));
+    expect(file.load()).toEqual({ n: 19 });
+    expect(existsSync(`${path}.tmp`)).toBe(false);
+  });
+});

@@ -1,0 +1,101 @@
+/**
+ * Consumer-group configuration (RocketMQ `SubscriptionGroupManager`), persisted to
+ * `config/subscriptionGroup.json` on every change (§3.9). A group that consumes without having
+ * been configured is created with RocketMQ's defaults when `autoCreateSubscriptionGroup` is on.
+ */
+import { z } from 'zod';
+import { JsonConfigFile } from './json-config-file.js';
+import type { DataVersion } from './topic-config-manager.js';
+import { DataVersionSchema } from './topic-config-manager.js';
+
+export const SubscriptionGroupConfigSchema = z.object({
+  groupName: z.string(),
+  consumeEnable: z.boolean().default(true),
+  consumeFromMinEnable: z.boolean().default(true),
+  consumeBroadcastEnable: z.boolean().default(true),
+  retryQueueNums: z.number().int().min(1).default(1),
+  retryMaxTimes: z.number().int().min(0).default(16),
+  brokerId: z.number().int().min(0).default(0),
+  whichBrokerWhenConsumeSlowly: z.number().int().min(0).default(1),
+  notifyConsumerIdsChangedEnable: z.boolean().default(true),
+  consumeTimeoutMinute: z.number().int().min(1).default(15),
+});
+/** One group's configuration, field names and defaults as RocketMQ's `SubscriptionGroupConfig`. */
+export type SubscriptionGroupConfig = z.infer<typeof SubscriptionGroupConfigSchema>;
+
+const FileSchema = z.object({
+  subscriptionGroupTable: z.record(z.string(), SubscriptionGroupConfigSchema),
+  dataVersion: DataVersionSchema,
+});
+
+export interface SubscriptionGroupManagerOptions {
+  file?: string;
+  /** Create a group's config on first use (`autoCreateSubscriptionGroup`, default true). */
+  autoCreateSubscriptionGroup: boolean;
+  clock?: () => number;
+}
+
+export class SubscriptionGroupManager {
+  private readonly table = new Map<string, SubscriptionGroupConfig>();
+  private version: DataVersion;
+  private readonly store: JsonConfigFile<z.infer<typeof FileSchema>> | undefined;
+  private readonly clock: () => number;
+
+  constructor(private readonly options: SubscriptionGroupManagerOptions) {
+    this.clock = options.clock ?? Date.now;
+    this.version = { timestamp: this.clock(), counter: 0 };
+    this.store = options.file ? new JsonConfigFile(options.file, FileSchema) : undefined;
+  }
+
+  load(): void {
+    const saved = this.store?.load();
+    if (!saved) return;
+    for (const [name, config] of Object.entries(saved.subscriptionGroupTable)) this.table.set(name, config);
+    this.version = saved.dataVersion;
+  }
+
+  get dataVersion(): DataVersion {
+    return { ...this.version };
+  }
+
+  get(groupName: string): SubscriptionGroupConfig | undefined {
+    return this.table.get(groupName);
+  }
+
+  /** The group's config, created with defaults when auto-creation is on; undefined otherwise. */
+  async findOrCreate(groupName: string): Promise<SubscriptionGroupConfig | undefined> {
+    const existing = this.table.get(groupName);
+    if (existing || !this.options.autoCreateSubscriptionGroup) return existing;
+    const created = SubscriptionGroupConfigSchema.parse({ groupName });
+    this.table.set(groupName, created);
+    await this.changed();
+    return created;
+  }
+
+  all(): SubscriptionGroupConfig[] {
+    return [...this.table.values()];
+  }
+
+  serialize(): { subscriptionGroupTable: Record<string, SubscriptionGroupConfig>; dataVersion: DataVersion } {
+    return { subscriptionGroupTable: Object.fromEntries(this.table), dataVersion: this.dataVersion };
+  }
+
+  /** Create or update a group; fields left out take RocketMQ's defaults. */
+  async upsert(config: z.input<typeof SubscriptionGroupConfigSchema>): Promise<SubscriptionGroupConfig> {
+    const parsed = SubscriptionGroupConfigSchema.parse(config);
+    this.table.set(parsed.groupName, parsed);
+    await this.changed();
+    return parsed;
+  }
+
+  async delete(groupName: string): Promise<boolean> {
+    const existed = this.table.delete(groupName);
+    if (existed) await this.changed();
+    return existed;
+  }
+
+  private async changed(): Promise<void> {
+    this.version = { timestamp: this.clock(), counter: this.version.counter + 1 };
+    await this.store?.save({ subscriptionGroupTable: Object.fromEntries(this.table), dataVersion: this.version });
+  }
+}
