@@ -40,3 +40,37 @@ export {
   sendTopicProblem,
   groupNameProblem,
 } from './names.js';
+export { RequestHeaderSchemas, parseRequestHeader, parseResponseHeader, SendMessageRequestHeaderSchema, SendMessageRequestHeaderV2Schema, sendMessageHeaderFromV2, SendMessageResponseHeaderSchema, EndTransactionRequestHeaderSchema, CheckTransactionStateRequestHeaderSchema, PullMessageRequestHeaderSchema, PullMessageResponseHeaderSchema, QueryMessageRequestHeaderSchema, QueryMessageResponseHeaderSchema, QueryConsumerOffsetRequestHeaderSchema, OffsetResponseHeaderSchema, QueryConsumerOffsetResponseHeaderSchema, GetMaxOffsetResponseHeaderSchema, GetMinOffsetResponseHeaderSchema, SearchOffsetResponseHeaderSchema, UpdateConsumerOffsetRequestHeaderSchema, SearchOffsetRequestHeaderSchema, QueueRequestHeaderSchema, GetMaxOffsetRequestHeaderSchema, GetMinOffsetRequestHeaderSchema, GetEarliestMsgStoretimeRequestHeaderSchema, GetEarliestMsgStoretimeResponseHeaderSchema, ViewMessageRequestHeaderSchema, UnregisterClientRequestHeaderSchema, ConsumerSendMsgBackRequestHeaderSchema, ConsumerGroupRequestHeaderSchema, GetConsumerListByGroupRequestHeaderSchema, NotifyConsumerIdsChangedRequestHeaderSchema, GetConsumerConnectionListRequestHeaderSchema, CreateTopicRequestHeaderSchema, DeleteSubscriptionGroupRequestHeaderSchema, GetConsumeStatsRequestHeaderSchema, GetProducerConnectionListRequestHeaderSchema, ResetOffsetRequestHeaderSchema, GetConsumerStatusRequestHeaderSchema, QueryConsumeTimeSpanRequestHeaderSchema, GetConsumerRunningInfoRequestHeaderSchema, ConsumeMessageDirectlyRequestHeaderSchema, CloneGroupOffsetRequestHeaderSchema, ViewBrokerStatsDataRequestHeaderSchema, GetConsumeStatsInBrokerHeaderSchema, PutKVConfigRequestHeaderSchema, KVConfigKeyRequestHeaderSchema, GetKVConfigRequestHeaderSchema, DeleteKVConfigRequestHeaderSchema, GetKVConfigResponseHeaderSchema, RegisterBrokerRequestHeaderSchema, RegisterBrokerResponseHeaderSchema, BrokerIdentityRequestHeaderSchema, UnregisterBrokerRequestHeaderSchema, QueryDataVersionRequestHeaderSchema, TopicRequestHeaderSchema, GetRouteInfoRequestHeaderSchema, DeleteTopicFromNamesrvRequestHeaderSchema, BrokerNameRequestHeaderSchema, GetKVListByNamespaceRequestHeaderSchema, GetTopicsByClusterRequestHeaderSchema, GetBrokerMemberGroupRequestHeaderSchema } from './headers.js';
+export type { ParseRequestHeaderResult, SendMessageRequestHeader, SendMessageRequestHeaderV2, SendMessageResponseHeader, EndTransactionRequestHeader, CheckTransactionStateRequestHeader, PullMessageRequestHeader, PullMessageResponseHeader, QueryMessageRequestHeader, QueryMessageResponseHeader, QueryConsumerOffsetRequestHeader, OffsetResponseHeader, QueryConsumerOffsetResponseHeader, GetMaxOffsetResponseHeader, GetMinOffsetResponseHeader, SearchOffsetResponseHeader, UpdateConsumerOffsetRequestHeader, SearchOffsetRequestHeader, QueueRequestHeader, GetMaxOffsetRequestHeader, GetMinOffsetRequestHeader, GetEarliestMsgStoretimeRequestHeader, GetEarliestMsgStoretimeResponseHeader, ViewMessageRequestHeader, UnregisterClientRequestHeader, ConsumerSendMsgBackRequestHeader, ConsumerGroupRequestHeader, GetConsumerListByGroupRequestHeader, NotifyConsumerIdsChangedRequestHeader, GetConsumerConnectionListRequestHeader, CreateTopicRequestHeader, DeleteSubscriptionGroupRequestHeader, GetConsumeStatsRequestHeader, GetProducerConnectionListRequestHeader, ResetOffsetRequestHeader, GetConsumerStatusRequestHeader, QueryConsumeTimeSpanRequestHeader, GetConsumerRunningInfoRequestHeader, ConsumeMessageDirectlyRequestHeader, CloneGroupOffsetRequestHeader, ViewBrokerStatsDataRequestHeader, GetConsumeStatsInBrokerHeader, PutKVConfigRequestHeader, KVConfigKeyRequestHeader, GetKVConfigRequestHeader, DeleteKVConfigRequestHeader, GetKVConfigResponseHeader, RegisterBrokerRequestHeader, RegisterBrokerResponseHeader, BrokerIdentityRequestHeader, UnregisterBrokerRequestHeader, QueryDataVersionRequestHeader, TopicRequestHeader, GetRouteInfoRequestHeader, DeleteTopicFromNamesrvRequestHeader, BrokerNameRequestHeader, GetKVListByNamespaceRequestHeader, GetTopicsByClusterRequestHeader, GetBrokerMemberGroupRequestHeader } from './headers.js';
+export {
+  MessageMagic,
+  MessageSysFlag,
+  BLANK_RECORD_SIZE,
+  RECORD_FIXED_OVERHEAD_V1_IPV4,
+  MAX_RECORD_TOPIC_BYTES,
+  MAX_V1_TOPIC_BYTES,
+  bodyCrc32,
+  recordFieldPositions,
+  encodeRecord,
+  encodeBlankRecord,
+  decodeRecord,
+  decodeRecords,
+  normalizeHost,
+} from './message-record.js';
+export type { HostAddress, MessageRecord, RecordInput, DecodedRecord, DecodeRecordOptions } from './message-record.js';
+export { MessageProperty, MAX_PROPERTIES_SIZE, encodeProperties, decodeProperties, propertiesToString } from './properties.js';
+export { javaStringHashCode, tagsCode } from './java-hash.js';
+export { createOffsetMessageId, decodeOffsetMessageId, createUniqueId, encodeUniqueId, decodeUniqueId } from './message-id.js';
+export type { UniqueIdParts } from './message-id.js';
+export { encodeBatch, decodeBatch } from './message-batch.js';
+export type { BatchEntry } from './message-batch.js';
+export {
+  COMPRESS_BODY_THRESHOLD,
+  DEFAULT_COMPRESS_LEVEL,
+  DEFAULT_MAX_DECOMPRESSED_SIZE,
+  CompressionType,
+  shouldCompressBody,
+  compressBody,
+  decompressBody,
+  uncompressedBody,
+} from './compression.js';

@@ -18,7 +18,24 @@
  * flag i32, remark (i32 length + UTF-8), extFields (i32 total length, then per entry: i16 key length,
  * key, i32 value length, value). We decode it and answer in the serialization a request arrived in.
  */
-import { ProtocolError } from './errors.js';
+import { InvalidArgumentError, ProtocolError } from './errors.js';
+
+/**
+ * Field maps have no prototype, so a key like "__proto__" stays an ordinary field (an assignment
+ * on a plain object would hit Object.prototype's setter and vanish).
+ */
+function fieldMap(): Record<string, ExtFieldValue> {
+  return Object.create(null) as Record<string, ExtFieldValue>;
+}
+
+function setField(target: Record<string, ExtFieldValue>, key: string, value: ExtFieldValue): void {
+  target[key] = value;
+}
+
+function checkWidth(value: number, bits: 16 | 32, field: string): void {
+  const limit = 2 ** (bits - 1);
+  if (!Number.isInteger(value) || value < -limit || value >= limit) throw new InvalidArgumentError(`cannot encode ${field} ${value} in a ROCKETMQ binary header: the field holds a ${bits}-bit signed integer`);
+}
 
 /** Flag bit 0: the command is a response. */
 export const FLAG_RESPONSE = 0b01;
@@ -111,10 +128,10 @@ export function isOneway(command: Pick<RemotingCommand, 'flag'>): boolean {
 }
 
 function compactFields(fields: Record<string, ExtFieldValue | undefined | null>): Record<string, ExtFieldValue> {
-  const out: Record<string, ExtFieldValue> = {};
+  const out = fieldMap();
   for (const key of Object.keys(fields)) {
     const value = fields[key];
-    if (value !== undefined && value !== null) out[key] = value;
+    if (value !== undefined && value !== null) setField(out, key, value);
   }
   return out;
 }
@@ -124,7 +141,7 @@ function compactFields(fields: Record<string, ExtFieldValue | undefined | null>)
 
 function jsonHeader(command: RemotingCommand): Buffer {
   // extFields values go out as strings, as Java's HashMap<String, String> expects.
-  const ext: Record<string, string> = {};
+  const ext = Object.create(null) as Record<string, string>;
   for (const key of Object.keys(command.extFields)) ext[key] = String(command.extFields[key]);
   const header: Record<string, unknown> = {
     code: command.code,
@@ -140,11 +157,16 @@ function jsonHeader(command: RemotingCommand): Buffer {
 }
 
 function binaryHeader(command: RemotingCommand): Buffer {
+  checkWidth(command.code, 16, 'code');
+  checkWidth(command.version, 16, 'version');
+  checkWidth(command.opaque, 32, 'opaque');
+  checkWidth(command.flag, 32, 'flag');
   const remark = command.remark === undefined ? null : Buffer.from(command.remark, 'utf8');
   const entries: Array<[Buffer, Buffer]> = [];
   let extLength = 0;
   for (const key of Object.keys(command.extFields)) {
     const k = Buffer.from(key, 'utf8');
+    if (k.length > 0x7fff) throw new InvalidArgumentError(`cannot encode extFields key of ${k.length} bytes in a ROCKETMQ binary header: keys hold at most 32767 bytes`);
     const v = Buffer.from(String(command.extFields[key]), 'utf8');
     entries.push([k, v]);
     extLength += 2 + k.length + 4 + v.length;
@@ -204,8 +226,10 @@ export interface FrameLimits {
 }
 
 function asInt(value: unknown, field: string): number {
-  if (typeof value === 'number' && Number.isInteger(value)) return value;
-  if (typeof value === 'string' && /^-?\d+$/.test(value)) return Number(value);
+  const n = typeof value === 'number' ? value : typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (Number.isInteger(n) && n >= -0x80000000 && n <= 0x7fffffff) return n;
+  if (Number.isInteger(n) || (typeof value === 'string' && /^-?\d+$/.test(value)))
+    throw new ProtocolError(`header field "${field}" must be an integer between -2147483648 and 2147483647, got ${JSON.stringify(value).slice(0, 40)}`);
   throw new ProtocolError(`header field "${field}" must be an integer, got ${JSON.stringify(value)?.slice(0, 40)}`);
 }
 
@@ -218,12 +242,12 @@ function decodeJsonHeader(bytes: Buffer): Omit<RemotingCommand, 'body'> {
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ProtocolError('header must be a JSON object');
   const h = parsed as Record<string, unknown>;
-  const extFields: Record<string, ExtFieldValue> = {};
+  const extFields = fieldMap();
   if (h.extFields !== undefined && h.extFields !== null) {
     if (typeof h.extFields !== 'object' || Array.isArray(h.extFields)) throw new ProtocolError('header field "extFields" must be an object');
     for (const [key, value] of Object.entries(h.extFields as Record<string, unknown>)) {
-      if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') extFields[key] = value;
-      else if (value !== null && value !== undefined) extFields[key] = JSON.stringify(value);
+      if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') setField(extFields, key, value);
+      else if (value !== null && value !== undefined) setField(extFields, key, JSON.stringify(value));
     }
   }
   if (h.remark !== undefined && h.remark !== null && typeof h.remark !== 'string') throw new ProtocolError('header field "remark" must be a string');
@@ -267,7 +291,7 @@ function decodeBinaryHeader(bytes: Buffer): Omit<RemotingCommand, 'body'> {
   if (extLength < 0) throw new ProtocolError(`binary header extFields length ${extLength} is negative`);
   need(p, extLength, 'extFields');
   const end = p + extLength;
-  const extFields: Record<string, ExtFieldValue> = {};
+  const extFields = fieldMap();
   while (p < end) {
     if (p + 2 > end) throw new ProtocolError('binary header extFields truncated reading a key length');
     const kl = bytes.readInt16BE(p);
@@ -278,7 +302,7 @@ function decodeBinaryHeader(bytes: Buffer): Omit<RemotingCommand, 'body'> {
     const vl = bytes.readInt32BE(p);
     p += 4;
     if (vl < 0 || p + vl > end) throw new ProtocolError(`binary header extFields truncated reading the value of "${key}"`);
-    extFields[key] = bytes.toString('utf8', p, p + vl);
+    setField(extFields, key, bytes.toString('utf8', p, p + vl));
     p += vl;
   }
   return { code, language, version, opaque, flag, remark, extFields, serializeType: SerializeType.ROCKETMQ };
