@@ -45,7 +45,6 @@ export const BrokerConfigSchema = z.object({
   messageDelayLevel: z.string().default(DEFAULT_DELAY_LEVELS).describe('Delay of each level, `1s 5s ... 2h`.'),
   notifyConsumerIdsChangedEnable: bool(true, 'Push NOTIFY_CONSUMER_IDS_CHANGED to a group when its members change.'),
   rebalanceLockMaxLiveTime: millis(60_000, 'An orderly-consumption queue lock expires this long after its last renewal.'),
-  maxMessageSize: z.coerce.number().int().min(1).default(4 * 1024 * 1024).describe('Largest message body accepted.'),
   slaveReadEnable: bool(false, 'Suggest slaves to consumers whose backlog is no longer in memory.'),
   accessMessageInMemoryMaxRatio: z.coerce.number().int().min(1).max(100).default(40).describe('Backlog share of physical memory past which reads go to a slave.'),
 });

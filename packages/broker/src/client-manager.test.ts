@@ -8,6 +8,7 @@ function channel(): ClientChannel & { closedWith?: string } {
     id: nextId++,
     remoteAddress: '127.0.0.1:1',
     closed: false,
+    oneway() {},
     close(reason) {
       c.closed = true;
       c.closedWith = reason;

@@ -6,6 +6,7 @@
  * `onConsumerIdsChanged` callback fires so the broker can push NOTIFY_CONSUMER_IDS_CHANGED (40).
  */
 import { z } from 'zod';
+import type { RemotingCommand } from '@karman/protocol';
 
 /** The part of a server connection the registry needs (structurally `ServerConnection`). */
 export interface ClientChannel {
@@ -13,6 +14,7 @@ export interface ClientChannel {
   readonly remoteAddress: string;
   readonly closed: boolean;
   close(reason?: string): void;
+  oneway(command: RemotingCommand): void;
 }
 
 const SubscriptionDataSchema = z.looseObject({

@@ -1,0 +1,255 @@
+/**
+ * `Broker`: a RocketMQ-compatible broker that runs in-process (tests, embedding) or behind the
+ * `karman-broker` binary. It composes the commit-log store with the request processors on one
+ * remoting server port (TCP, WebSocket and HTTP), keeps its topic, group and offset tables under
+ * `<storePathRootDir>/config/`, and registers with every configured nameserver.
+ *
+ * Start order: listen (to learn the port when it is 0), open the store with that address as its
+ * STOREHOST, load the tables, register the processors, start the timers, then register with the
+ * nameservers. Stop order is the reverse, so a clean stop unregisters first, answers held pulls,
+ * persists offsets and closes the store last.
+ */
+import { networkInterfaces } from 'node:os';
+import { join } from 'node:path';
+import { MessageStore, storeOptionsSchema } from '@karman/commitlog';
+import type { StoreOptions } from '@karman/commitlog';
+import { RemotingServer, RequestCode, createRequest } from '@karman/protocol';
+import type { ServerConnection } from '@karman/protocol';
+import type { BrokerConfig, BrokerConfigInput } from './broker-config.js';
+import { BrokerConfigSchema, parseDelayLevels, resolveBrokerConfig } from './broker-config.js';
+import type { BrokerContext, BrokerLogger } from './broker-context.js';
+import { BrokerStats } from './broker-stats.js';
+import { ClientManager } from './client-manager.js';
+import { ConsumerOffsetManager } from './consumer-offset-manager.js';
+import { NameServerRegistrar } from './nameserver-registrar.js';
+import { PullRequestHoldService } from './pull-request-hold-service.js';
+import { RebalanceLockManager } from './rebalance-lock-manager.js';
+import { SubscriptionGroupManager } from './subscription-group-manager.js';
+import { TopicConfigManager } from './topic-config-manager.js';
+import { registerSendProcessor } from './send-message-processor.js';
+import { registerPullProcessor } from './pull-message-processor.js';
+import { registerConsumerManageProcessor } from './consumer-manage-processor.js';
+import { registerAdminProcessor } from './admin-processor.js';
+import { ScheduleMessageService } from './schedule-message-service.js';
+
+/** Store options a broker passes through (RocketMQ keeps them in the same broker.conf). */
+export type BrokerStoreOptions = Omit<StoreOptions, 'storePathRootDir' | 'storeHost' | 'clock' | 'logger'>;
+
+export interface BrokerOptions extends BrokerConfigInput, BrokerStoreOptions {
+  /** Milliseconds since the epoch; injectable for tests. */
+  clock?: () => number;
+  /** Structured log sink; default writes warnings and errors to stderr. */
+  logger?: BrokerLogger;
+}
+
+const STORE_KEYS = new Set(Object.keys(storeOptionsSchema.shape));
+const BROKER_KEYS = new Set(Object.keys(BrokerConfigSchema.shape));
+
+const defaultLogger: BrokerLogger = (level, message, fields) => {
+  if (level === 'warn' || level === 'error') console.error(`[karman-broker] ${level}: ${message}${fields ? ` ${JSON.stringify(fields)}` : ''}`);
+};
+
+export class Broker implements AsyncDisposable {
+  private readonly timers: NodeJS.Timeout[] = [];
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    /** Everything the processors share; exposed for tests and the admin tools. */
+    readonly context: BrokerContext,
+    private readonly schedule: ScheduleMessageService,
+  ) {}
+
+  /** Start a broker. Rejects (after releasing what it opened) when the port or the store cannot be had. */
+  static async start(options: BrokerOptions = {}): Promise<Broker> {
+    const storeInput: Record<string, unknown> = {};
+    const brokerInput: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(options)) {
+      if (value === undefined || key === 'clock' || key === 'logger') continue;
+      if (STORE_KEYS.has(key)) storeInput[key] = value;
+      if (BROKER_KEYS.has(key)) brokerInput[key] = value;
+    }
+    const config = resolveBrokerConfig(brokerInput);
+    const clock = options.clock ?? Date.now;
+    const log = options.logger ?? defaultLogger;
+    const delayLevels = parseDelayLevels(config.messageDelayLevel);
+
+    const server = new RemotingServer({
+      host: config.listenHost,
+      port: config.listenPort,
+      onError: (error: Error, connection?: ServerConnection) => log('warn', error.message, connection ? { peer: connection.remoteAddress } : undefined),
+      health: () => ({ status: 'ok', role: config.brokerRole, brokerName: config.brokerName }),
+    });
+    const { port } = await server.listen();
+    const host = advertisedHost(config);
+    const brokerAddr = `${host}:${port}`;
+    let store: MessageStore;
+    try {
+      store = await MessageStore.open({
+        ...(storeInput as BrokerStoreOptions),
+        storePathRootDir: config.storePathRootDir,
+        storeHost: { host, port },
+        clock,
+        logger: (level, message) => log(level, message),
+      });
+    } catch (error) {
+      await server.close();
+      throw error;
+    }
+
+    const configDir = join(config.storePathRootDir, 'config');
+    const topics = new TopicConfigManager({
+      file: join(configDir, 'topics.json'),
+      autoCreateTopicEnable: config.autoCreateTopicEnable,
+      defaultTopicQueueNums: config.defaultTopicQueueNums,
+      delayLevels: delayLevels.length,
+      brokerClusterName: config.brokerClusterName,
+      brokerName: config.brokerName,
+      clock,
+    });
+    const groups = new SubscriptionGroupManager({ file: join(configDir, 'subscriptionGroup.json'), autoCreateSubscriptionGroup: config.autoCreateSubscriptionGroup, clock });
+    const offsets = new ConsumerOffsetManager(join(configDir, 'consumerOffset.json'));
+    try {
+      topics.load();
+      groups.load();
+      offsets.load();
+    } catch (error) {
+      await store.close();
+      await server.close();
+      throw error;
+    }
+
+    const holds = new PullRequestHoldService({
+      checkInterval: config.longPollingEnable ? config.pullRequestHoldCheckInterval : config.shortPollingTimeMills,
+      maxHeld: config.maxHeldPullRequests,
+      maxOffset: (topic, queueId) => store.getMaxOffsetInQueue(topic, queueId),
+      clock,
+    });
+    const clients = new ClientManager({
+      channelExpiredTimeout: config.channelExpiredTimeout,
+      clock,
+      onConsumerIdsChanged: (group, members) => {
+        if (!config.notifyConsumerIdsChangedEnable || groups.get(group)?.notifyConsumerIdsChangedEnable === false) return;
+        for (const member of members) {
+          if (member.channel.closed) continue;
+          try {
+            member.channel.oneway(createRequest(RequestCode.NOTIFY_CONSUMER_IDS_CHANGED.code, { consumerGroup: group }));
+          } catch (error) {
+            log('debug', `could not notify ${member.clientId} of a change in ${group}`, { error: String(error) });
+          }
+        }
+      },
+    });
+    const registrar =
+      config.namesrvAddr.trim().length > 0
+        ? new NameServerRegistrar({
+            nameservers: config.namesrvAddr.split(';').map((a) => a.trim()).filter(Boolean),
+            identity: () => ({ clusterName: config.brokerClusterName, brokerName: config.brokerName, brokerId: config.brokerId, brokerAddr, haServerAddr: brokerAddr }),
+            topics: () => topics.serialize(),
+            period: config.registerNameServerPeriod,
+            timeout: config.registerBrokerTimeoutMills,
+            onError: (nameserver, error) => log('warn', `registration with nameserver ${nameserver} failed: ${(error as Error).message}`),
+          })
+        : undefined;
+
+    const context: BrokerContext = {
+      config,
+      store,
+      server,
+      topics,
+      groups,
+      offsets,
+      clients,
+      holds,
+      locks: new RebalanceLockManager(config.rebalanceLockMaxLiveTime, clock),
+      stats: new BrokerStats(),
+      delayLevels,
+      registrar,
+      brokerAddr,
+      storeHost: { host, port },
+      clock,
+      log,
+      topicsChanged: () => {
+        registrar?.registerAll().catch((error: unknown) => log('warn', `re-registration failed: ${(error as Error).message}`));
+      },
+    };
+
+    registerSendProcessor(context);
+    registerPullProcessor(context);
+    registerConsumerManageProcessor(context);
+    registerAdminProcessor(context);
+    const schedule = new ScheduleMessageService(context, join(configDir, 'delayOffset.json'));
+
+    const broker = new Broker(context, schedule);
+    store.onMessageArrival((topic, queueId, logicOffset, tagsCode) => holds.arriving(topic, queueId, logicOffset, tagsCode));
+    server.on('disconnect', (connection: ServerConnection) => {
+      clients.channelClosed(connection);
+      holds.dropChannel(connection.id);
+    });
+    holds.start();
+    schedule.start();
+    broker.every(config.flushConsumerOffsetInterval, () => offsets.persist());
+    broker.every(config.clientHousekeepingInterval, async () => clients.scanExpired());
+    await registrar?.start();
+    log('info', `broker ${config.brokerName} (${config.brokerRole}, id ${config.brokerId}) listening on ${brokerAddr}`);
+    return broker;
+  }
+
+  /** Resolved configuration. */
+  get config(): BrokerConfig {
+    return this.context.config;
+  }
+
+  /** `ip:port` clients and nameservers use for this broker. */
+  get address(): string {
+    return this.context.brokerAddr;
+  }
+
+  get port(): number {
+    return this.context.storeHost.port;
+  }
+
+  /** Stop cleanly: unregister, answer held pulls, persist offsets and delay progress, close the store and the port. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  private async shutdown(): Promise<void> {
+    const { registrar, holds, offsets, store, server, log } = this.context;
+    for (const timer of this.timers) clearInterval(timer);
+    await registrar?.stop().catch((error: unknown) => log('warn', `unregistration failed: ${(error as Error).message}`));
+    holds.stop();
+    await this.schedule.stop();
+    await offsets.persist().catch((error: unknown) => log('error', `could not persist consumer offsets: ${(error as Error).message}`));
+    await store.close();
+    await server.close();
+  }
+
+  private every(ms: number, task: () => Promise<void>): void {
+    let running = false;
+    const timer = setInterval(() => {
+      if (running) return;
+      running = true;
+      task()
+        .catch((error: unknown) => this.context.log('warn', (error as Error).message))
+        .finally(() => {
+          running = false;
+        });
+    }, ms);
+    timer.unref();
+    this.timers.push(timer);
+  }
+}
+
+function advertisedHost(config: BrokerConfig): string {
+  if (config.brokerIP1) return config.brokerIP1;
+  if (config.listenHost !== '0.0.0.0' && config.listenHost !== '::') return config.listenHost;
+  for (const addresses of Object.values(networkInterfaces())) {
+    for (const a of addresses ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return '127.0.0.1';
+}
