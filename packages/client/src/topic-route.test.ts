@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import type { TopicRouteData } from './topic-route.js';
+import { TopicRouteDataSchema, publishQueues, queueKey, routeChanged, subscribeQueues } from './topic-route.js';
+
+const route: TopicRouteData = TopicRouteDataSchema.parse({
+  queueDatas: [
+    { brokerName: 'broker-b', readQueueNums: 2, writeQueueNums: 2, perm: 6, topicSysFlag: 0 },
+    { brokerName: 'broker-a', readQueueNums: 4, writeQueueNums: 3, perm: 6, topicSysFlag: 0 },
+    { brokerName: 'broker-c', readQueueNums: 1, writeQueueNums: 1, perm: 4, topicSysFlag: 0 },
+    { brokerName: 'broker-d', readQueueNums: 1, writeQueueNums: 1, perm: 6, topicSysFlag: 0 },
+  ],
+  brokerDatas: [
+    { cluster: 'c', brokerName: 'broker-a', brokerAddrs: { '0': '10.0.0.1:10911', '1': '10.0.0.2:10911' } },
+    { cluster: 'c', brokerName: 'broker-b', brokerAddrs: { '0': '10.0.0.3:10911' } },
+    { cluster: 'c', brokerName: 'broker-c', brokerAddrs: { '0': '10.0.0.4:10911' } },
+    { cluster: 'c', brokerName: 'broker-d', brokerAddrs: { '1': '10.0.0.5:10911' } },
+  ],
+});
+
+describe('topic routes', () => {
+  it('publishes to writable queues of brokers with a master, sorted by broker name', () => {
+    expect(publishQueues('T', route).map((q) => `${q.brokerName}/${q.queueId}`)).toEqual(['broker-a/0', 'broker-a/1', 'broker-a/2', 'broker-b/0', 'broker-b/1']);
+  });
+
+  it('subscribes to every readable queue, slaves-only brokers included', () => {
+    expect(subscribeQueues('T', route).map((q) => `${q.brokerName}/${q.queueId}`)).toEqual([
+      'broker-a/0',
+      'broker-a/1',
+      'broker-a/2',
+      'broker-a/3',
+      'broker-b/0',
+      'broker-b/1',
+      'broker-c/0',
+      'broker-d/0',
+    ]);
+  });
+
+  it('lets ORDER_TOPIC_CONFIG decide the publish layout', () => {
+    expect(publishQueues('T', { ...route, orderTopicConf: 'broker-b:2;broker-a:1' }).map((q) => `${q.brokerName}/${q.queueId}`)).toEqual(['broker-b/0', 'broker-b/1', 'broker-a/0']);
+  });
+
+  it("names queues as Java's MessageQueue.toString does", () => {
+    expect(queueKey({ topic: 'T', brokerName: 'b', queueId: 3 })).toBe('MessageQueue [topic=T, brokerName=b, queueId=3]');
+  });
+
+  it('notices changes that matter and ignores order', () => {
+    const reordered = { ...route, queueDatas: [...route.queueDatas].reverse() };
+    expect(routeChanged(route, reordered)).toBe(false);
+    expect(routeChanged(route, { ...route, queueDatas: route.queueDatas.slice(1) })).toBe(true);
+    expect(routeChanged(undefined, route)).toBe(true);
+  });
+});

@@ -1,0 +1,100 @@
+/**
+ * Topic routes as the nameserver answers them (RocketMQ `TopicRouteData`, §1.4), and what clients
+ * derive from them (§2.1): the publish list (writable queues of broker names that have a master,
+ * sorted by broker name, or the `ORDER_TOPIC_CONFIG` layout when one is set) and the subscribe set
+ * (readable queues).
+ */
+import { z } from 'zod';
+import { isReadable, isWriteable } from '@karman/protocol';
+
+export const QueueDataSchema = z.looseObject({
+  brokerName: z.string(),
+  readQueueNums: z.number().int().min(0),
+  writeQueueNums: z.number().int().min(0),
+  perm: z.number().int(),
+  topicSysFlag: z.number().int().default(0),
+});
+export type QueueData = z.infer<typeof QueueDataSchema>;
+
+export const BrokerDataSchema = z.looseObject({
+  cluster: z.string(),
+  brokerName: z.string(),
+  brokerAddrs: z.record(z.string(), z.string()),
+});
+export type BrokerData = z.infer<typeof BrokerDataSchema>;
+
+export const TopicRouteDataSchema = z.looseObject({
+  orderTopicConf: z.string().nullish(),
+  queueDatas: z.array(QueueDataSchema),
+  brokerDatas: z.array(BrokerDataSchema),
+  filterServerTable: z.record(z.string(), z.array(z.string())).default({}),
+});
+/** A topic's route as RocketMQ's nameserver serializes it. */
+export type TopicRouteData = z.infer<typeof TopicRouteDataSchema>;
+
+/** One queue of a topic on one broker group. */
+export interface MessageQueue {
+  topic: string;
+  brokerName: string;
+  queueId: number;
+}
+
+/** Stable text key of a queue, RocketMQ's `MessageQueue.toString()`. */
+export function queueKey(queue: MessageQueue): string {
+  return `MessageQueue [topic=${queue.topic}, brokerName=${queue.brokerName}, queueId=${queue.queueId}]`;
+}
+
+/** Sort queues by (topic, brokerName, queueId), the order every client must agree on. */
+export function sortQueues(queues: MessageQueue[]): MessageQueue[] {
+  return [...queues].sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.brokerName < b.brokerName ? -1 : a.brokerName > b.brokerName ? 1 : a.queueId - b.queueId));
+}
+
+/** Master address (broker id 0) of a broker name, if it has one. */
+export function masterAddress(route: TopicRouteData, brokerName: string): string | undefined {
+  return route.brokerDatas.find((b) => b.brokerName === brokerName)?.brokerAddrs['0'];
+}
+
+/**
+ * The queues a producer may send to (`topicRouteData2TopicPublishInfo`). With an order-topic
+ * config ("brokerA:4;brokerB:4") that layout wins; otherwise every writable queue of a broker name
+ * with a master, sorted by broker name.
+ */
+export function publishQueues(topic: string, route: TopicRouteData): MessageQueue[] {
+  const queues: MessageQueue[] = [];
+  if (route.orderTopicConf) {
+    for (const part of route.orderTopicConf.split(';')) {
+      const [brokerName, count] = part.split(':');
+      if (!brokerName || !count) continue;
+      for (let i = 0; i < Number(count); i++) queues.push({ topic, brokerName, queueId: i });
+    }
+    return queues;
+  }
+  const datas = [...route.queueDatas].sort((a, b) => (a.brokerName < b.brokerName ? -1 : a.brokerName > b.brokerName ? 1 : 0));
+  for (const qd of datas) {
+    if (!isWriteable(qd.perm) || !masterAddress(route, qd.brokerName)) continue;
+    for (let i = 0; i < qd.writeQueueNums; i++) queues.push({ topic, brokerName: qd.brokerName, queueId: i });
+  }
+  return queues;
+}
+
+/** The queues a consumer may read (`topicRouteData2TopicSubscribeInfo`): every readable queue. */
+export function subscribeQueues(topic: string, route: TopicRouteData): MessageQueue[] {
+  const queues: MessageQueue[] = [];
+  for (const qd of route.queueDatas) {
+    if (!isReadable(qd.perm)) continue;
+    for (let i = 0; i < qd.readQueueNums; i++) queues.push({ topic, brokerName: qd.brokerName, queueId: i });
+  }
+  return sortQueues(queues);
+}
+
+/** Whether two routes differ in anything a client acts on. */
+export function routeChanged(a: TopicRouteData | undefined, b: TopicRouteData): boolean {
+  if (!a) return true;
+  const norm = (r: TopicRouteData) =>
+    JSON.stringify({
+      o: r.orderTopicConf ?? null,
+      q: [...r.queueDatas].sort((x, y) => x.brokerName.localeCompare(y.brokerName)).map((q) => [q.brokerName, q.readQueueNums, q.writeQueueNums, q.perm, q.topicSysFlag]),
+      b: [...r.brokerDatas].sort((x, y) => x.brokerName.localeCompare(y.brokerName)).map((d) => [d.brokerName, d.cluster, Object.entries(d.brokerAddrs).sort()]),
+    });
+  return norm(a) !== norm(b);
+}
