@@ -7,8 +7,7 @@
  * Registration body (RocketMQ `RegisterBrokerBody`, uncompressed JSON):
  *   {"topicConfigSerializeWrapper":{"topicConfigTable":{...},"dataVersion":{...}},"filterServerList":[]}
  */
-import { crc32 } from 'node:zlib';
-import { createRequest, RemoteError, RemotingClient, RequestCode, ResponseCode } from '@karman/protocol';
+import { bodyCrc32, createRequest, RemoteError, RemotingClient, RequestCode, ResponseCode } from '@karman/protocol';
 import type { DataVersion, TopicConfig } from './topic-config-manager.js';
 
 export interface RegistrationIdentity {
@@ -109,7 +108,8 @@ export class NameServerRegistrar {
       haServerAddr: id.haServerAddr,
       brokerId: id.brokerId,
       compressed: false,
-      bodyCrc32: crc32(body) | 0,
+      // RocketMQ's UtilAll.crc32: CRC32 masked to 31 bits, what the nameserver checks.
+      bodyCrc32: bodyCrc32(body),
     };
     const settled = await Promise.all(
       this.clients.map(async (client): Promise<RegistrationResult | undefined> => {

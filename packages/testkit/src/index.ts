@@ -1,0 +1,2 @@
+export { TestCluster, startCluster, uniqueName } from './cluster.js';
+export type { ClusterOptions, BrokerSpec, ClusterBroker, CreateTopicOptions } from './cluster.js';
