@@ -1,0 +1,14 @@
+export { idempotent, idempotentIterate } from './idempotent.js';
+export type { MessageHandler, IdempotentHandler, IdempotentResult } from './idempotent.js';
+export { createDeduper } from './deduper.js';
+export type { Deduper, DedupOptions, DedupOutcome, DedupEvent, DedupCounters } from './deduper.js';
+export { ConsumeLaterError, DedupStoreError } from './dedup-errors.js';
+export { defaultBusinessId, scopedKey, originalTopic } from './business-id.js';
+export type { DedupMessage, DedupContext, BusinessIdExtractor, ScopeParts } from './business-id.js';
+export type { DedupStore, ClaimResult, SettleResult } from './dedup-store.js';
+export { sqliteDedupStore } from './sqlite-dedup-store.js';
+export type { SqliteDedupStoreOptions } from './sqlite-dedup-store.js';
+export { redisDedupStore } from './redis-dedup-store.js';
+export type { RedisDedupStoreOptions } from './redis-dedup-store.js';
+export { postgresDedupStore } from './postgres-dedup-store.js';
+export type { PostgresDedupStoreOptions } from './postgres-dedup-store.js';
