@@ -29,6 +29,7 @@ export const BrokerConfigSchema = z.object({
   listenPort: z.coerce.number().int().min(0).max(65535).default(10911).describe('Port for every kind of client (remoting TCP, WebSocket, HTTP).'),
   namesrvAddr: z.string().default('').describe('Nameserver addresses, `host:port` separated by `;`.'),
   storePathRootDir: z.string().default('./store').describe('Root of the store and the config/ folder.'),
+  brokerPermission: z.coerce.number().int().min(0).max(15).default(6).describe('Permission bits of the whole broker (PermName): 6 read and write, 4 read-only (drain before maintenance), 2 write-only.'),
   autoCreateTopicEnable: bool(false, 'Create unknown topics on first send through TBW102 (advised off in production).'),
   autoCreateSubscriptionGroup: bool(true, 'Create a consumer group\'s config on first use.'),
   defaultTopicQueueNums: z.coerce.number().int().min(1).default(8).describe('Queues of TBW102 and the cap for auto-created topics.'),
