@@ -1,4 +1,603 @@
+/**
+ * The admin side of the broker (RocketMQ `AdminBrokerProcessor` + `QueryMessageProcessor`): what
+ * mqadmin, the dashboard and karman-admin call (reference §7.1). Topics and subscription groups
+ * (create, list, delete: each change persisted by its manager, topic changes re-registered with the
+ * nameservers at once), message queries (by key, by commit-log offset, by queue offset), status
+ * (runtime info, consume stats, topic stats, connections) and the broker config.
+ *
+ * Answers keep RocketMQ's JSON. Two points about that JSON:
+ *   - RocketMQ encodes bodies with fastjson, which writes a `Map` whose keys are objects with the
+ *     key object itself in key position: `{"offsetTable":{{"brokerName":"b","queueId":0,
+ *     "topic":"T"}:{"brokerOffset":5,...}}}`. ConsumeStats (208) and TopicStatsTable (202) are such
+ *     maps, so that is what we send: Java tools (mqadmin, the dashboard) read it unchanged. It is not
+ *     JSON.parse-able; `parseRemotingJson` reads it and turns object-keyed maps into
+ *     `[{ key, value }]` arrays.
+ *   - fastjson writes bean fields in alphabetical order; `sorted` does the same so bodies compare
+ *     byte for byte with a Java broker's.
+ *
+ * A message by queue offset (mqadmin `queryMsgByOffset`): RocketMQ's tool runs a pull as the group
+ * TOOLS_CONSUMER, which creates that group and its offsets as a side effect. Karman answers
+ * QUERY_CONSUME_QUEUE (321) instead: topic, queueId, index (the queue offset) and count (1) give the
+ * consume-queue units (physicOffset, physicSize, tagsCode), and VIEW_MESSAGE_BY_ID (33) with that
+ * physicOffset returns the record. No group, offset or subscription is touched.
+ */
+import { statfs } from 'node:fs/promises';
+import { z } from 'zod';
+import {
+  KARMAN_VERSION,
+  MessageProperty,
+  Perm,
+  RequestCode,
+  ResponseCode,
+  createResponse,
+  decodeRecord,
+  groupNameProblem,
+  isSystemTopic,
+  recordFieldPositions,
+  tagsCode,
+  topicNameProblem,
+} from '@karman/protocol';
+import type {
+  CreateTopicRequestHeader,
+  DeleteSubscriptionGroupRequestHeader,
+  ExtFieldValue,
+  GetConsumeStatsRequestHeader,
+  GetConsumerConnectionListRequestHeader,
+  GetProducerConnectionListRequestHeader,
+  QueryMessageRequestHeader,
+  RemotingCommand,
+  RequestContext,
+  TopicRequestHeader,
+  ViewMessageRequestHeader,
+} from '@karman/protocol';
+import { INDEX_QUERY_MAX_NUM, storeOptionsSchema } from '@karman/commitlog';
+import { formatProperties, parseProperties } from '@karman/nameserver';
 import type { BrokerContext } from './broker-context.js';
+import type { BrokerConfig } from './broker-config.js';
+import { BrokerConfigSchema, resolveBrokerConfig } from './broker-config.js';
+import { SubscriptionGroupConfigSchema } from './subscription-group-manager.js';
+import type { ClientInfo } from './client-manager.js';
 
-/** Topics, groups, queries, stats and broker config. */
-export function registerAdminProcessor(_context: BrokerContext): void {}
+/** Most queues a topic may have (RocketMQ caps `readQueueNums`/`writeQueueNums` the same way in its tools). */
+export const MAX_TOPIC_QUEUE_NUMS = 1024;
+/** RocketMQ's `defaultQueryMaxNum`: the answer size of a query by unique key. */
+const DEFAULT_QUERY_MAX_NUM = 32;
+/** Most consume-queue units one QUERY_CONSUME_QUEUE returns. */
+const MAX_CONSUME_QUEUE_UNITS = 256;
+
+/**
+ * Broker options an UPDATE_BROKER_CONFIG may change while the broker runs: those read from
+ * `context.config` at the moment they are used. Everything else is captured at start (ports,
+ * store layout, managers' options) and needs a restart.
+ */
+export const RUNTIME_UPDATABLE_BROKER_KEYS: ReadonlySet<keyof BrokerConfig> = new Set<keyof BrokerConfig>([
+  'brokerPermission',
+  'longPollingEnable',
+  'shortPollingTimeMills',
+  'notifyConsumerIdsChangedEnable',
+  'slaveReadEnable',
+  'accessMessageInMemoryMaxRatio',
+]);
+
+type Handler = (request: RemotingCommand, context: RequestContext) => Promise<RemotingCommand> | RemotingCommand;
+
+const QueryConsumeQueueHeaderSchema = z.looseObject({
+  topic: z.string().min(1),
+  queueId: z.coerce.number().int().min(0),
+  index: z.coerce.number().int().min(0),
+  count: z.coerce.number().int().min(1).default(1),
+  consumerGroup: z.string().optional(),
+});
+
+/** Register the admin, query and status handlers. */
+export function registerAdminProcessor(context: BrokerContext): void {
+  const handle = (code: number, handler: Handler): void => {
+    context.server.registerHandler(code, async (request, requestContext) => {
+      try {
+        return await handler(request, requestContext);
+      } catch (error) {
+        // Nothing here is expected to throw; if it does, answer and keep serving.
+        context.log('error', `admin request ${code} failed: ${(error as Error).message}`, { code });
+        return createResponse(request, ResponseCode.SYSTEM_ERROR.code, `the broker failed to answer request ${code}: ${(error as Error).message}`);
+      }
+    });
+  };
+  const configVersion = { timestamp: context.clock(), counter: 0 };
+  const rates = new RateSampler(context.clock);
+
+  handle(RequestCode.UPDATE_AND_CREATE_TOPIC.code, async (request, { header }) => updateTopic(context, request, header as CreateTopicRequestHeader));
+  handle(RequestCode.DELETE_TOPIC_IN_BROKER.code, async (request, { header }) => deleteTopic(context, request, (header as TopicRequestHeader).topic));
+  handle(RequestCode.GET_ALL_TOPIC_CONFIG.code, (request) => ok(request, jsonBody(context.topics.serialize())));
+  handle(RequestCode.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP.code, async (request) => updateGroup(context, request));
+  handle(RequestCode.GET_ALL_SUBSCRIPTIONGROUP_CONFIG.code, (request) => ok(request, jsonBody(context.groups.serialize())));
+  handle(RequestCode.DELETE_SUBSCRIPTIONGROUP.code, async (request, { header }) => deleteGroup(context, request, header as DeleteSubscriptionGroupRequestHeader));
+  handle(RequestCode.QUERY_MESSAGE.code, async (request, { header }) => queryMessage(context, request, header as QueryMessageRequestHeader));
+  handle(RequestCode.VIEW_MESSAGE_BY_ID.code, async (request, { header }) => viewMessage(context, request, header as ViewMessageRequestHeader));
+  handle(RequestCode.QUERY_CONSUME_QUEUE.code, async (request, { header }) => queryConsumeQueue(context, request, header));
+  handle(RequestCode.GET_BROKER_RUNTIME_INFO.code, async (request) => ok(request, jsonBody({ table: await runtimeInfo(context, rates) })));
+  handle(RequestCode.GET_CONSUME_STATS.code, async (request, { header }) => consumeStats(context, request, header as GetConsumeStatsRequestHeader));
+  handle(RequestCode.GET_TOPIC_STATS_INFO.code, async (request, { header }) => topicStats(context, request, (header as TopicRequestHeader).topic));
+  handle(RequestCode.GET_CONSUMER_CONNECTION_LIST.code, (request, { header }) => consumerConnections(context, request, (header as GetConsumerConnectionListRequestHeader).consumerGroup));
+  handle(RequestCode.GET_PRODUCER_CONNECTION_LIST.code, (request, { header }) => producerConnections(context, request, (header as GetProducerConnectionListRequestHeader).producerGroup));
+  handle(RequestCode.GET_BROKER_CONFIG.code, (request) =>
+    createResponse(request, ResponseCode.SUCCESS.code, undefined, { version: JSON.stringify(configVersion) }, Buffer.from(formatProperties(brokerConfigValues(context)), 'utf8')),
+  );
+  handle(RequestCode.UPDATE_BROKER_CONFIG.code, (request) => {
+    const response = updateBrokerConfig(context, request);
+    if (response.code === ResponseCode.SUCCESS.code) {
+      configVersion.timestamp = context.clock();
+      configVersion.counter++;
+    }
+    return response;
+  });
+}
+
+// ---- answers -------------------------------------------------------------------------------
+
+function ok(request: RemotingCommand, body?: Uint8Array, extFields: Record<string, ExtFieldValue | undefined> = {}): RemotingCommand {
+  return createResponse(request, ResponseCode.SUCCESS.code, undefined, extFields, body);
+}
+
+function fail(request: RemotingCommand, code: number, remark: string): RemotingCommand {
+  return createResponse(request, code, remark);
+}
+
+function jsonBody(value: unknown): Buffer {
+  return Buffer.from(JSON.stringify(value), 'utf8');
+}
+
+/** A copy of `value` with its keys in alphabetical order, as fastjson writes a bean. */
+function sorted<T extends Record<string, unknown>>(value: T): T {
+  return Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) as T;
+}
+
+/** A fastjson map whose keys are objects: `{<key json>:<value json>,...}` (see the file comment). */
+export function encodeObjectKeyMap(entries: ReadonlyArray<readonly [Record<string, unknown>, unknown]>): string {
+  return `{${entries.map(([key, value]) => `${JSON.stringify(sorted(key))}:${JSON.stringify(value)}`).join(',')}}`;
+}
+
+// ---- topics --------------------------------------------------------------------------------
+
+async function updateTopic(context: BrokerContext, request: RemotingCommand, header: CreateTopicRequestHeader): Promise<RemotingCommand> {
+  const { topic } = header;
+  const refuse = (remark: string): RemotingCommand => fail(request, ResponseCode.SYSTEM_ERROR.code, `cannot create or update topic "${topic}": ${remark}`);
+  const nameProblem = topicNameProblem(topic);
+  if (nameProblem) return refuse(nameProblem);
+  const { brokerClusterName, brokerName } = context.config;
+  // RocketMQ refuses the cluster name (a routing topic) and, since 5.x, every system topic: the
+  // broker owns their queue counts and permissions, and clobbering them breaks delay or routing.
+  if (topic === brokerClusterName || topic === brokerName) return refuse(`it is the ${topic === brokerName ? 'broker' : 'cluster'} name, which the broker keeps as a routing topic; choose another name`);
+  if (isSystemTopic(topic)) return refuse('it is a system topic managed by the broker; choose another name');
+  for (const [field, value] of [['readQueueNums', header.readQueueNums], ['writeQueueNums', header.writeQueueNums]] as const) {
+    if (!(value >= 1 && value <= MAX_TOPIC_QUEUE_NUMS)) return refuse(`${field}=${value} is out of range; give 1 to ${MAX_TOPIC_QUEUE_NUMS}`);
+  }
+  const allBits = Perm.INHERIT | Perm.WRITE | Perm.READ | Perm.PRIORITY;
+  if (header.perm < 0 || (header.perm & ~allBits) !== 0) return refuse(`perm=${header.perm} has bits other than 1 (inherit), 2 (write), 4 (read), 8 (priority); use 6 for read and write`);
+  const filterType = header.topicFilterType || 'SINGLE_TAG';
+  if (filterType !== 'SINGLE_TAG' && filterType !== 'MULTI_TAG') return refuse(`topicFilterType="${filterType}" is neither SINGLE_TAG nor MULTI_TAG`);
+  await context.topics.upsert({
+    topicName: topic,
+    readQueueNums: header.readQueueNums,
+    writeQueueNums: header.writeQueueNums,
+    perm: header.perm,
+    topicFilterType: filterType,
+    topicSysFlag: header.topicSysFlag ?? 0,
+    order: header.order,
+  });
+  context.log('info', `topic ${topic} created or updated`, { topic, readQueueNums: header.readQueueNums, writeQueueNums: header.writeQueueNums, perm: header.perm });
+  context.topicsChanged();
+  return ok(request);
+}
+
+async function deleteTopic(context: BrokerContext, request: RemotingCommand, topic: string): Promise<RemotingCommand> {
+  const { brokerClusterName, brokerName } = context.config;
+  if (isSystemTopic(topic) || topic === brokerClusterName || topic === brokerName) {
+    return fail(request, ResponseCode.SYSTEM_ERROR.code, `cannot delete topic "${topic}": it is a system topic the broker needs`);
+  }
+  const existed = await context.topics.delete(topic);
+  // RocketMQ drops the topic's offsets with it; a topic created again later starts afresh.
+  context.offsets.removeTopic(topic);
+  if (existed) {
+    context.log('info', `topic ${topic} deleted`, { topic });
+    context.topicsChanged();
+  }
+  // Like RocketMQ, deleting an absent topic succeeds: the caller's goal (no such topic) holds.
+  return createResponse(request, ResponseCode.SUCCESS.code, existed ? undefined : `topic "${topic}" did not exist on ${brokerName}`);
+}
+
+// ---- subscription groups -------------------------------------------------------------------
+
+async function updateGroup(context: BrokerContext, request: RemotingCommand): Promise<RemotingCommand> {
+  let input: unknown;
+  try {
+    input = JSON.parse(Buffer.from(request.body ?? []).toString('utf8'));
+  } catch (error) {
+    return fail(request, ResponseCode.SYSTEM_ERROR.code, `the body is not SubscriptionGroupConfig JSON (${(error as Error).message}); send {"groupName":"...", ...}`);
+  }
+  const parsed = SubscriptionGroupConfigSchema.safeParse(input);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(body)'}: ${issue.message}`).join('; ');
+    return fail(request, ResponseCode.SYSTEM_ERROR.code, `invalid SubscriptionGroupConfig: ${problems}`);
+  }
+  const problem = groupNameProblem(parsed.data.groupName);
+  if (problem) return fail(request, ResponseCode.SYSTEM_ERROR.code, `invalid SubscriptionGroupConfig: ${problem}`);
+  await context.groups.upsert(parsed.data);
+  context.log('info', `subscription group ${parsed.data.groupName} created or updated`, { group: parsed.data.groupName });
+  return ok(request);
+}
+
+async function deleteGroup(context: BrokerContext, request: RemotingCommand, header: DeleteSubscriptionGroupRequestHeader): Promise<RemotingCommand> {
+  const group = header.groupName;
+  const existed = await context.groups.delete(group);
+  // RocketMQ 4.9+ drops the offsets only when asked; Karman drops them unless told to keep them,
+  // so a deleted group really starts over when it comes back.
+  if (header.removeOffset !== false) context.offsets.removeGroup(group);
+  if (existed) context.log('info', `subscription group ${group} deleted`, { group });
+  return createResponse(request, ResponseCode.SUCCESS.code, existed ? undefined : `subscription group "${group}" did not exist on ${context.config.brokerName}`);
+}
+
+// ---- message queries -----------------------------------------------------------------------
+
+async function queryMessage(context: BrokerContext, request: RemotingCommand, header: QueryMessageRequestHeader): Promise<RemotingCommand> {
+  const unique = header._UNIQUE_KEY_QUERY === true || header._UNIQUE_KEY_QUERY === 'true';
+  const maxNum = unique ? DEFAULT_QUERY_MAX_NUM : header.maxNum;
+  if (maxNum < 1) return fail(request, ResponseCode.SYSTEM_ERROR.code, `maxNum=${maxNum} asks for no message; give 1 to ${INDEX_QUERY_MAX_NUM}`);
+  if (!context.store.options.messageIndexEnable) {
+    return fail(request, ResponseCode.SYSTEM_ERROR.code, 'this broker keeps no key index (messageIndexEnable=false); enable it to query messages by key');
+  }
+  const found = await context.store.queryMessage(header.topic, header.key, maxNum, header.beginTimestamp, header.endTimestamp);
+  const fields = { indexLastUpdateTimestamp: found.indexLastUpdateTimestamp, indexLastUpdatePhyoffset: found.indexLastUpdatePhyoffset };
+  if (found.messages.length === 0) {
+    return createResponse(
+      request,
+      ResponseCode.QUERY_NOT_FOUND.code,
+      `no message of topic "${header.topic}" with key "${header.key}" stored between ${header.beginTimestamp} and ${header.endTimestamp}; check the key and widen the time range`,
+      fields,
+    );
+  }
+  return ok(request, Buffer.concat(found.messages.map((m) => m.buffer)), fields);
+}
+
+async function viewMessage(context: BrokerContext, request: RemotingCommand, header: ViewMessageRequestHeader): Promise<RemotingCommand> {
+  const found = await context.store.readRecord(header.offset);
+  // RocketMQ answers SYSTEM_ERROR here; QUERY_NOT_FOUND says the same without inviting a retry.
+  if (!found || (header.topic !== undefined && header.topic !== '' && found.record.topic !== header.topic)) {
+    return fail(
+      request,
+      ResponseCode.QUERY_NOT_FOUND.code,
+      `no message starts at commit-log offset ${header.offset} (the log holds ${context.store.minPhyOffset} to ${context.store.maxPhyOffset}${header.topic ? ` and the message must be of topic "${header.topic}"` : ''}); check the message id`,
+    );
+  }
+  return ok(request, found.buffer);
+}
+
+async function queryConsumeQueue(context: BrokerContext, request: RemotingCommand, rawHeader: unknown): Promise<RemotingCommand> {
+  const parsed = QueryConsumeQueueHeaderSchema.safeParse(rawHeader);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `field "${issue.path.join('.')}": ${issue.message}`).join('; ');
+    return fail(request, ResponseCode.SYSTEM_ERROR.code, `invalid request header for QUERY_CONSUME_QUEUE (321): ${problems}; send topic, queueId, index and count`);
+  }
+  const { topic, queueId, index } = parsed.data;
+  const config = context.topics.get(topic);
+  if (!config) return fail(request, ResponseCode.TOPIC_NOT_EXIST.code, `topic "${topic}" does not exist on ${context.config.brokerName}`);
+  const queues = Math.max(config.readQueueNums, config.writeQueueNums);
+  if (queueId >= queues) return fail(request, ResponseCode.SYSTEM_ERROR.code, `queueId ${queueId} is out of range: topic "${topic}" has queues 0 to ${queues - 1}`);
+  const count = Math.min(parsed.data.count, MAX_CONSUME_QUEUE_UNITS);
+  const result = await context.store.getMessage({ topic, queueId, offset: index, maxCount: count });
+  const queueData = result.buffers.map((buffer, i) => {
+    const decoded = decodeRecord(buffer, 0);
+    const tags = decoded.kind === 'record' ? decoded.record.properties[MessageProperty.TAGS] : undefined;
+    return { physicOffset: Number(buffer.readBigInt64BE(recordFieldPositions(0).physicalOffset)), physicSize: buffer.length, queueOffset: result.queueOffsets[i], tagsCode: tagsCode(tags) };
+  });
+  const body = {
+    maxQueueIndex: context.store.getMaxOffsetInQueue(topic, queueId),
+    minQueueIndex: context.store.getMinOffsetInQueue(topic, queueId),
+    queueData,
+  };
+  return ok(request, jsonBody(body));
+}
+
+// ---- status --------------------------------------------------------------------------------
+
+/** Store time of the message at `offset` of a queue, or 0 when it is not there (RocketMQ's `getMessageStoreTimeStamp`). */
+async function storeTimestampAt(context: BrokerContext, topic: string, queueId: number, offset: number): Promise<number> {
+  if (offset < 0) return 0;
+  const result = await context.store.getMessage({ topic, queueId, offset, maxCount: 1 });
+  const buffer = result.buffers[0];
+  if (!buffer) return 0;
+  const position = recordFieldPositions(buffer.readInt32BE(36)).storeTimestamp;
+  return Number(buffer.readBigInt64BE(position));
+}
+
+async function consumeStats(context: BrokerContext, request: RemotingCommand, header: GetConsumeStatsRequestHeader): Promise<RemotingCommand> {
+  const group = header.consumerGroup;
+  const topics = header.topic ? [header.topic] : context.offsets.topicsOf(group).sort();
+  const online = context.clients.consumerGroup(group);
+  const entries: Array<readonly [Record<string, unknown>, unknown]> = [];
+  for (const topic of topics) {
+    const config = context.topics.get(topic);
+    if (!config) continue;
+    // As RocketMQ: an online group that no longer subscribes to the topic is not reported for it.
+    if (online && online.subscriptions.size > 0 && !online.subscriptions.has(topic)) continue;
+    for (let queueId = 0; queueId < config.readQueueNums; queueId++) {
+      const brokerOffset = Math.max(0, context.store.getMaxOffsetInQueue(topic, queueId));
+      const consumerOffset = Math.max(0, context.offsets.query(group, topic, queueId));
+      const lastTimestamp = await storeTimestampAt(context, topic, queueId, consumerOffset - 1);
+      entries.push([{ brokerName: context.config.brokerName, queueId, topic }, { brokerOffset, consumerOffset, lastTimestamp }]);
+    }
+  }
+  // consumeTps: Karman keeps no per-group rate yet; 0 tells tools "unknown" as RocketMQ's idle value does.
+  return ok(request, Buffer.from(`{"consumeTps":0.0,"offsetTable":${encodeObjectKeyMap(entries)}}`, 'utf8'));
+}
+
+async function topicStats(context: BrokerContext, request: RemotingCommand, topic: string): Promise<RemotingCommand> {
+  const config = context.topics.get(topic);
+  if (!config) return fail(request, ResponseCode.TOPIC_NOT_EXIST.code, `topic "${topic}" does not exist on ${context.config.brokerName}`);
+  const entries: Array<readonly [Record<string, unknown>, unknown]> = [];
+  for (let queueId = 0; queueId < config.writeQueueNums; queueId++) {
+    const minOffset = Math.max(0, context.store.getMinOffsetInQueue(topic, queueId));
+    const maxOffset = Math.max(0, context.store.getMaxOffsetInQueue(topic, queueId));
+    const lastUpdateTimestamp = maxOffset > 0 ? await storeTimestampAt(context, topic, queueId, maxOffset - 1) : 0;
+    entries.push([{ brokerName: context.config.brokerName, queueId, topic }, { lastUpdateTimestamp, maxOffset, minOffset }]);
+  }
+  return ok(request, Buffer.from(`{"offsetTable":${encodeObjectKeyMap(entries)}}`, 'utf8'));
+}
+
+function connection(member: ClientInfo): Record<string, unknown> {
+  return { clientAddr: member.channel.remoteAddress, clientId: member.clientId, language: member.language, version: member.version };
+}
+
+function consumerConnections(context: BrokerContext, request: RemotingCommand, group: string): RemotingCommand {
+  const info = context.clients.consumerGroup(group);
+  if (!info || info.members.size === 0) {
+    return fail(request, ResponseCode.CONSUMER_NOT_ONLINE.code, `the consumer group "${group}" has no consumer connected to ${context.config.brokerName}; start a consumer of the group`);
+  }
+  return ok(
+    request,
+    jsonBody({
+      connectionSet: [...info.members.values()].map(connection),
+      consumeFromWhere: info.consumeFromWhere,
+      consumeType: info.consumeType,
+      messageModel: info.messageModel,
+      subscriptionTable: Object.fromEntries(info.subscriptions),
+    }),
+  );
+}
+
+function producerConnections(context: BrokerContext, request: RemotingCommand, group: string): RemotingCommand {
+  const members = context.clients.producerGroup(group);
+  // RocketMQ answers SYSTEM_ERROR "the producer group not exist" here; kept so tools react the same.
+  if (members.length === 0) return fail(request, ResponseCode.SYSTEM_ERROR.code, `the producer group "${group}" has no producer connected to ${context.config.brokerName}`);
+  return ok(request, jsonBody({ connectionSet: members.map(connection) }));
+}
+
+/**
+ * Messages-per-second over recent windows, RocketMQ's "tps10s tps60s tps600s" triple. Counters are
+ * sampled whenever someone asks (runtime info, metrics), at most once a second; a window is
+ * measured against the newest sample at least that old, or since start when none is.
+ */
+export class RateSampler {
+  private readonly samples: Array<{ at: number; put: number; get: number }> = [];
+  private readonly startedAt: number;
+
+  constructor(private readonly clock: () => number) {
+    this.startedAt = clock();
+  }
+
+  rates(put: number, get: number, windowsMs: readonly number[] = [10_000, 60_000, 600_000]): { put: number[]; get: number[] } {
+    const now = this.clock();
+    const last = this.samples.at(-1);
+    if (!last || now - last.at >= 1_000) this.samples.push({ at: now, put, get });
+    while (this.samples.length > 1 && now - this.samples[1]!.at >= Math.max(...windowsMs)) this.samples.shift();
+    const rate = (window: number, pick: (s: { put: number; get: number }) => number, current: number): number => {
+      let base = { at: this.startedAt, put: 0, get: 0 };
+      for (const s of this.samples) if (now - s.at >= window) base = s;
+      const seconds = (now - base.at) / 1000;
+      return seconds > 0 ? (current - pick(base)) / seconds : 0;
+    };
+    return { put: windowsMs.map((w) => rate(w, (s) => s.put, put)), get: windowsMs.map((w) => rate(w, (s) => s.get, get)) };
+  }
+}
+
+function formatTps(values: readonly number[]): string {
+  return values.map((v) => v.toFixed(2)).join(' ');
+}
+
+function formatUptime(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  return `[ ${Math.floor(s / 86_400)} days, ${Math.floor((s % 86_400) / 3600)} hours, ${Math.floor((s % 3600) / 60)} minutes, ${s % 60} seconds ]`;
+}
+
+/** RocketMQ's `MQVersion.getVersionDesc`: remoting version 395 is V4_9_4. */
+function versionDesc(version: number): string {
+  return version === 395 ? 'V4_9_4' : `VERSION_${version}`;
+}
+
+/** GET_BROKER_RUNTIME_INFO's table: RocketMQ's keys where Karman has the number, plus `karman*` keys. All values are strings, as in Java's KVTable. */
+export async function runtimeInfo(context: BrokerContext, rates: RateSampler): Promise<Record<string, string>> {
+  const { stats, store } = context;
+  const totals = stats.totals();
+  const now = context.clock();
+  const tps = rates.rates(totals.messagesIn, totals.messagesOut);
+  let capacity = 'Total : unknown';
+  let diskRatio = '-1';
+  try {
+    const fs = await statfs(context.config.storePathRootDir);
+    const total = fs.blocks * fs.bsize;
+    const free = fs.bavail * fs.bsize;
+    capacity = `Total : ${(total / 2 ** 30).toFixed(2)} GiB, Free : ${(free / 2 ** 30).toFixed(2)} GiB.`;
+    diskRatio = total > 0 ? String(1 - free / total) : '0';
+  } catch {
+    // Leave "unknown": a failed statfs must not fail the whole answer.
+  }
+  const table: Record<string, string | number | boolean> = {
+    brokerVersionDesc: versionDesc(KARMAN_VERSION),
+    brokerVersion: KARMAN_VERSION,
+    bootTimestamp: stats.startTimestamp,
+    runtime: formatUptime(Date.now() - stats.startTimestamp),
+    brokerActive: true,
+    // Counters start with the process; Karman keeps no day-boundary snapshot, so "morning" is 0.
+    msgPutTotalYesterdayMorning: 0,
+    msgPutTotalTodayMorning: 0,
+    msgPutTotalTodayNow: totals.messagesIn,
+    msgGetTotalYesterdayMorning: 0,
+    msgGetTotalTodayMorning: 0,
+    msgGetTotalTodayNow: totals.messagesOut,
+    putTps: formatTps(tps.put),
+    getTransferedTps: formatTps(tps.get),
+    putMessageTimesTotal: stats.putCount,
+    putMessageSizeTotal: totals.bytesIn,
+    putMessageAverageSize: totals.messagesIn > 0 ? (totals.bytesIn / totals.messagesIn).toFixed(2) : '0',
+    putMessageEntireTimeMax: stats.putLatencyMaxMs,
+    commitLogMinOffset: store.minPhyOffset,
+    commitLogMaxOffset: store.maxPhyOffset,
+    commitLogDirCapacity: capacity,
+    commitLogDiskRatio: diskRatio,
+    dispatchBehindBytes: 0,
+    earliestMessageTimeStamp: 0,
+    sendThreadPoolQueueSize: 0,
+    pullThreadPoolQueueSize: 0,
+    karmanStoreSizeBytes: store.maxPhyOffset - store.minPhyOffset,
+    karmanFlushedPhyOffset: store.flushedPhyOffset,
+    karmanDiskFull: store.isDiskFull,
+    karmanPutLatencyAvgMs: stats.putCount > 0 ? (stats.putLatencyTotalMs / stats.putCount).toFixed(3) : '0',
+    karmanPutLatencyMaxMs: stats.putLatencyMaxMs,
+    karmanHeldPullRequests: context.holds.size,
+    karmanTopics: context.topics.all().length,
+    karmanSubscriptionGroups: context.groups.all().length,
+    karmanOnlineConsumerGroups: context.clients.consumerGroups().length,
+    karmanBytesIn: totals.bytesIn,
+    karmanBytesOut: totals.bytesOut,
+    karmanNow: now,
+  };
+  return Object.fromEntries(Object.entries(table).map(([k, v]) => [k, String(v)]));
+}
+
+// ---- broker config -------------------------------------------------------------------------
+
+const STORE_CONFIG_SKIP = new Set(['storePathRootDir', 'storeHost', 'clock', 'diskUsageProbe', 'logger']);
+
+/** Every broker and store option with its current value (the store's root is the broker's). */
+function brokerConfigValues(context: BrokerContext): Record<string, unknown> {
+  const values: Record<string, unknown> = { ...context.config };
+  const storeOptions = context.store.options as unknown as Record<string, unknown>;
+  for (const key of Object.keys(storeOptionsSchema.shape)) if (!STORE_CONFIG_SKIP.has(key)) values[key] = storeOptions[key];
+  return values;
+}
+
+function updateBrokerConfig(context: BrokerContext, request: RemotingCommand): RemotingCommand {
+  const text = Buffer.from(request.body ?? []).toString('utf8');
+  const updates = parseProperties(text);
+  const keys = Object.keys(updates);
+  if (keys.length === 0) return fail(request, ResponseCode.SYSTEM_ERROR.code, 'the body holds no key=value lines; send properties text such as "slaveReadEnable=true"');
+  const known = new Set([...Object.keys(BrokerConfigSchema.shape), ...Object.keys(storeOptionsSchema.shape)]);
+  const unknown = keys.filter((key) => !known.has(key));
+  if (unknown.length > 0) return fail(request, ResponseCode.SYSTEM_ERROR.code, `unknown option${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}; GET_BROKER_CONFIG lists every option`);
+  const fixed = keys.filter((key) => !RUNTIME_UPDATABLE_BROKER_KEYS.has(key as keyof BrokerConfig));
+  if (fixed.length > 0) {
+    return fail(
+      request,
+      ResponseCode.SYSTEM_ERROR.code,
+      `option${fixed.length > 1 ? 's' : ''} ${fixed.join(', ')} cannot change while the broker runs; set ${fixed.length > 1 ? 'them' : 'it'} in broker.conf and restart (changeable at run time: ${[...RUNTIME_UPDATABLE_BROKER_KEYS].join(', ')})`,
+    );
+  }
+  let merged: BrokerConfig;
+  try {
+    merged = resolveBrokerConfig({ ...context.config, ...updates });
+  } catch (error) {
+    return fail(request, ResponseCode.SYSTEM_ERROR.code, (error as Error).message);
+  }
+  const config = context.config as Record<string, unknown>;
+  for (const key of keys) config[key] = merged[key as keyof BrokerConfig];
+  context.log('info', 'broker config updated', { updates });
+  // The nameservers learn a permission change (e.g. read-only before maintenance) at once.
+  if (keys.includes('brokerPermission')) context.topicsChanged();
+  // Not written back to a file: like `--set`, it lasts until the process stops.
+  return ok(request);
+}
+
+// ---- reading fastjson ----------------------------------------------------------------------
+
+/**
+ * Parse a remoting JSON body as fastjson writes it: standard JSON, plus maps whose keys are
+ * objects (ConsumeStats, TopicStatsTable). An object whose keys are all strings becomes a plain
+ * object; one with any non-string key becomes an array of `{ key, value }`. Throws a SyntaxError
+ * naming the position of the first unreadable character.
+ */
+export function parseRemotingJson(text: string): unknown {
+  let i = 0;
+  const fail = (what: string): never => {
+    throw new SyntaxError(`${what} at position ${i} of the remoting JSON`);
+  };
+  const space = (): void => {
+    while (i < text.length && ' \t\r\n'.includes(text[i]!)) i++;
+  };
+  const value = (): unknown => {
+    space();
+    const c = text[i];
+    if (c === '{') return object();
+    if (c === '[') {
+      i++;
+      const out: unknown[] = [];
+      space();
+      if (text[i] === ']') {
+        i++;
+        return out;
+      }
+      for (;;) {
+        out.push(value());
+        space();
+        if (text[i] === ',') i++;
+        else if (text[i] === ']') {
+          i++;
+          return out;
+        } else fail('expected , or ]');
+      }
+    }
+    if (c === '"') {
+      const start = i;
+      i++;
+      while (i < text.length && text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
+      if (i >= text.length) fail('unterminated string');
+      i++;
+      return JSON.parse(text.slice(start, i)) as string;
+    }
+    const match = /^(?:-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null)/.exec(text.slice(i, i + 40));
+    if (!match) return fail('unexpected character');
+    i += match[0].length;
+    return JSON.parse(match[0]) as unknown;
+  };
+  const object = (): unknown => {
+    i++;
+    const entries: Array<{ key: unknown; value: unknown }> = [];
+    space();
+    if (text[i] === '}') {
+      i++;
+      return {};
+    }
+    for (;;) {
+      const key = value();
+      space();
+      if (text[i] !== ':') fail('expected :');
+      i++;
+      entries.push({ key, value: value() });
+      space();
+      if (text[i] === ',') i++;
+      else if (text[i] === '}') {
+        i++;
+        break;
+      } else fail('expected , or }');
+    }
+    if (entries.every((e) => typeof e.key === 'string')) {
+      const out: Record<string, unknown> = {};
+      for (const e of entries) Object.defineProperty(out, e.key as string, { value: e.value, enumerable: true, writable: true, configurable: true });
+      return out;
+    }
+    return entries;
+  };
+  const result = value();
+  space();
+  if (i < text.length) fail('unexpected trailing text');
+  return result;
+}
+

@@ -1,4 +1,208 @@
+/**
+ * What consumers ask a broker besides pulling (RocketMQ `ConsumerManageProcessor`,
+ * `ClientManageProcessor` and the lock half of `AdminBrokerProcessor`; reference §4.3–§4.6):
+ *
+ *   QUERY_CONSUMER_OFFSET (14)   committed offset, or RocketMQ's "0 for a young queue" quirk, or QUERY_NOT_FOUND (22)
+ *   UPDATE_CONSUMER_OFFSET (15)  store a commit (ali-ons sends it two-way: it is answered)
+ *   SEARCH_OFFSET_BY_TIMESTAMP (29), GET_MAX_OFFSET (30), GET_MIN_OFFSET (31): header `offset`
+ *   GET_EARLIEST_MSG_STORETIME (32): header `timestamp` (-1 for an empty queue)
+ *   HEART_BEAT (34)              body `HeartbeatData` JSON: register producers and consumers
+ *   UNREGISTER_CLIENT (35)
+ *   GET_CONSUMER_LIST_BY_GROUP (38)  body `{"consumerIdList":[...]}`
+ *   LOCK_BATCH_MQ (41) / UNLOCK_BATCH_MQ (42)  body `{consumerGroup, clientId, mqSet:[{topic, brokerName, queueId}]}`;
+ *                                 a lock answers `{"lockOKMQSet":[...]}`
+ *
+ * Bodies are client JSON: each is checked with a zod schema and a bad one is answered SYSTEM_ERROR
+ * with a remark naming the problem, never thrown.
+ */
+import { totalmem } from 'node:os';
+import { z } from 'zod';
+import { Perm, RequestCode, ResponseCode, createResponse, recordFieldPositions, retryTopic } from '@karman/protocol';
+import type {
+  GetConsumerListByGroupRequestHeader,
+  QueryConsumerOffsetRequestHeader,
+  QueueRequestHeader,
+  RemotingCommand,
+  SearchOffsetRequestHeader,
+  UnregisterClientRequestHeader,
+  UpdateConsumerOffsetRequestHeader,
+} from '@karman/protocol';
+import { GetMessageStatus } from '@karman/commitlog';
 import type { BrokerContext } from './broker-context.js';
+import { HeartbeatDataSchema } from './client-manager.js';
 
-/** Offsets, heartbeats, consumer lists and orderly locks. */
-export function registerConsumerManageProcessor(_context: BrokerContext): void {}
+/** A message queue as RocketMQ's `MessageQueue` JSON. */
+const MessageQueueSchema = z.looseObject({
+  topic: z.string().min(1),
+  brokerName: z.string().min(1),
+  queueId: z.number().int().min(0),
+});
+
+/** LOCK_BATCH_MQ / UNLOCK_BATCH_MQ body (`LockBatchRequestBody`, `UnlockBatchRequestBody`). */
+export const LockBatchRequestBodySchema = z.looseObject({
+  consumerGroup: z.string().min(1),
+  clientId: z.string().min(1),
+  onlyThisBroker: z.boolean().default(false),
+  mqSet: z.array(MessageQueueSchema).default([]),
+});
+export type LockBatchRequestBody = z.infer<typeof LockBatchRequestBodySchema>;
+
+const NOT_FOUND_REMARK = 'Not found, maybe this group consumer boot first';
+/** Byte position of SYSFLAG in a stored record (§3.1). */
+const POS_SYSFLAG = 36;
+
+/** Register the offset, client and lock handlers. */
+export function registerConsumerManageProcessor(context: BrokerContext): void {
+  const { server, store, offsets } = context;
+  const ok = (request: RemotingCommand, extFields?: Record<string, number>, body?: Uint8Array): RemotingCommand =>
+    createResponse(request, ResponseCode.SUCCESS.code, undefined, extFields, body);
+
+  server.registerHandler(RequestCode.QUERY_CONSUMER_OFFSET.code, async (request, { header }) => {
+    const h = header as QueryConsumerOffsetRequestHeader;
+    const committed = offsets.query(h.consumerGroup, h.topic, h.queueId);
+    if (committed >= 0) return ok(request, { offset: committed });
+    if (h.setZeroIfNotFound !== false && (await youngQueue(context, h.topic, h.queueId))) return ok(request, { offset: 0 });
+    return createResponse(request, ResponseCode.QUERY_NOT_FOUND.code, NOT_FOUND_REMARK);
+  });
+
+  server.registerHandler(RequestCode.UPDATE_CONSUMER_OFFSET.code, (request, { header }) => {
+    const h = header as UpdateConsumerOffsetRequestHeader;
+    if (h.queueId < 0) return queueIdProblem(request, h.queueId);
+    if (h.commitOffset < 0) {
+      return createResponse(request, ResponseCode.SYSTEM_ERROR.code, `commitOffset ${h.commitOffset} for ${h.topic}:${h.queueId} of group "${h.consumerGroup}" is negative; commit the next offset to consume (≥ 0)`);
+    }
+    offsets.commit(h.consumerGroup, h.topic, h.queueId, h.commitOffset);
+    return ok(request);
+  });
+
+  server.registerHandler(RequestCode.GET_MAX_OFFSET.code, (request, { header }) => {
+    const h = header as QueueRequestHeader;
+    return ok(request, { offset: store.getMaxOffsetInQueue(h.topic, h.queueId) });
+  });
+
+  server.registerHandler(RequestCode.GET_MIN_OFFSET.code, (request, { header }) => {
+    const h = header as QueueRequestHeader;
+    return ok(request, { offset: store.getMinOffsetInQueue(h.topic, h.queueId) });
+  });
+
+  server.registerHandler(RequestCode.SEARCH_OFFSET_BY_TIMESTAMP.code, async (request, { header }) => {
+    const h = header as SearchOffsetRequestHeader;
+    return ok(request, { offset: await store.getOffsetInQueueByTime(h.topic, h.queueId, h.timestamp) });
+  });
+
+  server.registerHandler(RequestCode.GET_EARLIEST_MSG_STORETIME.code, async (request, { header }) => {
+    const h = header as QueueRequestHeader;
+    return ok(request, { timestamp: await earliestStoreTime(context, h.topic, h.queueId) });
+  });
+
+  server.registerHandler(RequestCode.HEART_BEAT.code, async (request, { connection }) => {
+    const body = parseJsonBody(request, HeartbeatDataSchema, 'HEART_BEAT', 'HeartbeatData {clientID, producerDataSet, consumerDataSet}');
+    if (!body.ok) return body.response;
+    const data = body.value;
+    let created = false;
+    for (const consumer of data.consumerDataSet) {
+      const groupConfig = await context.groups.findOrCreate(consumer.groupName);
+      if (!groupConfig) continue;
+      // RocketMQ creates the group's retry topic on heartbeat (createTopicInSendMessageBackMethod),
+      // so consumers find it in the route before the first message is sent back (§4.7).
+      const retry = retryTopic(consumer.groupName);
+      if (!context.topics.get(retry)) {
+        await context.topics.ensure(retry, groupConfig.retryQueueNums, Perm.READ | Perm.WRITE);
+        created = true;
+      }
+    }
+    context.clients.heartbeat(connection, data, request.language, request.version);
+    if (created) context.topicsChanged();
+    return ok(request);
+  });
+
+  server.registerHandler(RequestCode.UNREGISTER_CLIENT.code, (request, { header }) => {
+    const h = header as UnregisterClientRequestHeader;
+    context.clients.unregister(h.clientID, h.producerGroup, h.consumerGroup);
+    return ok(request);
+  });
+
+  server.registerHandler(RequestCode.GET_CONSUMER_LIST_BY_GROUP.code, (request, { header }) => {
+    const h = header as GetConsumerListByGroupRequestHeader;
+    const consumerIdList = context.clients.consumerIds(h.consumerGroup);
+    if (consumerIdList.length === 0) {
+      // RocketMQ answers SYSTEM_ERROR for a group with no live consumer.
+      return createResponse(request, ResponseCode.SYSTEM_ERROR.code, `no consumer for this group, ${h.consumerGroup}: no member has sent a heartbeat to ${context.config.brokerName} within channelExpiredTimeout`);
+    }
+    return ok(request, undefined, Buffer.from(JSON.stringify({ consumerIdList })));
+  });
+
+  server.registerHandler(RequestCode.LOCK_BATCH_MQ.code, (request) => {
+    const body = parseJsonBody(request, LockBatchRequestBodySchema, 'LOCK_BATCH_MQ', 'LockBatchRequestBody {consumerGroup, clientId, mqSet}');
+    if (!body.ok) return body.response;
+    const { consumerGroup, clientId, mqSet } = body.value;
+    const queues = mqSet.map(({ topic, brokerName, queueId }) => ({ topic, brokerName, queueId }));
+    const lockOKMQSet = context.locks.tryLockBatch(consumerGroup, queues, clientId);
+    return ok(request, undefined, Buffer.from(JSON.stringify({ lockOKMQSet })));
+  });
+
+  server.registerHandler(RequestCode.UNLOCK_BATCH_MQ.code, (request) => {
+    const body = parseJsonBody(request, LockBatchRequestBodySchema, 'UNLOCK_BATCH_MQ', 'UnlockBatchRequestBody {consumerGroup, clientId, mqSet}');
+    if (!body.ok) return body.response;
+    const { consumerGroup, clientId, mqSet } = body.value;
+    context.locks.unlockBatch(consumerGroup, mqSet.map(({ topic, brokerName, queueId }) => ({ topic, brokerName, queueId })), clientId);
+    return ok(request);
+  });
+}
+
+function queueIdProblem(request: RemotingCommand, queueId: number): RemotingCommand {
+  return createResponse(request, ResponseCode.SYSTEM_ERROR.code, `queueId ${queueId} is negative; queue ids start at 0`);
+}
+
+type Parsed<T> = { ok: true; value: T } | { ok: false; response: RemotingCommand };
+
+/** Decode a JSON body with its schema; a bad one becomes a SYSTEM_ERROR answer naming the problem. */
+function parseJsonBody<T>(request: RemotingCommand, schema: z.ZodType<T>, what: string, expected: string): Parsed<T> {
+  const fail = (problem: string): Parsed<T> => ({
+    ok: false,
+    response: createResponse(request, ResponseCode.SYSTEM_ERROR.code, `${what} body ${problem}; send JSON ${expected}`),
+  });
+  if (!request.body || request.body.length === 0) return fail('is empty');
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.from(request.body.buffer, request.body.byteOffset, request.body.byteLength).toString('utf8'));
+  } catch (error) {
+    return fail(`is not JSON (${(error as Error).message})`);
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    return fail(`is invalid: ${issues.join('; ')}`);
+  }
+  return { ok: true, value: parsed.data };
+}
+
+let physicalMemory: number | undefined;
+
+/**
+ * RocketMQ's quirk for a group with no committed offset (§4.5, `ConsumerManageProcessor.queryConsumerOffset`):
+ * answer 0 rather than "not found" when the queue still starts at 0 and its first message is not
+ * yet out of memory (`checkInDiskByConsumeOffset` false; an empty queue counts as in memory), so a
+ * new group on a young topic starts from the beginning even with CONSUME_FROM_LAST_OFFSET.
+ */
+async function youngQueue(context: BrokerContext, topic: string, queueId: number): Promise<boolean> {
+  const { store, config } = context;
+  if (store.getMinOffsetInQueue(topic, queueId) > 0) return false;
+  const first = await store.getMessage({ topic, queueId, offset: 0, maxCount: 1 });
+  const buffer = first.status === GetMessageStatus.FOUND ? first.buffers[0] : undefined;
+  if (!buffer) return first.minOffset <= 0;
+  physicalMemory ??= totalmem();
+  const behind = store.maxPhyOffset - Number(buffer.readBigInt64BE(recordFieldPositions(0).physicalOffset));
+  return behind <= physicalMemory * (config.accessMessageInMemoryMaxRatio / 100);
+}
+
+/** Store time of the queue's oldest message, -1 when the queue holds none (`getEarliestMessageTime`). */
+async function earliestStoreTime(context: BrokerContext, topic: string, queueId: number): Promise<number> {
+  const { store } = context;
+  const min = store.getMinOffsetInQueue(topic, queueId);
+  const first = await store.getMessage({ topic, queueId, offset: min, maxCount: 1 });
+  const buffer = first.status === GetMessageStatus.FOUND ? first.buffers[0] : undefined;
+  if (!buffer) return -1;
+  const position = recordFieldPositions(buffer.readInt32BE(POS_SYSFLAG)).storeTimestamp;
+  return Number(buffer.readBigInt64BE(position));
+}

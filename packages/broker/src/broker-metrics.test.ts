@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { startTestBroker } from '../test/broker-fixture.js';
+import { renderMetrics } from './broker-metrics.js';
+
+/** Parse exposition text into "name{labels}" → value, checking every line is well formed. */
+function samples(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.trimEnd().split('\n')) {
+    if (line.startsWith('# HELP ') || line.startsWith('# TYPE ')) continue;
+    const match = /^([a-z_]+(?:\{[^}]*\})?) (-?[\d.e+]+|NaN|[+-]Inf)$/.exec(line);
+    expect(match, line).not.toBeNull();
+    out.set(match![1]!, Number(match![2]));
+  }
+  return out;
+}
+
+describe('renderMetrics', () => {
+  it('exposes traffic per topic, lag per group/topic/queue, store offsets, put latency and held pulls', async () => {
+    await using b = await startTestBroker({ brokerName: 'broker-m' });
+    const { context } = b.broker;
+    await context.topics.upsert({ topicName: 'MetricsTopic', readQueueNums: 2, writeQueueNums: 2, perm: 6, topicFilterType: 'SINGLE_TAG', topicSysFlag: 0, order: false });
+    for (let i = 0; i < 4; i++) await context.store.put({ topic: 'MetricsTopic', queueId: 1, body: Buffer.from('0123456789') });
+    context.stats.recordPut('MetricsTopic', 4, 40, 3);
+    context.stats.recordPut('MetricsTopic', 1, 10, 1);
+    context.stats.recordGet('MetricsTopic', 2, 20);
+    context.offsets.commit('MetricsGroup', 'MetricsTopic', 1, 1);
+    context.offsets.commit('Weird"Group', 'MetricsTopic', 0, 0);
+
+    const text = renderMetrics(context);
+    expect(text).toMatch(/^# TYPE karman_broker_messages_in_total counter$/m);
+    expect(text).toMatch(/^# TYPE karman_consumer_lag gauge$/m);
+    const m = samples(text);
+    expect(m.get('karman_broker_messages_in_total{topic="MetricsTopic"}')).toBe(5);
+    expect(m.get('karman_broker_bytes_in_total{topic="MetricsTopic"}')).toBe(50);
+    expect(m.get('karman_broker_messages_out_total{topic="MetricsTopic"}')).toBe(2);
+    expect(m.get('karman_broker_bytes_out_total{topic="MetricsTopic"}')).toBe(20);
+    expect(m.get('karman_consumer_lag{group="MetricsGroup",topic="MetricsTopic",queue="1"}')).toBe(3);
+    expect(m.get('karman_consumer_offset{group="MetricsGroup",topic="MetricsTopic",queue="1"}')).toBe(1);
+    expect(m.get('karman_consumer_lag{group="Weird\\"Group",topic="MetricsTopic",queue="0"}')).toBe(0);
+    expect(m.get('karman_queue_max_offset{topic="MetricsTopic",queue="1"}')).toBe(4);
+    expect(m.get('karman_broker_put_requests_total')).toBe(2);
+    expect(m.get('karman_broker_put_latency_avg_ms')).toBe(2);
+    expect(m.get('karman_broker_put_latency_max_ms')).toBe(3);
+    expect(m.get('karman_broker_held_pull_requests')).toBe(0);
+    expect(m.get('karman_store_commitlog_min_offset_bytes')).toBe(0);
+    expect(m.get('karman_store_commitlog_max_offset_bytes')).toBe(context.store.maxPhyOffset);
+    expect(m.get('karman_store_size_bytes')).toBe(context.store.maxPhyOffset);
+    expect(m.get('karman_store_disk_full')).toBe(0);
+    expect([...m.keys()].some((k) => k.startsWith('karman_broker_info{') && k.includes('broker="broker-m"'))).toBe(true);
+    expect(text.endsWith('\n')).toBe(true);
+  });
+});

@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import { RequestCode, ResponseCode, createRequest } from '@karman/protocol';
+import { startTestBroker, uniqueName } from './broker-fixture.js';
+import { createTopic, putMessage, until } from './pull-fixture.js';
+
+const QUERY = RequestCode.QUERY_CONSUMER_OFFSET.code;
+const UPDATE = RequestCode.UPDATE_CONSUMER_OFFSET.code;
+
+describe('consumer offsets', () => {
+  it('answers an UPDATE_CONSUMER_OFFSET sent without the oneway bit, and keeps offsets across a restart', async () => {
+    await using b = await startTestBroker();
+    const topic = uniqueName('off_topic');
+    const group = uniqueName('off_group');
+    await createTopic(b, topic, 2);
+
+    const update = await b.request(UPDATE, { consumerGroup: group, topic, queueId: 1, commitOffset: 42 });
+    expect(update.code).toBe(ResponseCode.SUCCESS.code);
+    // The Java client's oneway commit is stored too.
+    const oneway = b.client();
+    await oneway.oneway(createRequest(UPDATE, { consumerGroup: group, topic, queueId: 0, commitOffset: '7' }));
+    await until(() => b.broker.context.offsets.query(group, topic, 0) === 7, 'the oneway commit');
+
+    await b.restart();
+    const q1 = await b.request(QUERY, { consumerGroup: group, topic, queueId: 1 });
+    expect(q1.code).toBe(ResponseCode.SUCCESS.code);
+    expect(q1.extFields.offset).toBe('42');
+    const q0 = await b.request(QUERY, { consumerGroup: group, topic, queueId: 0 });
+    expect(q0.extFields.offset).toBe('7');
+  });
+
+  it('refuses a negative commit with a remark, keeping the old offset', async () => {
+    await using b = await startTestBroker();
+    const topic = uniqueName('off_neg');
+    const group = uniqueName('off_group');
+    await b.request(UPDATE, { consumerGroup: group, topic, queueId: 0, commitOffset: 5 });
+    const bad = await b.request(UPDATE, { consumerGroup: group, topic, queueId: 0, commitOffset: -3 });
+    expect(bad.code).toBe(ResponseCode.SYSTEM_ERROR.code);
+    expect(bad.remark).toMatch(/commitOffset -3 .* negative/);
+    expect((await b.request(QUERY, { consumerGroup: group, topic, queueId: 0 })).extFields.offset).toBe('5');
+  });
+
+  it('answers 0 for a new group on a queue that still starts at 0, QUERY_NOT_FOUND once it does not (§4.5)', async () => {
+    await using b = await startTestBroker({ mappedFileSizeCommitLog: 4096, fileReservedTime: 0 });
+    const young = uniqueName('off_young');
+    const old = uniqueName('off_old');
+    const group = uniqueName('off_group');
+    await createTopic(b, young, 2);
+    await createTopic(b, old, 1);
+    await putMessage(b, young, 0, 'first');
+
+    const withMessage = await b.request(QUERY, { consumerGroup: group, topic: young, queueId: 0 });
+    expect([withMessage.code, withMessage.extFields.offset]).toEqual([ResponseCode.SUCCESS.code, '0']);
+    const emptyQueue = await b.request(QUERY, { consumerGroup: group, topic: young, queueId: 1 });
+    expect([emptyQueue.code, emptyQueue.extFields.offset]).toEqual([ResponseCode.SUCCESS.code, '0']);
+    const optedOut = await b.request(QUERY, { consumerGroup: group, topic: young, queueId: 0, setZeroIfNotFound: false });
+    expect(optedOut.code).toBe(ResponseCode.QUERY_NOT_FOUND.code);
+
+    for (let i = 0; i < 30; i++) await putMessage(b, old, 0, `m${i}`.padEnd(400, '.'));
+    await b.broker.context.store.cleanExpiredFiles(true);
+    expect(b.broker.context.store.getMinOffsetInQueue(old, 0)).toBeGreaterThan(0);
+    const trimmed = await b.request(QUERY, { consumerGroup: group, topic: old, queueId: 0 });
+    expect(trimmed.code).toBe(ResponseCode.QUERY_NOT_FOUND.code);
+    expect(trimmed.remark).toBe('Not found, maybe this group consumer boot first');
+
+    // A committed offset always wins.
+    await b.request(UPDATE, { consumerGroup: group, topic: old, queueId: 0, commitOffset: 25 });
+    const committed = await b.request(QUERY, { consumerGroup: group, topic: old, queueId: 0 });
+    expect([committed.code, committed.extFields.offset]).toEqual([ResponseCode.SUCCESS.code, '25']);
+  });
+
+  it('answers max, min, by-timestamp and earliest-store-time queries with RocketMQ field names', async () => {
+    let now = 1_700_000_000_000;
+    await using b = await startTestBroker({ clock: () => now });
+    const topic = uniqueName('off_queue');
+    await createTopic(b, topic, 2);
+    for (const at of [1_000, 2_000, 3_000]) {
+      now = 1_700_000_000_000 + at;
+      await putMessage(b, topic, 0, `at ${at}`);
+    }
+    const ask = async (code: number, fields: Record<string, string | number>): Promise<Record<string, string | number | boolean>> => {
+      const response = await b.request(code, { topic, queueId: 0, ...fields });
+      expect(response.code).toBe(ResponseCode.SUCCESS.code);
+      return response.extFields;
+    };
+    expect((await ask(RequestCode.GET_MAX_OFFSET.code, {})).offset).toBe('3');
+    expect((await ask(RequestCode.GET_MIN_OFFSET.code, {})).offset).toBe('0');
+    expect((await ask(RequestCode.SEARCH_OFFSET_BY_TIMESTAMP.code, { timestamp: 1_700_000_001_500 })).offset).toBe('1');
+    expect((await ask(RequestCode.SEARCH_OFFSET_BY_TIMESTAMP.code, { timestamp: 0 })).offset).toBe('0');
+    expect((await ask(RequestCode.SEARCH_OFFSET_BY_TIMESTAMP.code, { timestamp: 1_800_000_000_000 })).offset).toBe('3');
+    expect((await ask(RequestCode.GET_EARLIEST_MSG_STORETIME.code, {})).timestamp).toBe('1700000001000');
+    expect((await ask(RequestCode.GET_EARLIEST_MSG_STORETIME.code, { queueId: 1 })).timestamp).toBe('-1');
+    expect((await ask(RequestCode.GET_MAX_OFFSET.code, { queueId: 1 })).offset).toBe('0');
+  });
+});
