@@ -1,0 +1,122 @@
+/**
+ * Bad input over real sockets: every case gets a clear error response or a closed connection, the
+ * server keeps serving, and the registry stays consistent.
+ */
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RemotingClient, RequestCode, ResponseCode, createRequest } from '@karman/protocol';
+import { startNameServer } from '../src/name-server.js';
+import type { NameServer } from '../src/name-server.js';
+import { encodeRegisterBrokerBody } from '../src/register-broker-body.js';
+import type { TopicRouteData } from '../src/route-data.js';
+import { SimulatedBroker, jsonOf, queryRoute, topicConfigs } from './simulated-broker.js';
+
+const registerHeader = (brokerName: string, brokerAddr = '127.0.0.1:10911') => ({
+  clusterName: 'BadInputCluster',
+  brokerName,
+  brokerAddr,
+  haServerAddr: '127.0.0.1:10912',
+  brokerId: 0,
+});
+
+describe('bad input to the nameserver', () => {
+  let ns: NameServer;
+  let client: RemotingClient;
+  let good: SimulatedBroker;
+  const errors: Error[] = [];
+
+  beforeAll(async () => {
+    ns = await startNameServer({ bindAddress: '127.0.0.1', listenPort: 0, handshakeTimeoutMillis: 300, onError: (error) => errors.push(error) });
+    client = new RemotingClient(`tcp://${ns.address}`, { reconnect: false, requestTimeoutMillis: 20_000 });
+    good = new SimulatedBroker([ns.address], { clusterName: 'BadInputCluster', brokerName: 'good-broker', brokerAddr: '127.0.0.5:10911', brokerId: 0 }, topicConfigs(['Good']));
+    await good.register();
+  });
+  afterAll(async () => {
+    await client.close();
+    await good.kill();
+    await ns.close();
+  });
+
+  const snapshot = () => ({ stats: ns.routes.stats(), cluster: ns.routes.getClusterInfo(), topics: ns.routes.getAllTopicList() });
+
+  it('a registration body that is not a topic-config table gets SYSTEM_ERROR naming the problem, and changes nothing', async () => {
+    const before = snapshot();
+    const cases: Array<[Buffer, RegExp]> = [
+      [Buffer.from('this is not json'), /not JSON/],
+      [Buffer.from(JSON.stringify({ topicConfigSerializeWrapper: { topicConfigTable: [], dataVersion: { timestamp: 1, counter: 1 } } })), /topicConfigTable/],
+      [Buffer.from(JSON.stringify({ topicConfigSerializeWrapper: { topicConfigTable: { T: { readQueueNums: 'x' } }, dataVersion: { timestamp: 1, counter: 1 } } })), /readQueueNums/],
+    ];
+    for (const [body, remark] of cases) {
+      const response = await client.request(createRequest(RequestCode.REGISTER_BROKER.code, registerHeader('bad-body-broker'), body));
+      expect(response.code).toBe(ResponseCode.SYSTEM_ERROR.code);
+      expect(response.remark).toMatch(remark);
+    }
+    const compressed = await client.request(createRequest(RequestCode.REGISTER_BROKER.code, { ...registerHeader('bad-body-broker'), compressed: true }, Buffer.from([0x78, 0x9c])));
+    expect(compressed.remark).toMatch(/compressed=false/);
+    expect(snapshot()).toEqual(before);
+  });
+
+  it('names that break RocketMQ rules get an error naming the rule', async () => {
+    const before = snapshot();
+    const body = encodeRegisterBrokerBody(topicConfigs(['Fine']), { timestamp: 1, counter: 1 });
+    const badBroker = await client.request(createRequest(RequestCode.REGISTER_BROKER.code, registerHeader('broker with spaces'), body));
+    expect([badBroker.code, badBroker.remark]).toEqual([ResponseCode.SYSTEM_ERROR.code, 'broker name "broker with spaces" has characters outside [a-zA-Z0-9_.-]']);
+    const badAddr = await client.request(createRequest(RequestCode.REGISTER_BROKER.code, registerHeader('ok-name', 'localhost'), body));
+    expect(badAddr.remark).toMatch(/broker address "localhost" is not "host:port"/);
+    const badTopic = encodeRegisterBrokerBody(topicConfigs(['Fine', 'has/slash']), { timestamp: 1, counter: 1 });
+    const badTopicAnswer = await client.request(createRequest(RequestCode.REGISTER_BROKER.code, registerHeader('ok-name'), badTopic));
+    expect(badTopicAnswer.remark).toMatch(/topic name "has\/slash" has characters outside/);
+    const badHeader = await client.request(createRequest(RequestCode.REGISTER_BROKER.code, { ...registerHeader('ok-name'), brokerId: 'zero' }, body));
+    expect(badHeader.code).toBe(ResponseCode.SYSTEM_ERROR.code);
+    expect(badHeader.remark).toMatch(/brokerId/);
+    const missingField = await client.request(createRequest(RequestCode.GET_ROUTEINFO_BY_TOPIC.code, {}));
+    expect(missingField.remark).toMatch(/topic/);
+    expect(snapshot()).toEqual(before);
+  });
+
+  it('a 100,000-entry topic table is applied whole, served, and removed whole', async () => {
+    const names = Array.from({ length: 100_000 }, (_, i) => `Bulk${String(i).padStart(6, '0')}`);
+    const huge = new SimulatedBroker([`tcp://${ns.address}`], { clusterName: 'BadInputCluster', brokerName: 'huge-broker', brokerAddr: '127.0.0.6:10911', brokerId: 0 }, topicConfigs(names, 1));
+    try {
+      const [answer] = await huge.register();
+      expect(answer?.code).toBe(ResponseCode.SUCCESS.code);
+      expect(ns.routes.stats().topics).toBe(100_000 + 1);
+      const route = jsonOf<TopicRouteData>(await queryRoute(client, 'Bulk099999'));
+      expect(route.brokerDatas.map((b) => b.brokerName)).toEqual(['huge-broker']);
+      // The server stayed responsive for others meanwhile.
+      expect((await queryRoute(client, 'Good')).code).toBe(ResponseCode.SUCCESS.code);
+    } finally {
+      await huge.unregister();
+      await huge.kill();
+    }
+    expect(ns.routes.getAllTopicList()).toEqual(['Good']);
+  });
+
+  it('a client that connects and sends nothing is disconnected; others are served meanwhile', async () => {
+    const socket = connect({ host: '127.0.0.1', port: ns.port });
+    const closed = new Promise<number>((resolve) => {
+      const start = Date.now();
+      socket.on('close', () => resolve(Date.now() - start));
+      socket.on('error', () => undefined);
+    });
+    expect((await queryRoute(client, 'Good')).code).toBe(ResponseCode.SUCCESS.code);
+    expect(await closed).toBeGreaterThanOrEqual(250);
+  });
+
+  it('a garbage frame closes only its own connection', async () => {
+    const socket = connect({ host: '127.0.0.1', port: ns.port });
+    await new Promise<void>((resolve) => socket.once('connect', resolve));
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.on('error', () => undefined);
+    // A length of 0xFFFFFFF0 is far past the 16 MiB frame limit.
+    socket.write(Buffer.from([0xff, 0xff, 0xff, 0xf0, 0, 0, 0, 0]));
+    await closed;
+    expect((await queryRoute(client, 'Good')).code).toBe(ResponseCode.SUCCESS.code);
+    expect(errors.length).toBeGreaterThan(0);
+  });
+
+  it('an unknown request code gets REQUEST_CODE_NOT_SUPPORTED', async () => {
+    const response = await client.request(createRequest(RequestCode.SEND_MESSAGE.code, {}));
+    expect(response.code).toBe(ResponseCode.REQUEST_CODE_NOT_SUPPORTED.code);
+  });
+});
