@@ -12,8 +12,7 @@ import { InvalidArgumentError } from '@karman/protocol';
 import { BrokerConfigSchema, resolveBrokerConfig } from '@karman/broker';
 import type { BrokerOptions } from '@karman/broker';
 import { resolveStoreOptions, storeOptionsSchema } from '@karman/commitlog';
-// The .properties reader lives in @karman/nameserver for now; both apps read the same format.
-import { parseProperties } from '@karman/nameserver';
+import { parseProperties } from '@karman/protocol';
 
 /** Log levels pino knows. */
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;

@@ -51,7 +51,7 @@ import type {
   ViewMessageRequestHeader,
 } from '@karman/protocol';
 import { INDEX_QUERY_MAX_NUM, storeOptionsSchema } from '@karman/commitlog';
-import { formatProperties, parseProperties } from '@karman/nameserver';
+import { formatProperties, parseProperties } from '@karman/protocol';
 import type { BrokerContext } from './broker-context.js';
 import type { BrokerConfig } from './broker-config.js';
 import { BrokerConfigSchema, resolveBrokerConfig } from './broker-config.js';

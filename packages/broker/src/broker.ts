@@ -13,12 +13,13 @@ import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { MessageStore, storeOptionsSchema } from '@karman/commitlog';
 import type { StoreOptions } from '@karman/commitlog';
-import { RemotingServer, RequestCode, createRequest } from '@karman/protocol';
+import { RemotingServer, RequestCode, createRequest, isReadable, isWriteable } from '@karman/protocol';
 import type { ServerConnection } from '@karman/protocol';
 import type { BrokerConfig, BrokerConfigInput } from './broker-config.js';
 import { BrokerConfigSchema, parseDelayLevels, resolveBrokerConfig } from './broker-config.js';
 import type { BrokerContext, BrokerLogger } from './broker-context.js';
 import { BrokerStats } from './broker-stats.js';
+import { METRICS_CONTENT_TYPE, renderMetrics } from './broker-metrics.js';
 import { ClientManager } from './client-manager.js';
 import { ConsumerOffsetManager } from './consumer-offset-manager.js';
 import { NameServerRegistrar } from './nameserver-registrar.js';
@@ -33,7 +34,7 @@ import { registerAdminProcessor } from './admin-processor.js';
 import { ScheduleMessageService } from './schedule-message-service.js';
 
 /** Store options a broker passes through (RocketMQ keeps them in the same broker.conf). */
-export type BrokerStoreOptions = Omit<StoreOptions, 'storePathRootDir' | 'storeHost' | 'clock' | 'logger'>;
+export type BrokerStoreOptions = Omit<StoreOptions, 'storePathRootDir' | 'storeHost' | 'clock' | 'logger' | keyof BrokerConfigInput>;
 
 export interface BrokerOptions extends BrokerConfigInput, BrokerStoreOptions {
   /** Milliseconds since the epoch; injectable for tests. */
@@ -73,11 +74,17 @@ export class Broker implements AsyncDisposable {
     const log = options.logger ?? defaultLogger;
     const delayLevels = parseDelayLevels(config.messageDelayLevel);
 
+    // The server starts before the context exists (its port is part of it); /metrics reads it once set.
+    const contextRef: { current: BrokerContext | undefined } = { current: undefined };
     const server = new RemotingServer({
       host: config.listenHost,
       port: config.listenPort,
       onError: (error: Error, connection?: ServerConnection) => log('warn', error.message, connection ? { peer: connection.remoteAddress } : undefined),
       health: () => ({ status: 'ok', role: config.brokerRole, brokerName: config.brokerName }),
+      http: (method, path) =>
+        (method === 'GET' || method === 'HEAD') && path === '/metrics' && contextRef.current
+          ? { status: 200, contentType: METRICS_CONTENT_TYPE, body: renderMetrics(contextRef.current) }
+          : undefined,
     });
     const { port } = await server.listen();
     const host = advertisedHost(config);
@@ -144,7 +151,7 @@ export class Broker implements AsyncDisposable {
         ? new NameServerRegistrar({
             nameservers: config.namesrvAddr.split(';').map((a) => a.trim()).filter(Boolean),
             identity: () => ({ clusterName: config.brokerClusterName, brokerName: config.brokerName, brokerId: config.brokerId, brokerAddr, haServerAddr: brokerAddr }),
-            topics: () => topics.serialize(),
+            topics: () => registrationTopics(topics.serialize(), config.brokerPermission),
             period: config.registerNameServerPeriod,
             timeout: config.registerBrokerTimeoutMills,
             onError: (nameserver, error) => log('warn', `registration with nameserver ${nameserver} failed: ${(error as Error).message}`),
@@ -173,6 +180,7 @@ export class Broker implements AsyncDisposable {
       },
     };
 
+    contextRef.current = context;
     registerSendProcessor(context);
     registerPullProcessor(context);
     registerConsumerManageProcessor(context);
@@ -243,6 +251,17 @@ export class Broker implements AsyncDisposable {
     timer.unref();
     this.timers.push(timer);
   }
+}
+
+/**
+ * The topic table as registered: when the broker itself is not readable or not writable
+ * (`brokerPermission`, e.g. after wipeWritePerm), every topic's permission is masked with it so
+ * nameservers route accordingly, as RocketMQ's `registerBrokerAll` does.
+ */
+function registrationTopics(table: ReturnType<TopicConfigManager['serialize']>, brokerPermission: number): ReturnType<TopicConfigManager['serialize']> {
+  if (isReadable(brokerPermission) && isWriteable(brokerPermission)) return table;
+  const masked = Object.fromEntries(Object.entries(table.topicConfigTable).map(([name, t]) => [name, { ...t, perm: t.perm & brokerPermission }]));
+  return { ...table, topicConfigTable: masked };
 }
 
 function advertisedHost(config: BrokerConfig): string {

@@ -22,6 +22,12 @@ describe('Broker lifecycle', () => {
       expect(response.code).toBe(ResponseCode.REQUEST_CODE_NOT_SUPPORTED.code);
       await client.close();
     }
+    const health = await fetch(`http://${broker.address}/health`);
+    expect(await health.json()).toMatchObject({ status: 'ok', role: 'ASYNC_MASTER', brokerName: 'broker-a' });
+    const metrics = await fetch(`http://${broker.address}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(metrics.headers.get('content-type')).toMatch(/^text\/plain/);
+    expect(await metrics.text()).toMatch(/^karman_/m);
     await broker.close();
     expect(existsSync(join(dir, 'abort'))).toBe(false);
   });

@@ -21,6 +21,6 @@ export { decodeRegisterBrokerBody, encodeRegisterBrokerBody, emptyRegisterBroker
 export type { RegisterBrokerBody, DecodeRegisterBrokerBodyOptions } from './register-broker-body.js';
 export { MASTER_ID, ORDER_TOPIC_CONFIG_NAMESPACE, sameDataVersion } from './route-data.js';
 export type { BrokerData, ClusterInfo, DataVersion, QueueData, TopicConfig, TopicRouteData } from './route-data.js';
-export { parseProperties, formatProperties } from './config-properties.js';
+export { parseProperties, formatProperties } from '@karman/protocol';
 export { brokerNameProblem, addressProblem } from './names.js';
 export { writeFileAtomic, readFileWithBackup } from './atomic-file.js';

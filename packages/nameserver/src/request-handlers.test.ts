@@ -4,7 +4,7 @@ import type { RemotingCommand } from '@karman/protocol';
 import { KVConfigManager } from './kv-config-manager.js';
 import { RUNTIME_UPDATABLE_OPTIONS, resolveNameServerOptions } from './name-server-options.js';
 import type { NameServerConfig } from './name-server-options.js';
-import { parseProperties } from './config-properties.js';
+import { parseProperties } from '@karman/protocol';
 import { encodeRegisterBrokerBody } from './register-broker-body.js';
 import { createNameServerHandlers } from './request-handlers.js';
 import { RouteInfoManager } from './route-info-manager.js';

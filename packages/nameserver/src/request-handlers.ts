@@ -21,7 +21,7 @@ import type {
   RemotingCommand,
   TopicRequestHeader,
 } from '@karman/protocol';
-import { formatProperties, parseProperties } from './config-properties.js';
+import { formatProperties, parseProperties } from '@karman/protocol';
 import type { KVConfigManager } from './kv-config-manager.js';
 import { RUNTIME_UPDATABLE_OPTIONS, nameServerOptionNames } from './name-server-options.js';
 import type { NameServerConfig } from './name-server-options.js';

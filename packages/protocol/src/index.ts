@@ -74,3 +74,8 @@ export {
   decompressBody,
   uncompressedBody,
 } from './compression.js';
+export { RemotingServer } from './remoting-server.js';
+export type { ServerConnection, RequestContext, RequestHandler, RemotingServerOptions, RemotingServerEvent, HttpAnswer } from './remoting-server.js';
+export { RemotingClient, parseAddress } from './remoting-client.js';
+export type { RemotingClientOptions, RemotingClientEvent } from './remoting-client.js';
+export { parseProperties, formatProperties } from './config-properties.js';

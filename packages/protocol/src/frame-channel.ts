@@ -1,0 +1,311 @@
+/**
+ * A frame channel carries remoting commands over one socket, either transport, and knows nothing of
+ * requests or handlers: it decodes what arrives, encodes what is sent, reports how much is waiting to
+ * be written, and says once why it closed. The server and the client both build on it.
+ *
+ * TCP: frames back to back, split by `FrameDecoder`. A frame's head and body go out as two writes,
+ * so the body is never copied. Either transport corks its socket for the rest of the tick on the
+ * first send, so every frame sent in one tick leaves in a single writev.
+ * WebSocket: one frame per binary message, decoded whole by `decodeFrame`. A text message or a bad
+ * frame closes the connection with 1002 (protocol error); `ws` itself closes with 1009 when a
+ * message exceeds `maxPayload` (set to the frame limit).
+ *
+ * Bad input closes only this channel, with a reason; every socket and WebSocket error is caught
+ * here, so no peer can raise an uncaught exception in the process.
+ */
+import type { Socket } from 'node:net';
+import type { RawData, WebSocket } from 'ws';
+import { ConnectionClosedError, ProtocolError } from './errors.js';
+import { FrameDecoder, decodeFrame, encodeFrame, encodeFrameParts } from './remoting-command.js';
+import type { FrameLimits, RemotingCommand } from './remoting-command.js';
+
+/** Which transport a channel runs on. */
+export const Transport = { WS: 'ws', TCP: 'tcp' } as const;
+export type Transport = (typeof Transport)[keyof typeof Transport];
+
+/** How long a closing WebSocket may take to finish its close handshake before it is cut. */
+const WS_CLOSE_GRACE_MILLIS = 1000;
+/** WebSocket close codes (RFC 6455 §7.4.1). */
+const WS_GOING_AWAY = 1001;
+const WS_PROTOCOL_ERROR = 1002;
+const WS_SEND_OPTIONS = { binary: true, compress: false } as const;
+/** Bytes gathered under one cork before they are flushed anyway (about what 64 frames of 1 KiB make). */
+const FLUSH_BYTES = 64 * 1024;
+
+export interface FrameChannelOptions extends FrameLimits {
+  /**
+   * Buffered outgoing bytes above which `writable` turns false (and a server stops reading). At
+   * least 16 KiB, the socket's own high-water mark: below it the socket never emits 'drain'.
+   */
+  highWaterMark: number;
+  /** Stop reading from the peer while our outgoing buffer is above the high-water mark (server side). */
+  pauseReadsWhenBlocked: boolean;
+  /** Each decoded command. Must not throw. */
+  onCommand: (command: RemotingCommand) => void;
+  /** Called once when the channel closes: the reason and the error behind it, if any. */
+  onClose: (reason: string, error?: Error) => void;
+}
+
+/** One socket carrying remoting frames. */
+export abstract class FrameChannel {
+  abstract readonly transport: Transport;
+  /** "ip:port" of the peer. */
+  readonly remoteAddress: string;
+  /** `Date.now()` when a frame last arrived or was sent; the server's idle check reads it. */
+  lastActivity = Date.now();
+  private closeReason: string | undefined;
+  private drainWaiters: Array<() => void> = [];
+  private readingPaused = false;
+  private corked = false;
+  /** `socket.writableLength` when the current cork began. */
+  private lengthAtCork = 0;
+  private readonly uncork = (): void => {
+    if (!this.corked) return;
+    this.corked = false;
+    this.socket.uncork();
+  };
+  protected readonly options: FrameChannelOptions;
+  /** The TCP socket underneath (for WebSocket, the upgraded socket): corked per tick, watched for 'drain'. */
+  protected readonly socket: Socket;
+
+  protected constructor(socket: Socket, options: FrameChannelOptions) {
+    this.remoteAddress = peerAddress(socket);
+    this.socket = socket;
+    this.options = options;
+    socket.on('drain', () => this.drained());
+  }
+
+  get closed(): boolean {
+    return this.closeReason !== undefined;
+  }
+
+  /** Begin delivering commands; call once the owner is ready for `onCommand`/`onClose`. */
+  start(): void {}
+
+  /** Bytes accepted by `send` but not yet handed to the kernel. */
+  abstract get bufferedAmount(): number;
+
+  /** False while the outgoing buffer is above the high-water mark; wait with `whenWritable()`. */
+  get writable(): boolean {
+    return this.bufferedAmount <= this.options.highWaterMark;
+  }
+
+  /** Resolves once the outgoing buffer is at or below the high-water mark, or the channel closed. */
+  whenWritable(): Promise<void> {
+    if (this.closed || this.writable) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  /** Encode and queue one command. Throws `ConnectionClosedError` when the channel is closed. */
+  send(command: RemotingCommand): void {
+    if (this.closeReason !== undefined) throw new ConnectionClosedError(this.remoteAddress, this.closeReason);
+    if (!this.corked) {
+      // Frames sent in the same tick leave in one writev: a pipelining peer pays one syscall per
+      // batch instead of one per frame, the biggest per-message cost on this path.
+      this.corked = true;
+      this.lengthAtCork = this.socket.writableLength;
+      this.socket.cork();
+      process.nextTick(this.uncork);
+    }
+    this.write(command);
+    // A long burst in one tick is flushed every FLUSH_BYTES rather than at its end, so the peer
+    // starts reading while we are still encoding instead of the two taking turns.
+    if (this.socket.writableLength - this.lengthAtCork >= FLUSH_BYTES) this.uncork();
+    this.lastActivity = Date.now();
+    if (this.options.pauseReadsWhenBlocked && !this.readingPaused && !this.writable) {
+      // The peer sends faster than it reads our answers: stop reading until it catches up, so our
+      // buffer of answers stays bounded.
+      this.readingPaused = true;
+      this.pauseReading();
+    }
+  }
+
+  /** Close the channel; `reason` is passed to `onClose` and to errors of later sends. Idempotent. */
+  close(reason: string, error?: Error): void {
+    if (this.closeReason !== undefined) return;
+    this.closeReason = reason;
+    this.shutdown(reason, error !== undefined);
+    this.releaseDrainWaiters();
+    this.options.onClose(reason, error);
+  }
+
+  protected abstract write(command: RemotingCommand): void;
+  protected abstract pauseReading(): void;
+  protected abstract resumeReading(): void;
+  /** Release the socket; `failed` when closing because of bad input or an error. */
+  protected abstract shutdown(reason: string, failed: boolean): void;
+
+  /** Hand one decoded command to the owner. */
+  protected deliver(command: RemotingCommand): void {
+    this.lastActivity = Date.now();
+    try {
+      this.options.onCommand(command);
+    } catch (error) {
+      // onCommand must not throw; if it does anyway, lose this connection rather than the process.
+      this.close(`internal error handling a frame: ${(error as Error).message}`, error as Error);
+    }
+  }
+
+  /** The socket drained: resume reading and wake senders waiting for room. */
+  protected drained(): void {
+    if (this.readingPaused && this.writable) {
+      this.readingPaused = false;
+      this.resumeReading();
+    }
+    if (this.writable) this.releaseDrainWaiters();
+  }
+
+  private releaseDrainWaiters(): void {
+    const waiters = this.drainWaiters;
+    if (waiters.length === 0) return;
+    this.drainWaiters = [];
+    for (const wake of waiters) wake();
+  }
+}
+
+/** "ip:port" of a socket's peer. */
+export function peerAddress(socket: Socket): string {
+  const ip = socket.remoteAddress ?? 'unknown';
+  return `${ip.includes(':') ? `[${ip}]` : ip}:${socket.remotePort ?? 0}`;
+}
+
+/** Remoting frames back to back on a raw TCP socket. */
+export class TcpFrameChannel extends FrameChannel {
+  readonly transport = Transport.TCP;
+  private readonly decoder: FrameDecoder;
+  private initial: Buffer | undefined;
+
+  /** `initial` holds bytes already read from the socket (by the protocol sniffer); they are decoded by `start()`. */
+  constructor(socket: Socket, options: FrameChannelOptions, initial?: Buffer) {
+    super(socket, options);
+    this.decoder = new FrameDecoder({ maxFrameSize: options.maxFrameSize, maxHeaderSize: options.maxHeaderSize });
+    socket.setNoDelay(true);
+    socket.on('error', (error) => this.close(`socket error: ${error.message}`, error));
+    socket.on('close', () => this.close('the peer closed the connection'));
+    this.initial = initial;
+  }
+
+  override start(): void {
+    const initial = this.initial;
+    this.initial = undefined;
+    if (initial && initial.length > 0) this.receive(initial);
+    if (this.closed) return;
+    this.socket.on('data', (chunk: Buffer) => this.receive(chunk));
+    this.socket.resume();
+  }
+
+  get bufferedAmount(): number {
+    return this.socket.writableLength;
+  }
+
+  protected write(command: RemotingCommand): void {
+    const [head, body] = encodeFrameParts(command);
+    // The socket is corked (see send), so head and body leave together in one writev without
+    // copying the body.
+    this.socket.write(head);
+    if (body !== undefined) this.socket.write(body);
+  }
+
+  protected pauseReading(): void {
+    this.socket.pause();
+  }
+
+  protected resumeReading(): void {
+    this.socket.resume();
+  }
+
+  protected shutdown(): void {
+    const socket = this.socket;
+    if (socket.destroyed) return;
+    socket.pause();
+    if (socket.writableLength === 0) {
+      socket.destroy();
+      return;
+    }
+    // Let frames already queued (answers to the requests before a bad one) reach the peer, but
+    // never wait on it for long.
+    socket.end();
+    setTimeout(() => socket.destroy(), WS_CLOSE_GRACE_MILLIS).unref();
+  }
+
+  private receive(chunk: Buffer): void {
+    if (this.closed) return;
+    let commands: RemotingCommand[];
+    try {
+      commands = this.decoder.push(chunk);
+    } catch (error) {
+      // A bad frame leaves the stream unsynchronised: nothing after it can be trusted.
+      this.close(`bad frame: ${(error as Error).message}`, error as Error);
+      return;
+    }
+    for (const command of commands) {
+      if (this.closed) return;
+      this.deliver(command);
+    }
+  }
+}
+
+/** One remoting frame per binary WebSocket message. */
+export class WsFrameChannel extends FrameChannel {
+  readonly transport = Transport.WS;
+  private readonly ws: WebSocket;
+
+  /** `socket` is the WebSocket's underlying TCP socket. */
+  constructor(ws: WebSocket, socket: Socket, options: FrameChannelOptions) {
+    super(socket, options);
+    this.ws = ws;
+    ws.binaryType = 'nodebuffer';
+    ws.on('message', (data, isBinary) => this.receive(data, isBinary));
+    ws.on('error', (error) => this.close(`WebSocket error: ${error.message}`, error));
+    ws.on('close', (code, reason) => this.close(`the peer closed the WebSocket (${code}${reason.length > 0 ? ` ${reason.toString('utf8')}` : ''})`));
+  }
+
+  get bufferedAmount(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  protected write(command: RemotingCommand): void {
+    this.ws.send(encodeFrame(command), WS_SEND_OPTIONS);
+  }
+
+  protected pauseReading(): void {
+    this.ws.pause();
+  }
+
+  protected resumeReading(): void {
+    this.ws.resume();
+  }
+
+  protected shutdown(reason: string, failed: boolean): void {
+    const ws = this.ws;
+    if (ws.readyState === ws.CLOSED) return;
+    if (ws.readyState === ws.OPEN) {
+      try {
+        // A close reason is at most 123 bytes; keep it printable ASCII so the cut never splits a character.
+        ws.close(failed ? WS_PROTOCOL_ERROR : WS_GOING_AWAY, reason.replace(/[^\x20-\x7e]/g, '?').slice(0, 123));
+      } catch {
+        ws.terminate();
+        return;
+      }
+    }
+    // A peer that never answers the close frame must not keep the socket.
+    setTimeout(() => ws.terminate(), WS_CLOSE_GRACE_MILLIS).unref();
+  }
+
+  private receive(data: RawData, isBinary: boolean): void {
+    if (this.closed) return;
+    if (!isBinary) {
+      this.close('bad frame: a text message arrived; remoting frames travel as binary WebSocket messages', new ProtocolError('text WebSocket message'));
+      return;
+    }
+    const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+    let command: RemotingCommand;
+    try {
+      command = decodeFrame(bytes, { maxFrameSize: this.options.maxFrameSize, maxHeaderSize: this.options.maxHeaderSize });
+    } catch (error) {
+      this.close(`bad frame: ${(error as Error).message}`, error as Error);
+      return;
+    }
+    this.deliver(command);
+  }
+}

@@ -1,0 +1,475 @@
+/**
+ * The remoting server: one TCP port serving RocketMQ remoting frames over raw TCP, the same frames
+ * over WebSocket, and plain HTTP (`GET /health`), told apart by each connection's first bytes
+ * (DESIGN.md "One command model, two transports, one port"; see `protocol-sniffer.ts`).
+ *
+ * Connection lifecycle:
+ *   accept ── over maxConnections? → closed at once
+ *     └─ sniff first bytes (within handshakeTimeoutMillis)
+ *          ├─ remoting TCP ────────────────────────────→ ServerConnection (tcp)
+ *          └─ HTTP request line → node:http parser
+ *               ├─ Upgrade: websocket → ws.handleUpgrade → ServerConnection (ws)
+ *               └─ anything else → GET /health 200 JSON, otherwise 404; then closed
+ * A raw TCP peer becomes a `ServerConnection` (and 'connection' is emitted) when its first bytes
+ * arrive, since only they say what it speaks; RocketMQ clients always speak first.
+ * An established connection that sends nothing and is sent nothing for idleTimeoutMillis (RocketMQ's
+ * channel idle time, 120 s; reference §1.3) is closed.
+ *
+ * Per request: unknown code → REQUEST_CODE_NOT_SUPPORTED (3); header failing its schema →
+ * SYSTEM_ERROR (1) with the schema's remark; otherwise the handler runs, and a throw or rejection
+ * becomes an error response. A bad frame closes only its own connection, with the reason passed to
+ * `onError`. Nothing a peer sends can throw out of this file.
+ */
+import { EventEmitter } from 'node:events';
+import { createServer as createHttpServer } from 'node:http';
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
+import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
+import { WebSocketServer } from 'ws';
+import type { WebSocket } from 'ws';
+import { z } from 'zod';
+import { ResponseCode, requestCodeName } from './codes.js';
+import { ConnectionClosedError, InvalidArgumentError, KarmanError } from './errors.js';
+import { TcpFrameChannel, WsFrameChannel, peerAddress } from './frame-channel.js';
+import type { FrameChannel, FrameChannelOptions, Transport } from './frame-channel.js';
+import { parseRequestHeader } from './headers.js';
+import { SniffedProtocol, sniffProtocol } from './protocol-sniffer.js';
+import { DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_HEADER_SIZE, FLAG_ONEWAY, createResponse, isOneway, isResponse } from './remoting-command.js';
+import type { RemotingCommand } from './remoting-command.js';
+import { answerRequest, finishRequest } from './request-dispatch.js';
+import type { Responder } from './request-dispatch.js';
+import { RequestTable } from './request-table.js';
+import { callback, parseOptions } from './transport-options.js';
+
+/** One established remoting connection, as handlers and server code see it. */
+export interface ServerConnection {
+  readonly id: number;
+  readonly transport: 'ws' | 'tcp';
+  /** "ip:port" of the peer. */
+  readonly remoteAddress: string;
+  /** Server-initiated request to this peer (e.g. NOTIFY_CONSUMER_IDS_CHANGED, CHECK_TRANSACTION_STATE); rejects RequestTimeoutError / ConnectionClosedError. */
+  request(command: RemotingCommand, timeoutMillis?: number): Promise<RemotingCommand>;
+  /** Send a oneway request to this peer (the oneway flag is set for you). Throws `ConnectionClosedError` when closed. */
+  oneway(command: RemotingCommand): void;
+  close(reason?: string): void;
+  readonly closed: boolean;
+}
+
+/** What a handler gets beside the request. */
+export interface RequestContext {
+  connection: ServerConnection;
+  /** header parsed by the request code's zod schema (see headers.ts), or the raw extFields when the code has no schema */
+  header: unknown;
+}
+
+/**
+ * Returns the response (its opaque/flag are set by the server), or undefined for oneway requests. A
+ * thrown KarmanError becomes an error response (RemoteError → its responseCode, others →
+ * SYSTEM_ERROR) with the message as remark; the connection stays open.
+ */
+export type RequestHandler = (request: RemotingCommand, context: RequestContext) => RemotingCommand | undefined | Promise<RemotingCommand | undefined>;
+
+const serverOptionsSchema = z.object({
+  /** Interface to listen on. */
+  host: z.string().min(1).default('0.0.0.0'),
+  /** Port to listen on; 0 picks a free one (read it from `listen()` or `port`). */
+  port: z.number().int().min(0).max(65535).default(0),
+  /** Largest frame accepted, RocketMQ's `frameMaxLength` (16 MiB); larger frames close the connection. */
+  maxFrameSize: z.number().int().min(64).default(DEFAULT_MAX_FRAME_SIZE),
+  /** Largest frame header accepted. */
+  maxHeaderSize: z.number().int().min(64).default(DEFAULT_MAX_HEADER_SIZE),
+  /** Connections (of any protocol, handshakes included) above which new ones are closed at once. */
+  maxConnections: z.number().int().min(1).default(10_000),
+  /** Close an established connection after this long without a frame either way (RocketMQ: 120 s). */
+  idleTimeoutMillis: z.number().int().min(1).default(120_000),
+  /** Time a new connection has to show its protocol and, for WebSocket, finish the upgrade. */
+  handshakeTimeoutMillis: z.number().int().min(1).default(10_000),
+  /** Default timeout of `ServerConnection.request` (RocketMQ's 3 s). */
+  requestTimeoutMillis: z.number().int().min(1).default(3000),
+  /** Bytes of unsent answers a connection may hold before the server stops reading from it. */
+  highWaterMark: z.number().int().min(16 * 1024).default(1024 * 1024),
+  /** Reasons for closed connections and handler failures; never thrown. Default: ignore. */
+  onError: callback<(error: Error, connection?: ServerConnection) => void>().optional(),
+  /** Body of `GET /health` as JSON. Default `{ status: 'ok' }`. */
+  health: callback<() => unknown>().optional(),
+  /**
+   * Extra plain-HTTP paths (e.g. `GET /metrics`): return the answer for a method and path, or
+   * undefined for a 404. `/health` is served before this is asked.
+   */
+  http: callback<(method: string, path: string) => HttpAnswer | undefined>().optional(),
+});
+
+/** An answer to a plain HTTP request on the server's port. */
+export interface HttpAnswer {
+  status: number;
+  contentType: string;
+  body: string;
+}
+
+/** Options of `RemotingServer`; every field is optional and has RocketMQ's default where it has one. */
+export type RemotingServerOptions = z.input<typeof serverOptionsSchema>;
+type ResolvedServerOptions = z.output<typeof serverOptionsSchema>;
+
+/** Events a server emits, with their listener signatures. */
+export type RemotingServerEvent = 'connection' | 'disconnect';
+
+class RemotingServerConnection implements ServerConnection, Responder {
+  readonly id: number;
+  readonly requests: RequestTable;
+  private idleTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    id: number,
+    readonly channel: FrameChannel,
+    private readonly defaultTimeoutMillis: number,
+    private readonly report: (error: Error, connection: ServerConnection) => void,
+  ) {
+    this.id = id;
+    this.requests = new RequestTable(() => channel.remoteAddress);
+  }
+
+  sendResponse(response: RemotingCommand): void {
+    this.channel.send(response);
+  }
+
+  reportError(error: Error): void {
+    this.report(error, this);
+  }
+
+  get transport(): Transport {
+    return this.channel.transport;
+  }
+
+  get remoteAddress(): string {
+    return this.channel.remoteAddress;
+  }
+
+  get closed(): boolean {
+    return this.channel.closed;
+  }
+
+  request(command: RemotingCommand, timeoutMillis = this.defaultTimeoutMillis): Promise<RemotingCommand> {
+    if (isResponse(command) || isOneway(command)) {
+      return Promise.reject(new InvalidArgumentError('ServerConnection.request() takes a two-way request; use oneway() for a oneway command'));
+    }
+    const response = this.requests.add(command, timeoutMillis);
+    try {
+      this.channel.send(command);
+    } catch (error) {
+      this.requests.reject(command.opaque, error as Error);
+    }
+    return response;
+  }
+
+  oneway(command: RemotingCommand): void {
+    this.channel.send(isOneway(command) ? command : { ...command, flag: command.flag | FLAG_ONEWAY });
+  }
+
+  close(reason = 'closed by the server'): void {
+    this.channel.close(reason);
+  }
+
+  /** Close the connection once it has been idle for `idleMillis`, checking only when it could be due. */
+  watchIdle(idleMillis: number): void {
+    const check = (): void => {
+      if (this.channel.closed) return;
+      const idle = Date.now() - this.channel.lastActivity;
+      if (idle >= idleMillis) {
+        this.channel.close(`idle for ${idle} ms (idleTimeoutMillis ${idleMillis})`, new KarmanError('IDLE_TIMEOUT', `connection idle for ${idle} ms`));
+        return;
+      }
+      this.idleTimer = setTimeout(check, idleMillis - idle);
+      this.idleTimer.unref();
+    };
+    this.idleTimer = setTimeout(check, idleMillis);
+    this.idleTimer.unref();
+  }
+
+  stopWatchingIdle(): void {
+    clearTimeout(this.idleTimer);
+  }
+}
+
+/**
+ * Serves remoting requests on one port over WebSocket, raw TCP and HTTP. Register handlers per
+ * request code, then `listen()`.
+ */
+export class RemotingServer {
+  private readonly options: ResolvedServerOptions;
+  private readonly handlers = new Map<number, RequestHandler>();
+  private readonly events = new EventEmitter();
+  private readonly netServer: NetServer;
+  private readonly httpServer: HttpServer;
+  private readonly wsServer: WebSocketServer;
+  private readonly sockets = new Set<Socket>();
+  private readonly handshakes = new Map<Socket, NodeJS.Timeout>();
+  private readonly live = new Set<RemotingServerConnection>();
+  private nextConnectionId = 1;
+  private address: { host: string; port: number } | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(options: RemotingServerOptions = {}) {
+    this.options = parseOptions('RemotingServer', serverOptionsSchema, options);
+    this.netServer = createNetServer();
+    this.netServer.on('connection', (socket) => this.accept(socket));
+    this.netServer.on('error', (error) => this.report(error));
+    this.httpServer = createHttpServer({ maxHeaderSize: 16 * 1024 });
+    this.httpServer.on('request', (req: IncomingMessage, res: ServerResponse) => this.serveHttp(req, res));
+    this.httpServer.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.upgrade(req, socket, head));
+    this.httpServer.on('clientError', (error: Error, socket: Socket) => {
+      this.report(new KarmanError('BAD_HTTP', `bad HTTP request from ${peerAddress(socket)}: ${error.message}`, { cause: error }));
+      if (socket.writable && !socket.destroyed) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      socket.destroy();
+    });
+    this.wsServer = new WebSocketServer({ noServer: true, maxPayload: this.options.maxFrameSize, perMessageDeflate: false, clientTracking: false });
+    this.wsServer.on('error', (error) => this.report(error));
+  }
+
+  /** Serve `code` with `handler`, replacing any earlier handler for it. */
+  registerHandler(code: number, handler: RequestHandler): void {
+    if (!Number.isInteger(code)) throw new InvalidArgumentError(`registerHandler: request code must be an integer, got ${String(code)}`);
+    if (typeof handler !== 'function') throw new InvalidArgumentError(`registerHandler: the handler for code ${code} must be a function`);
+    this.handlers.set(code, handler);
+  }
+
+  /** Start listening; resolves with the bound host and port. */
+  async listen(): Promise<{ host: string; port: number }> {
+    if (this.address) return this.address;
+    if (this.closing) throw new InvalidArgumentError('RemotingServer.listen: the server was closed; create a new one');
+    await new Promise<void>((resolve, reject) => {
+      const onError = (error: Error): void => reject(new KarmanError('LISTEN_FAILED', `cannot listen on ${this.options.host}:${this.options.port}: ${error.message}`, { cause: error }));
+      this.netServer.once('error', onError);
+      this.netServer.listen({ host: this.options.host, port: this.options.port }, () => {
+        this.netServer.off('error', onError);
+        resolve();
+      });
+    });
+    const bound = this.netServer.address() as AddressInfo;
+    this.address = { host: bound.address, port: bound.port };
+    return this.address;
+  }
+
+  /** The bound port (0 before `listen()`). */
+  get port(): number {
+    return this.address?.port ?? 0;
+  }
+
+  /** Established remoting connections (WebSocket and TCP). */
+  get connections(): ReadonlySet<ServerConnection> {
+    return this.live;
+  }
+
+  /** `connection` when a remoting connection is established, `disconnect` when it closes. */
+  on(event: RemotingServerEvent, listener: (connection: ServerConnection) => void): this {
+    this.events.on(event, listener);
+    return this;
+  }
+
+  off(event: RemotingServerEvent, listener: (connection: ServerConnection) => void): this {
+    this.events.off(event, listener);
+    return this;
+  }
+
+  /** Stop listening, close every connection and reject their pending server-initiated requests. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  private async shutdown(): Promise<void> {
+    const stopped = new Promise<void>((resolve) => {
+      if (!this.netServer.listening) resolve();
+      else this.netServer.close(() => resolve());
+    });
+    for (const connection of [...this.live]) connection.close('the server is shutting down');
+    // Sockets still handshaking (or being answered over plain HTTP) have no connection to close.
+    for (const socket of [...this.handshakes.keys()]) socket.destroy();
+    await stopped;
+    this.address = undefined;
+  }
+
+  private readonly reportBound = (error: Error, connection?: ServerConnection): void => this.report(error, connection);
+
+  private report(error: Error, connection?: ServerConnection): void {
+    const onError = this.options.onError;
+    if (!onError) return;
+    try {
+      onError(error, connection);
+    } catch {
+      // A failing error hook must not take the server down with it.
+    }
+  }
+
+  private emit(event: RemotingServerEvent, connection: ServerConnection): void {
+    try {
+      this.events.emit(event, connection);
+    } catch (error) {
+      this.report(error as Error, connection);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Accepting and telling protocols apart
+
+  private accept(socket: Socket): void {
+    socket.on('error', (error) => this.report(new KarmanError('SOCKET_ERROR', `socket error from ${peerAddress(socket)}: ${error.message}`, { cause: error })));
+    if (this.closing || this.sockets.size >= this.options.maxConnections) {
+      this.report(new KarmanError('TOO_MANY_CONNECTIONS', `refused ${peerAddress(socket)}: ${this.sockets.size} connections open (maxConnections ${this.options.maxConnections})`));
+      socket.destroy();
+      return;
+    }
+    this.sockets.add(socket);
+    const timer = setTimeout(() => {
+      this.report(new KarmanError('HANDSHAKE_TIMEOUT', `closed ${peerAddress(socket)}: no complete handshake within ${this.options.handshakeTimeoutMillis} ms`));
+      socket.destroy();
+    }, this.options.handshakeTimeoutMillis);
+    this.handshakes.set(socket, timer);
+    socket.on('close', () => {
+      this.sockets.delete(socket);
+      this.endHandshake(socket);
+    });
+    let seen: Buffer | undefined;
+    let connection: RemotingServerConnection | undefined;
+    const onData = (chunk: Buffer): void => {
+      seen = seen ? Buffer.concat([seen, chunk]) : chunk;
+      const protocol = sniffProtocol(seen);
+      if (protocol === SniffedProtocol.NEED_MORE) return;
+      socket.off('data', onData);
+      socket.pause();
+      try {
+        if (protocol === SniffedProtocol.REMOTING) {
+          this.endHandshake(socket);
+          this.establish(new TcpFrameChannel(socket, this.channelOptions(() => connection), seen), (c) => (connection = c));
+        } else {
+          // Give the bytes back and let node's HTTP parser read the request head.
+          socket.unshift(seen);
+          this.httpServer.emit('connection', socket);
+          socket.resume();
+        }
+      } catch (error) {
+        this.report(error as Error);
+        socket.destroy();
+      }
+    };
+    socket.on('data', onData);
+  }
+
+  private endHandshake(socket: Socket): void {
+    const timer = this.handshakes.get(socket);
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    this.handshakes.delete(socket);
+  }
+
+  private serveHttp(req: IncomingMessage, res: ServerResponse): void {
+    const path = (req.url ?? '/').split('?')[0];
+    let status = 404;
+    let body: unknown = { error: `no such path ${req.method ?? ''} ${path ?? ''}; this port serves GET /health, WebSocket upgrades and remoting TCP` };
+    if (path === '/health' && (req.method === 'GET' || req.method === 'HEAD')) {
+      try {
+        body = this.options.health ? this.options.health() : { status: 'ok' };
+        status = 200;
+      } catch (error) {
+        status = 500;
+        body = { error: (error as Error).message };
+        this.report(error as Error);
+      }
+    }
+    if (status === 404 && this.options.http) {
+      try {
+        const answer = this.options.http(req.method ?? 'GET', path ?? '/');
+        if (answer) {
+          res.writeHead(answer.status, { 'content-type': answer.contentType, 'content-length': Buffer.byteLength(answer.body), connection: 'close' });
+          res.end(req.method === 'HEAD' ? undefined : answer.body);
+          return;
+        }
+      } catch (error) {
+        status = 500;
+        body = { error: (error as Error).message };
+        this.report(error as Error);
+      }
+    }
+    const json = JSON.stringify(body ?? null);
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json), connection: 'close' });
+    res.end(req.method === 'HEAD' ? undefined : json);
+  }
+
+  private upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
+      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      socket.destroy();
+      return;
+    }
+    try {
+      this.wsServer.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+        this.endHandshake(socket);
+        let connection: RemotingServerConnection | undefined;
+        this.establish(new WsFrameChannel(ws, socket, this.channelOptions(() => connection)), (c) => (connection = c));
+      });
+    } catch (error) {
+      this.report(error as Error);
+      socket.destroy();
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Established connections
+
+  private channelOptions(connection: () => RemotingServerConnection | undefined): FrameChannelOptions {
+    return {
+      maxFrameSize: this.options.maxFrameSize,
+      maxHeaderSize: this.options.maxHeaderSize,
+      highWaterMark: this.options.highWaterMark,
+      pauseReadsWhenBlocked: true,
+      onCommand: (command) => {
+        const c = connection();
+        if (c) this.dispatch(c, command);
+      },
+      onClose: (reason, error) => {
+        const c = connection();
+        if (c) this.disconnected(c, reason, error);
+      },
+    };
+  }
+
+  private establish(channel: FrameChannel, bind: (connection: RemotingServerConnection) => void): void {
+    const connection = new RemotingServerConnection(this.nextConnectionId++, channel, this.options.requestTimeoutMillis, this.reportBound);
+    bind(connection);
+    this.live.add(connection);
+    connection.watchIdle(this.options.idleTimeoutMillis);
+    this.emit('connection', connection);
+    channel.start();
+  }
+
+  private disconnected(connection: RemotingServerConnection, reason: string, error: Error | undefined): void {
+    connection.stopWatchingIdle();
+    connection.requests.rejectAll(new ConnectionClosedError(connection.remoteAddress, reason, error));
+    if (!this.live.delete(connection)) return;
+    if (error) this.report(new KarmanError('CONNECTION_CLOSED', `closed ${connection.transport} connection ${connection.id} from ${connection.remoteAddress}: ${reason}`, { cause: error }), connection);
+    this.emit('disconnect', connection);
+  }
+
+  private dispatch(connection: RemotingServerConnection, command: RemotingCommand): void {
+    if (isResponse(command)) {
+      // An answer to a server-initiated request; one nobody waits for any more (timed out) is dropped.
+      connection.requests.settle(command);
+      return;
+    }
+    const handler = this.handlers.get(command.code);
+    if (handler === undefined) {
+      const remark = `request code ${command.code} (${requestCodeName(command.code)}) is not supported by this server`;
+      finishRequest(command, createResponse(command, ResponseCode.REQUEST_CODE_NOT_SUPPORTED.code, remark), connection);
+      return;
+    }
+    const parsed = parseRequestHeader(command.code, command.extFields);
+    if (!parsed.ok) {
+      finishRequest(command, createResponse(command, ResponseCode.SYSTEM_ERROR.code, parsed.remark), connection);
+      return;
+    }
+    answerRequest(command, handler, { connection, header: parsed.header }, connection);
+  }
+}
