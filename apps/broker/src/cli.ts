@@ -5,14 +5,12 @@
  * option (BrokerConfigSchema) or a store option (storeOptionsSchema), so a typo stops the process
  * with a message naming it instead of being ignored.
  */
-import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type { z } from 'zod';
-import { InvalidArgumentError } from '@karman/protocol';
+import { InvalidArgumentError, readConfigFile, splitListenAddress } from '@karman/protocol';
 import { BrokerConfigSchema, resolveBrokerConfig } from '@karman/broker';
 import type { BrokerOptions } from '@karman/broker';
 import { resolveStoreOptions, storeOptionsSchema } from '@karman/commitlog';
-import { parseProperties } from '@karman/protocol';
 
 /** Log levels pino knows. */
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -91,32 +89,10 @@ export function helpText(): string {
   ].join('\n');
 }
 
-/** Split "HOST:PORT" (IPv6 in brackets: "[::1]:10911"). */
+/** Split "HOST:PORT" (IPv6 in brackets). */
 export function parseListen(value: string): { listenHost: string; listenPort: string } {
-  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value);
-  if (!match) throw new InvalidArgumentError(`--listen ${JSON.stringify(value)} is not HOST:PORT (e.g. 0.0.0.0:10911 or [::1]:10911)`);
-  const host = match[1] ?? match[2] ?? '';
-  return { listenHost: host === '' ? '0.0.0.0' : host, listenPort: match[3]! };
-}
-
-async function readConfigFile(path: string): Promise<Record<string, unknown>> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    throw new InvalidArgumentError(`cannot read config file ${path}: ${(error as Error).message}`);
-  }
-  if (path.endsWith('.json')) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch (error) {
-      throw new InvalidArgumentError(`config file ${path} is not valid JSON: ${(error as Error).message}`);
-    }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new InvalidArgumentError(`config file ${path} must hold a JSON object of options`);
-    return { ...(parsed as Record<string, unknown>) };
-  }
-  return { ...parseProperties(text) };
+  const { host, port } = splitListenAddress(value, '0.0.0.0:10911 or [::1]:10911');
+  return { listenHost: host, listenPort: port };
 }
 
 /**

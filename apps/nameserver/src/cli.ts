@@ -4,10 +4,9 @@
  * `--set key=value` in order. Every option is checked by the nameserver's one schema, so a typo or a
  * bad value stops the process with a message naming it.
  */
-import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { InvalidArgumentError } from '@karman/protocol';
-import { NameServerOptionsSchema, nameServerOptionNames, parseProperties, resolveNameServerOptions } from '@karman/nameserver';
+import { InvalidArgumentError, readConfigFile, splitListenAddress } from '@karman/protocol';
+import { NameServerOptionsSchema, nameServerOptionNames, resolveNameServerOptions } from '@karman/nameserver';
 import type { NameServerConfig } from '@karman/nameserver';
 
 /** Log levels pino knows. */
@@ -48,32 +47,10 @@ export function helpText(): string {
   ].join('\n');
 }
 
-/** Split "HOST:PORT" (IPv6 in brackets: "[::1]:9876"). */
+/** Split "HOST:PORT" (IPv6 in brackets). */
 export function parseListen(value: string): { bindAddress: string; listenPort: string } {
-  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value);
-  if (!match) throw new InvalidArgumentError(`--listen ${JSON.stringify(value)} is not HOST:PORT (e.g. 0.0.0.0:9876 or [::1]:9876)`);
-  const host = match[1] ?? match[2] ?? '';
-  return { bindAddress: host === '' ? '0.0.0.0' : host, listenPort: match[3]! };
-}
-
-async function readConfigFile(path: string): Promise<Record<string, unknown>> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    throw new InvalidArgumentError(`cannot read config file ${path}: ${(error as Error).message}`);
-  }
-  if (path.endsWith('.json')) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch (error) {
-      throw new InvalidArgumentError(`config file ${path} is not valid JSON: ${(error as Error).message}`);
-    }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new InvalidArgumentError(`config file ${path} must hold a JSON object of options`);
-    return parsed as Record<string, unknown>;
-  }
-  return { ...parseProperties(text) };
+  const { host, port } = splitListenAddress(value, '0.0.0.0:9876 or [::1]:9876');
+  return { bindAddress: host, listenPort: port };
 }
 
 /** Turn argv (without node and the script) into what to do. Throws `InvalidArgumentError` on bad input. */

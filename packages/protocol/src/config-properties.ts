@@ -9,6 +9,8 @@
  * Keys and values are trimmed; a line ending in an odd number of backslashes continues on the next
  * line; `\n`, `\t`, `\\`, `\=`, `\:` and `\uXXXX` escapes are read as Java reads them.
  */
+import { readFile } from 'node:fs/promises';
+import { InvalidArgumentError } from './errors.js';
 
 function unescape(text: string): string {
   return text.replace(/\\(u[0-9a-fA-F]{4}|.)/g, (_, escape: string) => {
@@ -58,4 +60,37 @@ export function formatProperties(values: Record<string, unknown>): string {
     .filter((key) => values[key] !== undefined)
     .map((key) => `${escapeText(key, true)}=${escapeText(String(values[key]), false)}`)
     .join('\n') + '\n';
+}
+
+/**
+ * Read a server's config file: `.json` holds an object of options, anything else is RocketMQ
+ * `.properties` text (`broker.conf`, `namesrv.properties`). Values stay as written (strings from
+ * properties); each server's option schema coerces them. Errors name the file and the fix.
+ */
+export async function readConfigFile(path: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new InvalidArgumentError(`cannot read config file ${path}: ${(error as Error).message}`);
+  }
+  if (path.endsWith('.json')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (error) {
+      throw new InvalidArgumentError(`config file ${path} is not valid JSON: ${(error as Error).message}`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new InvalidArgumentError(`config file ${path} must hold a JSON object of options`);
+    return { ...(parsed as Record<string, unknown>) };
+  }
+  return { ...parseProperties(text) };
+}
+
+/** Split a `--listen` value "HOST:PORT" (IPv6 in brackets: "[::1]:9876"); an empty host is 0.0.0.0. */
+export function splitListenAddress(value: string, example: string): { host: string; port: string } {
+  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value);
+  if (!match) throw new InvalidArgumentError(`--listen ${JSON.stringify(value)} is not HOST:PORT (e.g. ${example})`);
+  const host = match[1] ?? match[2] ?? '';
+  return { host: host === '' ? '0.0.0.0' : host, port: match[3]! };
 }

@@ -1,0 +1,351 @@
+/**
+ * The commit log: one append-only byte stream of records shared by every topic, kept in
+ * fixed-size segment files (reference §3.1, §3.2). It reads like a small write-ahead log:
+ *
+ * - `append` places a record synchronously (assigning its physical offset, rolling to the next
+ *   segment behind an 8-byte blank filler when the record plus a filler would not fit, so no record
+ *   spans two segments) and queues its bytes.
+ * - Everything queued in one turn of the event loop, plus whatever queued while the previous write
+ *   was in flight, goes out in one positional writev per segment. One write is in flight at a
+ *   time, so the written prefix (`maxOffset`) only grows and readers never see a gap.
+ * - When a write completes the records are handed to dispatch (consume queues, index, long-poll
+ *   wake-ups) and only then are their appends acknowledged: an acknowledged append has reached the
+ *   OS and is readable.
+ * - `flush` fdatasyncs written bytes. SYNC_FLUSH waits on it through `waitFlushed` (group commit:
+ *   one fdatasync answers every append written before it started); ASYNC_FLUSH runs it on a timer.
+ *
+ * Offsets: `minOffset` ≤ `flushedOffset` ≤ `maxOffset` (written) ≤ `reservedOffset` (placed).
+ */
+import { BLANK_RECORD_SIZE, encodeBlankRecord } from '@karman/protocol';
+import type { DispatchRequest } from './dispatcher.js';
+import { scanRecord, type ScanResult } from './record-scan.js';
+import { SegmentQueue } from './segment-queue.js';
+import type { StoreLogger } from './store-config.js';
+
+/** How much recovery reads at a time. */
+const SCAN_CHUNK = 8 * 1024 * 1024;
+
+interface WriteGroup {
+  start: number;
+  end: number;
+  buffers: Buffer[];
+  /** Stream bytes each buffer stands for: its length, or the rest of the segment for a blank filler. */
+  spans: number[];
+  dispatches: DispatchRequest[];
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+interface FlushWaiter {
+  offset: number;
+  deadline: number;
+  resolve: (flushed: boolean) => void;
+}
+
+/** A record found by a recovery scan. */
+export interface ScannedRecord {
+  offset: number;
+  size: number;
+  dispatch: () => DispatchRequest;
+}
+
+/** Where a recovery scan stopped and why. */
+export interface ScanEnd {
+  end: number;
+  /** Set when the scan stopped at a record that failed a check, not at zeros or the last file's end. */
+  invalid?: string;
+}
+
+export class CommitLog {
+  readonly files: SegmentQueue;
+  private reserved = 0;
+  private written = 0;
+  private flushed = 0;
+  private group: WriteGroup | undefined;
+  private writing = false;
+  private failure: Error | undefined;
+  private flushChain: Promise<void> = Promise.resolve();
+  private readonly waiters: FlushWaiter[] = [];
+  private committing = false;
+  private waiterTimer: NodeJS.Timeout | undefined;
+  /** When the last flush finished (clock ms), for ASYNC_FLUSH's thorough interval. */
+  lastFlushTime = 0;
+
+  constructor(
+    dir: string,
+    readonly fileSize: number,
+    private readonly clock: () => number,
+    private readonly log: StoreLogger,
+    private readonly onWritten: (dispatches: DispatchRequest[]) => void,
+  ) {
+    this.files = new SegmentQueue(dir, fileSize, clock, 'commit log');
+  }
+
+  get minOffset(): number {
+    return this.files.minOffset;
+  }
+
+  /** End of the bytes written to the OS: everything below is readable. */
+  get maxOffset(): number {
+    return this.written;
+  }
+
+  get flushedOffset(): number {
+    return this.flushed;
+  }
+
+  get reservedOffset(): number {
+    return this.reserved;
+  }
+
+  /** The write error that stopped appends, if any. */
+  get failed(): Error | undefined {
+    return this.failure;
+  }
+
+  /** Open the segment files (recovery decides where the data ends). */
+  load(): void {
+    this.files.load((issue) => this.log('warn', `${issue.file}: ${issue.problem}`));
+  }
+
+  /**
+   * Check records from `from` forwards until zeros, the end of the last file, or a record that
+   * fails a check. `visit` sees each valid record in order. Reads synchronously: this runs before
+   * the store serves anything.
+   */
+  scan(from: number, checkCrc: boolean, visit: (rec: ScannedRecord) => void): ScanEnd {
+    let off = from;
+    for (;;) {
+      const seg = this.files.find(off);
+      if (!seg) return { end: off };
+      let chunk: Buffer = Buffer.alloc(0);
+      let chunkStart = off;
+      for (;;) {
+        const rel = off - seg.baseOffset;
+        const remaining = seg.fileSize - rel;
+        let r: ScanResult = scanRecord(chunk, off - chunkStart, off, remaining, checkCrc);
+        if (r.kind === 'short') {
+          chunkStart = off;
+          chunk = seg.readSync(rel, Math.min(remaining, Math.max(SCAN_CHUNK, r.size)));
+          r = scanRecord(chunk, 0, off, remaining, checkCrc);
+          if (r.kind === 'short') return { end: off, invalid: `file ${seg.path} ends inside a record` };
+        }
+        if (r.kind === 'record') {
+          visit({ offset: off, size: r.size, dispatch: r.dispatch });
+          off += r.size;
+        } else if (r.kind === 'blank') {
+          off = seg.endOffset;
+          break;
+        } else if (r.kind === 'end') {
+          return { end: off };
+        } else {
+          return { end: off, invalid: r.reason };
+        }
+      }
+    }
+  }
+
+  /**
+   * Make `end` the end of the log: zero what follows it in its file, delete later files. A crash
+   * half-way leaves zeros or missing files past `end`, which the next recovery reads as the end
+   * of data again.
+   */
+  setEnd(end: number): void {
+    this.files.truncateFrom(end);
+    for (const s of this.files.segments) s.wrotePosition = s.flushedPosition = Math.max(0, Math.min(s.fileSize, end - s.baseOffset));
+    this.reserved = this.written = this.flushed = end;
+    this.lastFlushTime = this.clock();
+  }
+
+  /**
+   * Place `record` at the end of the log and queue it for the next write. `place` is called
+   * synchronously with the record's physical offset to patch its fields and describe it for
+   * dispatch. Resolves when the record has reached the OS and been dispatched.
+   */
+  append(record: Buffer, place: (physicalOffset: number) => DispatchRequest[]): Promise<void> {
+    const remaining = this.fileSize - (this.reserved % this.fileSize);
+    if (record.length + BLANK_RECORD_SIZE > remaining) {
+      // §3.1 "End of file": fill the rest of the segment so readers jump to the next one.
+      void this.enqueue(encodeBlankRecord(remaining), undefined, remaining);
+    }
+    const dispatch = place(this.reserved);
+    return this.enqueue(record, dispatch);
+  }
+
+  private enqueue(buf: Buffer, dispatch: DispatchRequest[] | undefined, span = buf.length): Promise<void> {
+    let g = this.group;
+    if (!g) {
+      let resolve!: () => void;
+      let reject!: (err: Error) => void;
+      const promise = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      g = { start: this.reserved, end: this.reserved, buffers: [], spans: [], dispatches: [], promise, resolve, reject };
+      this.group = g;
+      if (!this.writing) setImmediate(() => void this.writeLoop());
+    }
+    g.buffers.push(buf);
+    g.spans.push(span);
+    if (dispatch) for (const d of dispatch) g.dispatches.push(d);
+    this.reserved += span;
+    g.end = this.reserved;
+    return g.promise;
+  }
+
+  private async writeLoop(): Promise<void> {
+    if (this.writing) return;
+    this.writing = true;
+    try {
+      for (let g = this.group; g; g = this.group) {
+        this.group = undefined;
+        if (this.failure) {
+          g.reject(this.failure);
+          continue;
+        }
+        try {
+          await this.writeGroup(g);
+        } catch (err) {
+          this.failure = err instanceof Error ? err : new Error(String(err));
+          this.log('error', `commit log: write at offset ${g.start} failed, appends stop until the store is reopened: ${this.failure.message}`);
+          g.reject(this.failure);
+          continue;
+        }
+        this.written = g.end;
+        try {
+          this.onWritten(g.dispatches);
+        } catch (err) {
+          // The records are stored; recovery re-dispatches them at the next open.
+          this.log('error', `commit log: dispatch of records at ${g.start}..${g.end} failed: ${err instanceof Error ? err.message : String(err)}`);
+        }
+        g.resolve();
+      }
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  private async writeGroup(g: WriteGroup): Promise<void> {
+    let off = g.start;
+    let i = 0;
+    const now = this.clock();
+    while (i < g.buffers.length) {
+      const seg = this.files.obtain(this.files.baseOf(off));
+      const batchStart = off;
+      const batch: Buffer[] = [];
+      while (i < g.buffers.length && off < seg.endOffset) {
+        batch.push(g.buffers[i]!);
+        off += g.spans[i++]!;
+      }
+      // A blank filler is the last buffer of its segment and stands for the rest of it, so the
+      // bytes of a batch are always contiguous on disk.
+      await seg.write(batch, batchStart - seg.baseOffset);
+      seg.wrotePosition = off - seg.baseOffset;
+      seg.lastModified = now;
+      // Keep the next segment ready (RocketMQ's AllocateMappedFileService) so a roll never waits on file creation.
+      if (seg === this.files.last) this.files.preallocateNext();
+    }
+  }
+
+  /** fdatasync everything written so far. Calls are serialized; each covers what was written when it started. */
+  flush(): Promise<void> {
+    const run = this.flushChain.then(() => this.flushNow());
+    this.flushChain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async flushNow(): Promise<void> {
+    const target = this.written;
+    if (target <= this.flushed) return;
+    for (const seg of this.files.segments) {
+      if (seg.endOffset <= this.flushed || seg.baseOffset >= target) continue;
+      await seg.flush();
+      seg.flushedPosition = Math.min(seg.fileSize, target - seg.baseOffset);
+    }
+    this.flushed = target;
+    this.lastFlushTime = this.clock();
+  }
+
+  /**
+   * SYNC_FLUSH group commit: resolves true once everything below `offset` is flushed, false if
+   * that takes longer than `timeoutMs` (the data stays stored; §3.2).
+   */
+  waitFlushed(offset: number, timeoutMs: number): Promise<boolean> {
+    if (this.flushed >= offset) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      this.waiters.push({ offset, deadline: Date.now() + timeoutMs, resolve });
+      this.armWaiterTimer();
+      void this.groupCommit();
+    });
+  }
+
+  private async groupCommit(): Promise<void> {
+    if (this.committing) return;
+    this.committing = true;
+    try {
+      while (this.waiters.length > 0) {
+        try {
+          await this.flush();
+        } catch (err) {
+          // Leave the waiters to time out: the data is written, its durability is unknown.
+          this.log('error', `commit log: fdatasync failed: ${(err as Error).message}`);
+          return;
+        }
+        let n = 0;
+        while (n < this.waiters.length && this.waiters[n]!.offset <= this.flushed) this.waiters[n++]!.resolve(true);
+        this.waiters.splice(0, n);
+        if (this.waiters.length > 0 && this.waiters[0]!.offset > this.written) break;
+      }
+    } finally {
+      this.committing = false;
+    }
+  }
+
+  private armWaiterTimer(): void {
+    if (this.waiterTimer || this.waiters.length === 0) return;
+    const delay = Math.max(0, this.waiters[0]!.deadline - Date.now());
+    this.waiterTimer = setTimeout(() => {
+      this.waiterTimer = undefined;
+      const now = Date.now();
+      let n = 0;
+      while (n < this.waiters.length && this.waiters[n]!.deadline <= now) this.waiters[n++]!.resolve(false);
+      this.waiters.splice(0, n);
+      this.armWaiterTimer();
+    }, delay);
+  }
+
+  /** Read `length` bytes at `offset` if they are written and still held; undefined otherwise. */
+  async read(offset: number, length: number): Promise<Buffer | undefined> {
+    if (offset < this.minOffset || offset + length > this.written || length <= 0) return undefined;
+    const seg = this.files.find(offset);
+    if (!seg || offset + length > seg.endOffset) return undefined;
+    const buf = await seg.read(offset - seg.baseOffset, length);
+    return buf.length === length ? buf : undefined;
+  }
+
+  /** `read` without the thread pool, for data the page cache is expected to hold. */
+  readSync(offset: number, length: number): Buffer | undefined {
+    if (offset < this.minOffset || offset + length > this.written || length <= 0) return undefined;
+    const seg = this.files.find(offset);
+    if (!seg || offset + length > seg.endOffset) return undefined;
+    const buf = seg.readSync(offset - seg.baseOffset, length);
+    return buf.length === length ? buf : undefined;
+  }
+
+  /** Wait for queued writes to finish, then answer every pending flush waiter. */
+  async drain(): Promise<void> {
+    while (this.group || this.writing) {
+      const g = this.group;
+      if (g) await g.promise.catch(() => undefined);
+      else await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  close(): void {
+    if (this.waiterTimer) clearTimeout(this.waiterTimer);
+    this.waiterTimer = undefined;
+    for (const w of this.waiters.splice(0)) w.resolve(this.flushed >= w.offset);
+    this.files.close();
+  }
+}

@@ -1,0 +1,427 @@
+/**
+ * Consume queues: per (topic, queueId), the index of that queue's records in the shared commit log
+ * (reference §3.3). Folder `consumequeue/<topic>/<queueId>/`, files of `mappedFileSizeConsumeQueue`
+ * bytes (300,000 units) named by the byte offset of their first unit. Logical offset N is the unit
+ * at byte N × 20.
+ *
+ * Unit layout (20 bytes, big-endian):
+ *
+ *   pos  size  field
+ *     0     8  commitLogOffset   physical offset of the record
+ *     8     4  size              record TOTALSIZE
+ *    12     8  tagsCode          Java hashCode of TAGS, 0 without tags
+ *
+ * The queue's max offset is the next unit to write; its min offset the first unit whose record the
+ * commit log still holds. Units are written in one positional write per queue per dispatched batch.
+ */
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { ProtocolError } from '@karman/protocol';
+import type { CommitLogDispatcher, DispatchRequest } from './dispatcher.js';
+import { readInt64BE, writeInt64BE } from './int64.js';
+import { isConsumable } from './record-scan.js';
+import { SegmentQueue, type SegmentFile } from './segment-queue.js';
+import type { StoreLogger } from './store-config.js';
+
+/** Bytes per consume-queue unit. */
+export const CQ_STORE_UNIT_SIZE = 20;
+/** Units read at a time when recovery compares re-dispatched records with the queue. */
+const VERIFY_WINDOW = 64 * 1024 - ((64 * 1024) % CQ_STORE_UNIT_SIZE);
+
+/** RocketMQ's topic charset (`TopicValidator`); it also keeps a topic safe as a folder name. */
+export const TOPIC_NAME_PATTERN = /^[%|a-zA-Z0-9_-]+$/;
+
+/** One consume-queue unit. */
+export interface CqUnit {
+  commitLogOffset: number;
+  size: number;
+  tagsCode: number;
+}
+
+function writeUnit(buf: Buffer, at: number, phy: number, size: number, tagsCode: number): void {
+  writeInt64BE(buf, phy, at);
+  buf.writeInt32BE(size, at + 8);
+  writeInt64BE(buf, tagsCode, at + 12);
+}
+
+/** Read the unit at `at` of `buf`. */
+export function readUnit(buf: Buffer, at: number): CqUnit {
+  return { commitLogOffset: readInt64BE(buf, at), size: buf.readInt32BE(at + 8), tagsCode: readInt64BE(buf, at + 12) };
+}
+
+/** What a dispatch did to a queue. */
+type PutOutcome = 'written' | 'same' | 'repaired' | 'gap';
+
+export class ConsumeQueue {
+  readonly files: SegmentQueue;
+  /** First logical offset whose record the commit log still holds. */
+  minOffset = 0;
+  /** Next logical offset to write (units written plus units pending). */
+  private max = 0;
+  /** Commit-log end of the last unit (its offset + size). */
+  lastPhysicalEnd = 0;
+  private pending: Buffer[] = [];
+  private window: { start: number; buf: Buffer } | undefined;
+  private pendingStart = -1;
+
+  constructor(
+    rootDir: string,
+    readonly topic: string,
+    readonly queueId: number,
+    readonly fileSize: number,
+    clock: () => number,
+  ) {
+    this.files = new SegmentQueue(join(rootDir, topic, String(queueId)), fileSize, clock, `consume queue ${topic}/${queueId}`);
+  }
+
+  get maxOffset(): number {
+    return this.max;
+  }
+
+  /**
+   * Open the files and find where valid units end, checking the last three files like RocketMQ:
+   * a unit is valid when its size is positive and its record starts at or after the previous
+   * unit's record end. The first invalid unit ends the queue; units after it are zeroed. Returns
+   * the commit-log offset from which this queue must be rebuilt by dispatch, or undefined when the
+   * queue looked intact.
+   */
+  load(log: StoreLogger): number | undefined {
+    this.files.load((issue) => log('warn', `${issue.file}: ${issue.problem}`));
+    const segs = this.files.segments;
+    if (segs.length === 0) return undefined;
+    const firstChecked = Math.max(0, segs.length - 3);
+    let prevEnd = -1;
+    let repairFrom: number | undefined;
+    let endByte = segs[firstChecked]!.baseOffset;
+    outer: for (let i = firstChecked; i < segs.length; i++) {
+      const seg = segs[i]!;
+      const data = seg.readSync(0, seg.fileSize);
+      for (let at = 0; at + CQ_STORE_UNIT_SIZE <= data.length; at += CQ_STORE_UNIT_SIZE) {
+        const u = readUnit(data, at);
+        if (u.size === 0 && u.commitLogOffset === 0 && u.tagsCode === 0) break outer;
+        if (u.size <= 0 || u.commitLogOffset < 0 || u.commitLogOffset < prevEnd) {
+          log(
+            'warn',
+            `consume queue ${this.topic}/${this.queueId}: invalid unit at offset ${(seg.baseOffset + at) / CQ_STORE_UNIT_SIZE} ` +
+              `(commitLogOffset ${u.commitLogOffset}, size ${u.size}); dropping it and later units, they are rebuilt from the commit log`,
+          );
+          repairFrom = prevEnd < 0 ? 0 : prevEnd;
+          break outer;
+        }
+        prevEnd = u.commitLogOffset + u.size;
+        endByte = seg.baseOffset + at + CQ_STORE_UNIT_SIZE;
+      }
+      endByte = seg.endOffset;
+    }
+    // Zero anything after the valid end (a torn unit, units after a bad one, an unused new file).
+    if (endByte < this.files.last!.endOffset) this.files.truncateFrom(endByte);
+    this.setEnd(endByte);
+    // Units of older files were flushed before their file filled up; only the last may be dirty.
+    for (const s of this.files.segments.slice(0, -1)) s.flushedPosition = s.wrotePosition;
+    this.minOffset = this.files.minOffset / CQ_STORE_UNIT_SIZE;
+    return repairFrom;
+  }
+
+  private setEnd(endByte: number): void {
+    this.max = endByte / CQ_STORE_UNIT_SIZE;
+    for (const s of this.files.segments) s.wrotePosition = Math.max(0, Math.min(s.fileSize, endByte - s.baseOffset));
+    this.lastPhysicalEnd = 0;
+    if (this.max > this.minOffsetByFiles()) {
+      const u = this.readUnitSync(this.max - 1);
+      if (u) this.lastPhysicalEnd = u.commitLogOffset + u.size;
+    }
+  }
+
+  private minOffsetByFiles(): number {
+    return this.files.minOffset / CQ_STORE_UNIT_SIZE;
+  }
+
+  readUnitSync(offset: number): CqUnit | undefined {
+    const pos = offset * CQ_STORE_UNIT_SIZE;
+    const seg = this.files.find(pos);
+    if (!seg) return undefined;
+    const b = seg.readSync(pos - seg.baseOffset, CQ_STORE_UNIT_SIZE);
+    return b.length === CQ_STORE_UNIT_SIZE ? readUnit(b, 0) : undefined;
+  }
+
+  /**
+   * Record the unit for logical offset `queueOffset`. Appends go to a pending buffer written by
+   * `commit`; a unit that already exists is compared and, if different, overwritten (recovery
+   * re-dispatches records the queue may already hold).
+   */
+  put(queueOffset: number, phy: number, size: number, tagsCode: number): PutOutcome {
+    if (queueOffset < this.max) {
+      this.commit();
+      const existing = this.readUnitCached(queueOffset);
+      if (existing && existing.commitLogOffset === phy && existing.size === size && existing.tagsCode === tagsCode) return 'same';
+      if (queueOffset < this.minOffsetByFiles()) return 'same'; // below the files retention kept: nothing to repair
+      const b = Buffer.allocUnsafe(CQ_STORE_UNIT_SIZE);
+      writeUnit(b, 0, phy, size, tagsCode);
+      this.writeAt(queueOffset * CQ_STORE_UNIT_SIZE, b);
+      return 'repaired';
+    }
+    const outcome: PutOutcome = queueOffset > this.max ? 'gap' : 'written';
+    if (outcome === 'gap') {
+      this.commit();
+      if (this.max === 0 && this.files.segments.length === 0) {
+        // A new queue whose first record has a nonzero offset (its earlier records were deleted by
+        // retention before the queue folder was lost): start the queue there.
+        this.minOffset = queueOffset;
+      }
+      this.max = queueOffset;
+    }
+    const b = Buffer.allocUnsafe(CQ_STORE_UNIT_SIZE);
+    writeUnit(b, 0, phy, size, tagsCode);
+    if (this.pendingStart < 0) this.pendingStart = this.max * CQ_STORE_UNIT_SIZE;
+    this.pending.push(b);
+    this.max++;
+    this.lastPhysicalEnd = phy + size;
+    return outcome;
+  }
+
+  /** Write pending units: one write per file touched. */
+  commit(): void {
+    if (this.pending.length === 0) return;
+    const buf = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending);
+    const start = this.pendingStart;
+    this.pending = [];
+    this.pendingStart = -1;
+    this.writeAt(start, buf);
+  }
+
+  /**
+   * Recovery compares every re-dispatched record with the unit the queue holds: read units in
+   * 64 KiB windows rather than one pread each. Any write drops the window.
+   */
+  private readUnitCached(offset: number): CqUnit | undefined {
+    const pos = offset * CQ_STORE_UNIT_SIZE;
+    const w = this.window;
+    if (w && pos >= w.start && pos + CQ_STORE_UNIT_SIZE <= w.start + w.buf.length) return readUnit(w.buf, pos - w.start);
+    const seg = this.files.find(pos);
+    if (!seg) return undefined;
+    const rel = pos - seg.baseOffset;
+    const len = Math.min(VERIFY_WINDOW, seg.fileSize - rel, this.max * CQ_STORE_UNIT_SIZE - pos);
+    if (len < CQ_STORE_UNIT_SIZE) return undefined;
+    const buf = seg.readSync(rel, len - (len % CQ_STORE_UNIT_SIZE));
+    this.window = { start: pos, buf };
+    return buf.length >= CQ_STORE_UNIT_SIZE ? readUnit(buf, 0) : undefined;
+  }
+
+  private writeAt(pos: number, buf: Buffer): void {
+    this.window = undefined;
+    let done = 0;
+    while (done < buf.length) {
+      const at = pos + done;
+      const seg = this.obtainFor(at);
+      const n = Math.min(buf.length - done, seg.endOffset - at);
+      seg.writeSync(buf.subarray(done, done + n), at - seg.baseOffset);
+      seg.wrotePosition = Math.max(seg.wrotePosition, at - seg.baseOffset + n);
+      done += n;
+    }
+  }
+
+  private obtainFor(pos: number): SegmentFile {
+    const base = this.files.baseOf(pos);
+    const found = this.files.find(pos);
+    if (found) return found;
+    const last = this.files.last;
+    if (!last) {
+      // First file of a queue that starts above offset 0.
+      fs.mkdirSync(this.files.dir, { recursive: true });
+      return this.files.obtain(base);
+    }
+    let seg = last;
+    while (seg.endOffset <= pos) seg = this.files.obtain(seg.endOffset);
+    return seg;
+  }
+
+  /**
+   * Read up to `count` units from logical offset `offset`, stopping at the end of its file and at
+   * the max offset. Undefined when the file is gone.
+   */
+  readUnits(offset: number, count: number): Buffer | undefined {
+    // Synchronous: units are 20 bytes a message and the page cache holds them (RocketMQ maps them).
+    const pos = offset * CQ_STORE_UNIT_SIZE;
+    const seg = this.files.find(pos);
+    if (!seg) return undefined;
+    const end = Math.min(this.max * CQ_STORE_UNIT_SIZE, seg.endOffset, pos + count * CQ_STORE_UNIT_SIZE);
+    if (end <= pos) return Buffer.alloc(0);
+    return seg.readSync(pos - seg.baseOffset, end - pos);
+  }
+
+  /** Byte offset of the next file after the one holding `offset`, as a logical offset. */
+  nextFileOffset(offset: number): number {
+    const pos = offset * CQ_STORE_UNIT_SIZE;
+    return (this.files.baseOf(pos) + this.fileSize) / CQ_STORE_UNIT_SIZE;
+  }
+
+  /**
+   * Drop units whose record ends past `commitLogEnd` (the commit log lost its tail): they would
+   * serve bytes that no longer exist. Returns how many were dropped.
+   */
+  truncatePhysicalAfter(commitLogEnd: number): number {
+    this.commit();
+    let end = this.max;
+    const floor = this.minOffsetByFiles();
+    while (end > floor) {
+      const u = this.readUnitSync(end - 1);
+      if (u && u.commitLogOffset + u.size <= commitLogEnd) break;
+      end--;
+    }
+    const dropped = this.max - end;
+    if (dropped > 0) {
+      this.files.truncateFrom(end * CQ_STORE_UNIT_SIZE);
+      this.setEnd(end * CQ_STORE_UNIT_SIZE);
+      if (this.minOffset > this.max) this.minOffset = this.max;
+    }
+    return dropped;
+  }
+
+  /**
+   * After the commit log's minimum rose to `minPhysical`: delete files whose units all point below
+   * it (never the last, which remembers the max offset) and move the min offset to the first unit
+   * still backed by data (RocketMQ's `correctMinOffset`).
+   */
+  deleteBelow(minPhysical: number): void {
+    this.commit();
+    const segs = this.files.segments;
+    let deletable = 0;
+    for (let i = 0; i < segs.length - 1; i++) {
+      const seg = segs[i]!;
+      const lastUnitPos = seg.endOffset - CQ_STORE_UNIT_SIZE;
+      const u = this.readUnitSync(lastUnitPos / CQ_STORE_UNIT_SIZE);
+      if (u && u.commitLogOffset + u.size <= minPhysical) deletable = i + 1;
+      else break;
+    }
+    if (deletable > 0) this.files.deleteFirst(deletable);
+    this.correctMinOffset(minPhysical);
+  }
+
+  /** Move `minOffset` to the first unit whose record starts at or after `minPhysical`. */
+  correctMinOffset(minPhysical: number): void {
+    let lo = Math.max(this.minOffsetByFiles(), 0);
+    let hi = this.max;
+    // Units are ordered by commit-log offset, so binary search.
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      const u = this.readUnitSync(mid);
+      if (u && u.commitLogOffset >= minPhysical) hi = mid;
+      else lo = mid + 1;
+    }
+    this.minOffset = lo;
+  }
+
+  /** fdatasync every file with written units. */
+  async flush(): Promise<void> {
+    this.commit();
+    for (const seg of this.files.segments) {
+      if (seg.wrotePosition > seg.flushedPosition) {
+        const upTo = seg.wrotePosition;
+        await seg.flush();
+        seg.flushedPosition = upTo;
+      }
+    }
+  }
+
+  close(): void {
+    this.commit();
+    this.files.close();
+  }
+}
+
+/**
+ * Every consume queue of a store, and the dispatcher that fills them from the commit log.
+ * Prepared and rolled-back transaction records get no unit (§3.4).
+ */
+export class ConsumeQueueStore implements CommitLogDispatcher {
+  private readonly queues = new Map<string, Map<number, ConsumeQueue>>();
+  private readonly touched = new Set<ConsumeQueue>();
+  /** Set when a dispatch met a queue missing earlier units: the caller must re-dispatch from further back. */
+  gapSeen = false;
+  /** Units overwritten because they differed from the commit log (recovery reports the count). */
+  repaired = 0;
+
+  constructor(
+    readonly dir: string,
+    private readonly fileSize: number,
+    private readonly clock: () => number,
+    private readonly log: StoreLogger,
+  ) {}
+
+  /**
+   * Open every queue under `consumequeue/`. Returns the lowest commit-log offset some queue needs
+   * re-dispatched from (a queue whose tail was invalid), or undefined.
+   */
+  load(): number | undefined {
+    fs.mkdirSync(this.dir, { recursive: true });
+    let repairFrom: number | undefined;
+    for (const topic of fs.readdirSync(this.dir).sort()) {
+      const topicDir = join(this.dir, topic);
+      if (!TOPIC_NAME_PATTERN.test(topic) || !fs.statSync(topicDir).isDirectory()) {
+        throw new ProtocolError(
+          `consume-queue folder ${topicDir} is not a topic folder: this is not a Karman/RocketMQ store; point storePathRootDir at an empty folder or remove the stray entry`,
+        );
+      }
+      for (const q of fs.readdirSync(topicDir).sort()) {
+        if (!/^\d{1,9}$/.test(q)) {
+          throw new ProtocolError(`consume-queue folder ${join(topicDir, q)} is not a queue id folder: remove the stray entry`);
+        }
+        const cq = this.create(topic, Number(q));
+        const r = cq.load(this.log);
+        if (r !== undefined) repairFrom = Math.min(repairFrom ?? r, r);
+      }
+    }
+    return repairFrom;
+  }
+
+  private create(topic: string, queueId: number): ConsumeQueue {
+    let byId = this.queues.get(topic);
+    if (!byId) {
+      byId = new Map();
+      this.queues.set(topic, byId);
+    }
+    const cq = new ConsumeQueue(this.dir, topic, queueId, this.fileSize, this.clock);
+    byId.set(queueId, cq);
+    return cq;
+  }
+
+  find(topic: string, queueId: number): ConsumeQueue | undefined {
+    return this.queues.get(topic)?.get(queueId);
+  }
+
+  findOrCreate(topic: string, queueId: number): ConsumeQueue {
+    return this.find(topic, queueId) ?? this.create(topic, queueId);
+  }
+
+  *all(): Iterable<ConsumeQueue> {
+    for (const byId of this.queues.values()) yield* byId.values();
+  }
+
+  dispatch(req: DispatchRequest): void {
+    if (!isConsumable(req.sysFlag)) return;
+    const cq = this.findOrCreate(req.topic, req.queueId);
+    const outcome = cq.put(req.consumeQueueOffset, req.commitLogOffset, req.msgSize, req.tagsCode);
+    if (outcome === 'gap') this.gapSeen = true;
+    else if (outcome === 'repaired') {
+      this.repaired++;
+      this.log('warn', `consume queue ${req.topic}/${req.queueId}: unit ${req.consumeQueueOffset} differed from the commit log; rewritten`);
+    }
+    this.touched.add(cq);
+  }
+
+  /** Write the units of every queue dispatched to since the last commit. */
+  commit(): void {
+    for (const cq of this.touched) cq.commit();
+    this.touched.clear();
+  }
+
+  async flush(): Promise<void> {
+    this.commit();
+    for (const cq of this.all()) await cq.flush();
+  }
+
+  close(): void {
+    this.commit();
+    for (const cq of this.all()) cq.close();
+  }
+}

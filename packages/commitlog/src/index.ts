@@ -1,0 +1,11 @@
+export { MessageStore, MAX_TOPIC_LENGTH, MAX_QUEUE_ID } from './message-store.js';
+export type { PutMessageInput, PutMessageResult, GetMessageRequest, GetMessageResult, StoredRecord, QueryMessageResult, CleanResult } from './message-store.js';
+export { PutMessageStatus, GetMessageStatus } from './message-status.js';
+export { FlushDiskType, storeOptionsSchema, resolveStoreOptions } from './store-config.js';
+export type { StoreOptions, ResolvedStoreOptions, DiskUsageProbe, StoreLogger } from './store-config.js';
+export type { CommitLogDispatcher, DispatchRequest, MessageArrivingListener } from './dispatcher.js';
+export type { RecoveryReport } from './recovery.js';
+export { CQ_STORE_UNIT_SIZE } from './consume-queue.js';
+export { segmentName } from './segment-queue.js';
+export { IndexService, INDEX_QUERY_MAX_NUM } from './index-service.js';
+export type { IndexServiceOptions, IndexQueryResult } from './index-service.js';

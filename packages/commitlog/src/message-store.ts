@@ -1,0 +1,820 @@
+/**
+ * `MessageStore`: the storage engine a broker runs on (RocketMQ's `DefaultMessageStore`). It owns
+ * the folder `storePathRootDir`:
+ *
+ *   commitlog/<20-digit offset>            the records (commit-log.ts)
+ *   consumequeue/<topic>/<queueId>/<20-digit byte offset>   20-byte units (consume-queue.ts)
+ *   index/<yyyyMMddHHmmssSSS>              key index (index-service.ts)
+ *   checkpoint                             how far everything is flushed (checkpoint.ts)
+ *   abort                                  present while open: a crash leaves it (store-lock.ts)
+ *   lock                                   pid of the process that has the store open
+ *
+ * Public methods check the closed state, then call a private twin. Expected outcomes are statuses
+ * (`PutMessageStatus`, `GetMessageStatus`); exceptions are for a closed store and broken invariants.
+ */
+import { mkdirSync } from 'node:fs';
+import { totalmem } from 'node:os';
+import { join } from 'node:path';
+import {
+  InvalidArgumentError,
+  KarmanError,
+  MessageProperty,
+  MAX_PROPERTIES_SIZE,
+  createOffsetMessageId,
+  decodeRecord,
+  encodeRecord,
+  recordFieldPositions,
+  tagsCode as computeTagsCode,
+} from '@karman/protocol';
+import type { HostAddress, MessageRecord } from '@karman/protocol';
+import { writeCheckpoint } from './checkpoint.js';
+import { CommitLog } from './commit-log.js';
+import { CQ_STORE_UNIT_SIZE, ConsumeQueueStore, TOPIC_NAME_PATTERN, readUnit } from './consume-queue.js';
+import type { CommitLogDispatcher, DispatchRequest, MessageArrivingListener } from './dispatcher.js';
+import { IndexService } from './index-service.js';
+import { GetMessageStatus, PutMessageStatus } from './message-status.js';
+import { writeInt64BE } from './int64.js';
+import { isConsumable } from './record-scan.js';
+import { recoverStore, type RecoveryReport } from './recovery.js';
+import { countExpired, decideRetention } from './retention.js';
+import { resolveStoreOptions, type ResolvedStoreOptions, type StoreOptions } from './store-config.js';
+import { StoreLock, createAbortFile, deleteAbortFile } from './store-lock.js';
+
+/** Longest topic the store accepts: a consume-queue folder name must fit in 255 bytes. */
+export const MAX_TOPIC_LENGTH = 255;
+/** Highest queue id (the consume-queue folder is the decimal id). */
+export const MAX_QUEUE_ID = 99_999_999;
+/** Units scanned per read when filtering by tag (RocketMQ's `maxFilterMessageSize` 16000 bytes / 20). */
+const MIN_SCAN_UNITS = 800;
+/** Largest gap between two wanted records that one read still spans. */
+const READ_GAP_BYTES = 64 * 1024;
+/** Largest single read when spanning gaps. */
+const READ_SPAN_BYTES = 4 * 1024 * 1024;
+
+/** A message to store. The store assigns queue offset, physical offset and store timestamp. */
+export interface PutMessageInput {
+  topic: string;
+  queueId: number;
+  body: Uint8Array;
+  /** User flag (0). */
+  flag?: number;
+  /** Message properties: TAGS, KEYS, UNIQ_KEY, WAIT, ... */
+  properties?: Record<string, string>;
+  /** SYSFLAG bits (compressed, transaction type); host IPv6 bits are derived from the hosts. */
+  sysFlag?: number;
+  /** Producer clock (defaults to the store clock). */
+  bornTimestamp?: number;
+  /** Producer address (defaults to 127.0.0.1:0). */
+  bornHost?: HostAddress;
+  reconsumeTimes?: number;
+  preparedTransactionOffset?: number;
+}
+
+/** Answer to `put` and `putBatch`. Offsets are meaningful for PUT_OK and FLUSH_DISK_TIMEOUT. */
+export interface PutMessageResult {
+  status: PutMessageStatus;
+  /** Why the message was refused (MESSAGE_ILLEGAL, PROPERTIES_SIZE_EXCEEDED, SERVICE_NOT_AVAILABLE, UNKNOWN_ERROR). */
+  reason?: string;
+  /** Physical offset of the first record. */
+  wroteOffset: number;
+  /** Bytes written (all records of a batch). */
+  wroteBytes: number;
+  /** Queue offset of the first record. */
+  queueOffset: number;
+  /** Records stored. */
+  msgNum: number;
+  /** Offset message ids (store host + physical offset, §3.7), one per record. */
+  msgIds: string[];
+  storeTimestamp: number;
+}
+
+/** What `getMessage` reads. */
+export interface GetMessageRequest {
+  /** Consumer group, for logs only. */
+  group?: string;
+  topic: string;
+  queueId: number;
+  /** Queue offset to read from. */
+  offset: number;
+  /** Most messages to return. */
+  maxCount: number;
+  /** Byte budget; the first message is returned even when larger (RocketMQ's `isTheBatchFull`). */
+  maxBytes?: number;
+  /** Tag codes wanted; undefined means every message. */
+  tagsCodes?: ReadonlySet<number>;
+}
+
+/** Answer to `getMessage`: raw stored records, exactly as in the commit log. */
+export interface GetMessageResult {
+  status: GetMessageStatus;
+  buffers: Buffer[];
+  /** Queue offset of each buffer. */
+  queueOffsets: number[];
+  bufferTotalSize: number;
+  /** Where the next read should start. */
+  nextBeginOffset: number;
+  minOffset: number;
+  maxOffset: number;
+}
+
+/** One record read back: the stored bytes and their decoding. */
+export interface StoredRecord {
+  buffer: Buffer;
+  record: MessageRecord;
+}
+
+/** Answer to `queryMessage`. */
+export interface QueryMessageResult {
+  messages: StoredRecord[];
+  indexLastUpdateTimestamp: number;
+  indexLastUpdatePhyoffset: number;
+}
+
+/** Outcome of a retention round. */
+export interface CleanResult {
+  deletedFiles: number;
+  minOffset: number;
+  diskFull: boolean;
+  reason: string;
+}
+
+function illegal(status: PutMessageStatus, reason: string): PutMessageResult {
+  return { status, reason, wroteOffset: -1, wroteBytes: 0, queueOffset: -1, msgNum: 0, msgIds: [], storeTimestamp: 0 };
+}
+
+export class MessageStore {
+  private readonly commitLog: CommitLog;
+  private readonly consumeQueues: ConsumeQueueStore;
+  private readonly index: IndexService | undefined;
+  private readonly dispatchers: CommitLogDispatcher[] = [];
+  private readonly arrivalListeners = new Set<MessageArrivingListener>();
+  /** Next queue offset per `topic-queueId` (RocketMQ's topicQueueTable). */
+  private readonly queueOffsets = new Map<string, number>();
+  private lastStoreTimestamp = 0;
+  private closed = false;
+  private diskFull = false;
+  private dispatchError: Error | undefined;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private checkpointing: Promise<void> | undefined;
+  private cleaning: Promise<CleanResult> | undefined;
+  /** What recovery found at open. */
+  recovery!: RecoveryReport;
+  /** Newest commit-log bytes read synchronously (see accessMessageInMemoryMaxRatio). */
+  private readonly inMemoryBytes: number;
+  /** Offset message ids are the store host then the offset in 16 hex digits (§3.7): the host part never changes. */
+  private readonly msgIdPrefix: string;
+
+  private constructor(
+    readonly options: ResolvedStoreOptions,
+    private readonly lock: StoreLock,
+  ) {
+    const root = options.storePathRootDir;
+    this.msgIdPrefix = createOffsetMessageId(options.storeHost, 0).slice(0, -16);
+    this.inMemoryBytes = (totalmem() * options.accessMessageInMemoryMaxRatio) / 100;
+    this.commitLog = new CommitLog(join(root, 'commitlog'), options.mappedFileSizeCommitLog, options.clock, options.logger, (d) => this.onWritten(d));
+    this.consumeQueues = new ConsumeQueueStore(join(root, 'consumequeue'), options.mappedFileSizeConsumeQueue, options.clock, options.logger);
+    this.dispatchers.push(this.consumeQueues);
+    if (options.messageIndexEnable) {
+      this.index = new IndexService({
+        dir: join(root, 'index'),
+        maxHashSlotNum: options.maxHashSlotNum,
+        maxIndexNum: options.maxIndexNum,
+        clock: options.clock,
+        logger: options.logger,
+      });
+      this.dispatchers.push(this.index);
+    }
+  }
+
+  /**
+   * Open (creating if needed) the store at `options.storePathRootDir`: take the lock, recover
+   * (see recovery.ts), start the flush, checkpoint and retention timers.
+   */
+  static async open(options: StoreOptions): Promise<MessageStore> {
+    const resolved = resolveStoreOptions(options);
+    mkdirSync(resolved.storePathRootDir, { recursive: true });
+    const lock = StoreLock.acquire(resolved.storePathRootDir);
+    const store = new MessageStore(resolved, lock);
+    try {
+      await store.start();
+    } catch (err) {
+      await store.index?.close().catch(() => undefined);
+      store.closeFiles();
+      lock.release();
+      throw err;
+    }
+    return store;
+  }
+
+  private async start(): Promise<void> {
+    const o = this.options;
+    this.recovery = await recoverStore({
+      root: o.storePathRootDir,
+      options: o,
+      commitLog: this.commitLog,
+      consumeQueues: this.consumeQueues,
+      index: this.index,
+    });
+    this.lastStoreTimestamp = this.recovery.lastStoreTimestamp;
+    for (const cq of this.consumeQueues.all()) this.queueOffsets.set(`${cq.topic}-${cq.queueId}`, cq.maxOffset);
+    createAbortFile(o.storePathRootDir);
+    await this.refreshDiskState();
+
+    if (o.flushDiskType === 'ASYNC_FLUSH') {
+      this.every(o.flushIntervalCommitLog, () => this.asyncFlushTick());
+    }
+    this.every(o.flushIntervalConsumeQueue, () => this.checkpoint());
+    if (o.cleanResourceInterval > 0) {
+      const first = setTimeout(() => {
+        void this.cleanExpiredFiles().catch((err: unknown) => o.logger('error', `retention round failed: ${String(err)}`));
+        this.every(o.cleanResourceInterval, () => this.cleanExpiredFiles().then(() => undefined));
+      }, o.cleanResourceInitialDelay);
+      first.unref();
+      this.timers.push(first);
+    }
+  }
+
+  private every(ms: number, fn: () => Promise<void>): void {
+    let running = false;
+    const t = setInterval(() => {
+      if (running || this.closed) return;
+      running = true;
+      fn()
+        .catch((err: unknown) => this.options.logger('error', `background task failed: ${err instanceof Error ? err.message : String(err)}`))
+        .finally(() => {
+          running = false;
+        });
+    }, ms);
+    t.unref();
+    this.timers.push(t);
+  }
+
+  // ---- append ----
+
+  /** Store one message. Resolves with a status; never rejects for expected outcomes. */
+  put(message: PutMessageInput): Promise<PutMessageResult> {
+    return this.putBatch([message]);
+  }
+
+  /**
+   * Store several messages of one topic and queue as consecutive records with consecutive queue
+   * offsets, placed and written together (a SEND_BATCH_MESSAGE, §6.3). All or none are stored.
+   */
+  async putBatch(messages: readonly PutMessageInput[]): Promise<PutMessageResult> {
+    const refused = this.checkWritable();
+    if (refused) return refused;
+    return this.putBatchInner(messages);
+  }
+
+  private checkWritable(): PutMessageResult | undefined {
+    if (this.closed) return illegal(PutMessageStatus.SERVICE_NOT_AVAILABLE, 'the store is closed');
+    if (this.commitLog.failed) {
+      return illegal(PutMessageStatus.SERVICE_NOT_AVAILABLE, `the store stopped after a write error (${this.commitLog.failed.message}); reopen it`);
+    }
+    if (this.dispatchError) {
+      return illegal(PutMessageStatus.SERVICE_NOT_AVAILABLE, `the store stopped after a dispatch error (${this.dispatchError.message}); reopen it`);
+    }
+    if (this.diskFull) {
+      return illegal(
+        PutMessageStatus.SERVICE_NOT_AVAILABLE,
+        `service not available now, maybe disk full: use is above diskSpaceWarningLevelRatio ${this.options.diskSpaceWarningLevelRatio} %`,
+      );
+    }
+    return undefined;
+  }
+
+  private async putBatchInner(messages: readonly PutMessageInput[]): Promise<PutMessageResult> {
+    const o = this.options;
+    if (messages.length === 0) return illegal(PutMessageStatus.MESSAGE_ILLEGAL, 'a batch needs at least one message');
+    const first = messages[0]!;
+    const records: Buffer[] = [];
+    const metas: { sysFlag: number; tagsCode: number; keys?: string; uniqKey?: string; preparedTransactionOffset: number }[] = [];
+    let wait = true;
+    for (const m of messages) {
+      const bad = this.validate(m);
+      if (bad) return bad;
+      if (m.topic !== first.topic || m.queueId !== first.queueId) {
+        return illegal(PutMessageStatus.MESSAGE_ILLEGAL, 'every message of a batch must have the same topic and queue id');
+      }
+      const properties = m.properties ?? {};
+      let record: Buffer;
+      try {
+        record = encodeRecord({
+          queueId: m.queueId,
+          flag: m.flag ?? 0,
+          queueOffset: 0,
+          physicalOffset: 0,
+          sysFlag: m.sysFlag ?? 0,
+          bornTimestamp: m.bornTimestamp ?? o.clock(),
+          bornHost: m.bornHost ?? { host: '127.0.0.1', port: 0 },
+          storeTimestamp: 0,
+          storeHost: o.storeHost,
+          reconsumeTimes: m.reconsumeTimes ?? 0,
+          preparedTransactionOffset: m.preparedTransactionOffset ?? 0,
+          body: Buffer.isBuffer(m.body) ? m.body : Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength),
+          topic: m.topic,
+          properties,
+        });
+      } catch (err) {
+        return illegal(PutMessageStatus.MESSAGE_ILLEGAL, err instanceof Error ? err.message : String(err));
+      }
+      records.push(record);
+      const meta: (typeof metas)[number] = {
+        sysFlag: record.readInt32BE(36),
+        tagsCode: computeTagsCode(properties[MessageProperty.TAGS]),
+        preparedTransactionOffset: m.preparedTransactionOffset ?? 0,
+      };
+      const keys = properties[MessageProperty.KEYS];
+      if (keys !== undefined) meta.keys = keys;
+      const uniq = properties[MessageProperty.UNIQ_KEY];
+      if (uniq !== undefined) meta.uniqKey = uniq;
+      metas.push(meta);
+      if (properties[MessageProperty.WAIT] === 'false') wait = false;
+    }
+    const total = records.reduce((n, r) => n + r.length, 0);
+    if (total + 8 > o.mappedFileSizeCommitLog) {
+      return illegal(
+        PutMessageStatus.MESSAGE_ILLEGAL,
+        `the records take ${total} bytes, more than a commit-log segment holds (mappedFileSizeCommitLog ${o.mappedFileSizeCommitLog} less the 8-byte filler)`,
+      );
+    }
+    const joined = records.length === 1 ? records[0]! : Buffer.concat(records, total);
+    const key = `${first.topic}-${first.queueId}`;
+    let wroteOffset = 0;
+    let firstQueueOffset = 0;
+    let storeTimestamp = 0;
+    const msgIds: string[] = [];
+    let written: Promise<void>;
+    try {
+      written = this.commitLog.append(joined, (physicalOffset) => {
+        // Runs synchronously: no other append can interleave between placing and numbering.
+        storeTimestamp = Math.max(o.clock(), this.lastStoreTimestamp);
+        this.lastStoreTimestamp = storeTimestamp;
+        wroteOffset = physicalOffset;
+        let next = this.queueOffsets.get(key) ?? 0;
+        firstQueueOffset = next;
+        const requests: DispatchRequest[] = [];
+        let at = 0;
+        for (let i = 0; i < records.length; i++) {
+          const r = records[i]!;
+          const meta = metas[i]!;
+          const consumable = isConsumable(meta.sysFlag);
+          // Prepared and rolled-back transaction records take queue offset 0 and no slot (§3.1).
+          const queueOffset = consumable ? next++ : 0;
+          const pos = recordFieldPositions(meta.sysFlag);
+          writeInt64BE(joined, queueOffset, at + pos.queueOffset);
+          writeInt64BE(joined, physicalOffset + at, at + pos.physicalOffset);
+          writeInt64BE(joined, storeTimestamp, at + pos.storeTimestamp);
+          msgIds.push(this.msgIdPrefix + (physicalOffset + at).toString(16).toUpperCase().padStart(16, '0'));
+          const req: DispatchRequest = {
+            topic: first.topic,
+            queueId: first.queueId,
+            commitLogOffset: physicalOffset + at,
+            msgSize: r.length,
+            tagsCode: meta.tagsCode,
+            storeTimestamp,
+            consumeQueueOffset: queueOffset,
+            sysFlag: meta.sysFlag,
+            preparedTransactionOffset: meta.preparedTransactionOffset,
+          };
+          if (meta.keys !== undefined) req.keys = meta.keys;
+          if (meta.uniqKey !== undefined) req.uniqKey = meta.uniqKey;
+          requests.push(req);
+          at += r.length;
+        }
+        this.queueOffsets.set(key, next);
+        return requests;
+      });
+    } catch (err) {
+      return illegal(PutMessageStatus.UNKNOWN_ERROR, err instanceof Error ? err.message : String(err));
+    }
+    try {
+      await written;
+    } catch (err) {
+      return illegal(PutMessageStatus.UNKNOWN_ERROR, `write failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    let status: PutMessageStatus = PutMessageStatus.PUT_OK;
+    if (o.flushDiskType === 'SYNC_FLUSH' && wait) {
+      const flushed = await this.commitLog.waitFlushed(wroteOffset + total, o.syncFlushTimeout);
+      if (!flushed) status = PutMessageStatus.FLUSH_DISK_TIMEOUT;
+    }
+    return { status, wroteOffset, wroteBytes: total, queueOffset: firstQueueOffset, msgNum: records.length, msgIds, storeTimestamp };
+  }
+
+  /** Limits checked before encoding (§3.1 "Broker put checks", §6.3). */
+  private validate(m: PutMessageInput): PutMessageResult | undefined {
+    const o = this.options;
+    if (typeof m.topic !== 'string' || m.topic.length === 0) return illegal(PutMessageStatus.MESSAGE_ILLEGAL, 'topic must be a non-empty string');
+    if (m.topic.length > MAX_TOPIC_LENGTH) {
+      return illegal(PutMessageStatus.MESSAGE_ILLEGAL, `topic is ${m.topic.length} characters; the most is ${MAX_TOPIC_LENGTH} (RocketMQ clients allow 127)`);
+    }
+    if (!TOPIC_NAME_PATTERN.test(m.topic)) {
+      return illegal(PutMessageStatus.MESSAGE_ILLEGAL, `topic ${JSON.stringify(m.topic)} has characters outside RocketMQ's set [%|a-zA-Z0-9_-]`);
+    }
+    if (!Number.isInteger(m.queueId) || m.queueId < 0 || m.queueId > MAX_QUEUE_ID) {
+      return illegal(PutMessageStatus.MESSAGE_ILLEGAL, `queue id ${String(m.queueId)} is not an integer from 0 to ${MAX_QUEUE_ID}`);
+    }
+    if (!(m.body instanceof Uint8Array)) return illegal(PutMessageStatus.MESSAGE_ILLEGAL, 'body must be a Buffer or Uint8Array');
+    if (m.body.length > o.maxMessageSize) {
+      return illegal(PutMessageStatus.MESSAGE_ILLEGAL, `body is ${m.body.length} bytes, more than maxMessageSize ${o.maxMessageSize}`);
+    }
+    if (m.properties) {
+      let size = 0;
+      for (const [k, v] of Object.entries(m.properties)) size += Buffer.byteLength(k) + Buffer.byteLength(String(v)) + 2;
+      if (size > MAX_PROPERTIES_SIZE) {
+        return illegal(PutMessageStatus.PROPERTIES_SIZE_EXCEEDED, `properties encode to ${size} bytes; the limit is ${MAX_PROPERTIES_SIZE}`);
+      }
+    }
+    return undefined;
+  }
+
+  /** Dispatch written records (in commit-log order), write their units, then wake long polls. */
+  private onWritten(requests: DispatchRequest[]): void {
+    try {
+      for (const r of requests) for (const d of this.dispatchers) d.dispatch(r);
+      this.consumeQueues.commit();
+    } catch (err) {
+      // The records are stored but a queue or the index missed them (a full or failing disk):
+      // stop taking appends; the next open re-dispatches from the checkpoint.
+      this.dispatchError ??= err instanceof Error ? err : new Error(String(err));
+      throw err;
+    }
+    if (this.arrivalListeners.size > 0) {
+      for (const r of requests) {
+        if (!isConsumable(r.sysFlag)) continue;
+        for (const l of this.arrivalListeners) {
+          try {
+            l(r.topic, r.queueId, r.consumeQueueOffset, r.tagsCode);
+          } catch (err) {
+            this.options.logger('error', `message arrival listener threw: ${String(err)}`);
+          }
+        }
+      }
+    }
+  }
+
+  /** Be told about every message once it can be read (for long-poll wake-ups). Returns an unsubscribe function. */
+  onMessageArrival(listener: MessageArrivingListener): () => void {
+    this.arrivalListeners.add(listener);
+    return () => this.arrivalListeners.delete(listener);
+  }
+
+  /** Add a dispatcher that sees every record written from now on (e.g. a filter bitmap builder). */
+  addDispatcher(dispatcher: CommitLogDispatcher): void {
+    this.dispatchers.push(dispatcher);
+  }
+
+  // ---- reads ----
+
+  /** Read up to `maxCount` messages of (topic, queueId) from `offset`; see `GetMessageStatus`. */
+  async getMessage(request: GetMessageRequest): Promise<GetMessageResult> {
+    this.checkOpen('getMessage');
+    const { topic, queueId, offset, maxCount, maxBytes } = request;
+    const bad =
+      typeof topic !== 'string'
+        ? 'topic must be a string'
+        : !Number.isInteger(queueId) || queueId < 0
+          ? `queueId ${String(queueId)} must be a non-negative integer`
+          : !Number.isSafeInteger(offset) || offset < 0
+            ? `offset ${String(offset)} must be a non-negative integer`
+            : !Number.isInteger(maxCount) || maxCount < 1
+              ? `maxCount ${String(maxCount)} must be a positive integer`
+              : maxBytes !== undefined && !(maxBytes > 0)
+                ? `maxBytes ${String(maxBytes)} must be positive`
+                : undefined;
+    if (bad) throw new InvalidArgumentError(`getMessage: ${bad}`);
+    return this.getMessageInner(request);
+  }
+
+  private async getMessageInner(req: GetMessageRequest): Promise<GetMessageResult> {
+    const res = (status: GetMessageStatus, nextBeginOffset: number, minOffset: number, maxOffset: number): GetMessageResult => ({
+      status,
+      buffers: [],
+      queueOffsets: [],
+      bufferTotalSize: 0,
+      nextBeginOffset,
+      minOffset,
+      maxOffset,
+    });
+    const cq = this.consumeQueues.find(req.topic, req.queueId);
+    if (!cq) return res(GetMessageStatus.NO_MATCHED_LOGIC_QUEUE, 0, 0, 0);
+    const min = cq.minOffset;
+    const max = cq.maxOffset;
+    const offset = req.offset;
+    // nextBeginOffset follows RocketMQ's master-side corrections (DefaultMessageStore.getMessage).
+    if (max === 0) return res(GetMessageStatus.NO_MESSAGE_IN_QUEUE, 0, min, max);
+    if (offset < min) return res(GetMessageStatus.OFFSET_TOO_SMALL, min, min, max);
+    if (offset === max) return res(GetMessageStatus.OFFSET_OVERFLOW_ONE, offset, min, max);
+    if (offset > max) return res(GetMessageStatus.OFFSET_OVERFLOW_BADLY, min === 0 ? min : max, min, max);
+
+    const maxCount = req.maxCount;
+    const maxBytes = req.maxBytes ?? Number.POSITIVE_INFINITY;
+    // Without a tag filter every unit is taken, so read only as many as wanted.
+    const scan = req.tagsCodes ? Math.max(MIN_SCAN_UNITS, maxCount) : maxCount;
+    let units: Buffer | undefined;
+    try {
+      units = cq.readUnits(offset, scan);
+    } catch {
+      units = undefined; // the file was deleted by retention meanwhile
+    }
+    if (!units) return res(GetMessageStatus.OFFSET_FOUND_NULL, cq.nextFileOffset(offset), min, max);
+    const minPhy = this.commitLog.minOffset;
+    const picked: { phy: number; size: number; queueOffset: number }[] = [];
+    let bytes = 0;
+    let i = 0;
+    const n = units.length / CQ_STORE_UNIT_SIZE;
+    for (; i < n; i++) {
+      if (picked.length >= maxCount) break;
+      const u = readUnit(units, i * CQ_STORE_UNIT_SIZE);
+      if (u.commitLogOffset < minPhy || u.size <= 0) continue; // deleted by retention, or a unit never written
+      if (picked.length > 0 && bytes + u.size > maxBytes) break;
+      if (req.tagsCodes && !req.tagsCodes.has(u.tagsCode)) continue;
+      picked.push({ phy: u.commitLogOffset, size: u.size, queueOffset: offset + i });
+      bytes += u.size;
+    }
+    const result = res(GetMessageStatus.NO_MATCHED_MESSAGE, offset + i, min, max);
+    if (picked.length === 0) return result;
+
+    // Recent records are in the page cache (RocketMQ's accessMessageInMemoryMaxRatio): read them
+    // synchronously, one pread per run of adjacent records, as a mapped file would. Older ones go
+    // to the thread pool, one pread per stretch of nearby records (small gaps are read and
+    // skipped), since a thread-pool round trip per record would cost more than the extra bytes.
+    const hot = this.commitLog.maxOffset - picked[0]!.phy <= this.inMemoryBytes;
+    const gap = hot ? 0 : READ_GAP_BYTES;
+    const runs: { start: number; end: number; items: typeof picked }[] = [];
+    const fileSize = this.options.mappedFileSizeCommitLog;
+    for (const p of picked) {
+      const last = runs.at(-1);
+      if (
+        last &&
+        p.phy >= last.end &&
+        p.phy - last.end <= gap &&
+        p.phy + p.size - last.start <= READ_SPAN_BYTES &&
+        Math.floor(last.start / fileSize) === Math.floor(p.phy / fileSize)
+      ) {
+        last.items.push(p);
+        last.end = p.phy + p.size;
+      } else runs.push({ start: p.phy, end: p.phy + p.size, items: [p] });
+    }
+    // A segment deleted by retention between the unit read and this read answers nothing.
+    const datas = hot
+      ? runs.map((r) => {
+          try {
+            return this.commitLog.readSync(r.start, r.end - r.start);
+          } catch {
+            return undefined;
+          }
+        })
+      : await Promise.all(runs.map((r) => this.commitLog.read(r.start, r.end - r.start).catch(() => undefined)));
+    for (const [k, run] of runs.entries()) {
+      const data = datas[k];
+      if (!data) continue;
+      for (const p of run.items) {
+        const b = data.subarray(p.phy - run.start, p.phy - run.start + p.size);
+        result.buffers.push(b);
+        result.queueOffsets.push(p.queueOffset);
+        result.bufferTotalSize += b.length;
+      }
+    }
+    if (result.buffers.length > 0) result.status = GetMessageStatus.FOUND;
+    return result;
+  }
+
+  /** Read and decode the record at `physicalOffset`; undefined when no record starts there. */
+  async readRecord(physicalOffset: number): Promise<StoredRecord | undefined> {
+    this.checkOpen('readRecord');
+    return this.readRecordInner(physicalOffset);
+  }
+
+  private async readRecordInner(physicalOffset: number): Promise<StoredRecord | undefined> {
+    if (!Number.isSafeInteger(physicalOffset) || physicalOffset < this.commitLog.minOffset || physicalOffset >= this.commitLog.maxOffset) return undefined;
+    const head = await this.commitLog.read(physicalOffset, Math.min(4096, this.commitLog.maxOffset - physicalOffset, this.segmentRemaining(physicalOffset)));
+    if (!head || head.length < 8) return undefined;
+    const size = head.readInt32BE(0);
+    if (size <= 8 || size > this.segmentRemaining(physicalOffset)) return undefined;
+    const buffer = size <= head.length ? head.subarray(0, size) : await this.commitLog.read(physicalOffset, size);
+    if (!buffer) return undefined;
+    try {
+      const d = decodeRecord(buffer, 0);
+      if (d.kind !== 'record' || d.record.physicalOffset !== physicalOffset) return undefined;
+      return { buffer, record: d.record };
+    } catch {
+      return undefined; // not a record boundary
+    }
+  }
+
+  private segmentRemaining(offset: number): number {
+    return this.options.mappedFileSizeCommitLog - (offset % this.options.mappedFileSizeCommitLog);
+  }
+
+  /**
+   * The first queue offset whose message was stored at or after `timestamp` (RocketMQ 5's
+   * BoundaryType.LOWER); the max offset when every message is older; 0 for an unknown queue.
+   */
+  async getOffsetInQueueByTime(topic: string, queueId: number, timestamp: number): Promise<number> {
+    this.checkOpen('getOffsetInQueueByTime');
+    const cq = this.consumeQueues.find(topic, queueId);
+    if (!cq) return 0;
+    let lo = cq.minOffset;
+    let hi = cq.maxOffset;
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      const ts = await this.storeTimestampAt(cq.readUnitSync(mid)?.commitLogOffset);
+      if (ts === undefined || ts < timestamp) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  private async storeTimestampAt(phy: number | undefined): Promise<number | undefined> {
+    if (phy === undefined) return undefined;
+    const head = await this.commitLog.read(phy, Math.min(80, this.commitLog.maxOffset - phy));
+    if (!head || head.length < 48) return undefined;
+    const pos = recordFieldPositions(head.readInt32BE(36)).storeTimestamp;
+    return head.length >= pos + 8 ? Number(head.readBigInt64BE(pos)) : undefined;
+  }
+
+  /**
+   * Messages of `topic` whose KEYS or UNIQ_KEY equal `key`, stored in [begin, end] (ms), newest
+   * first, at most `maxNum` (≤ 64). Index hashes collide, so every hit is re-checked on the record.
+   */
+  async queryMessage(topic: string, key: string, maxNum: number, begin: number, end: number): Promise<QueryMessageResult> {
+    this.checkOpen('queryMessage');
+    if (!this.index) throw new KarmanError('INDEX_DISABLED', 'queryMessage needs the key index: open the store with messageIndexEnable true');
+    const found = await this.index.queryOffsets(topic, key, maxNum, begin, end);
+    const messages: StoredRecord[] = [];
+    for (const phy of found.phyOffsets) {
+      const r = await this.readRecordInner(phy);
+      if (!r || r.record.topic !== topic) continue;
+      const props = r.record.properties;
+      const keys = (props[MessageProperty.KEYS] ?? '').split(' ');
+      if (props[MessageProperty.UNIQ_KEY] === key || keys.includes(key)) messages.push(r);
+    }
+    return { messages, indexLastUpdateTimestamp: found.indexLastUpdateTimestamp, indexLastUpdatePhyoffset: found.indexLastUpdatePhyoffset };
+  }
+
+  /** Next queue offset to be written for (topic, queueId); 0 for an unknown queue. */
+  getMaxOffsetInQueue(topic: string, queueId: number): number {
+    this.checkOpen('getMaxOffsetInQueue');
+    return this.consumeQueues.find(topic, queueId)?.maxOffset ?? 0;
+  }
+
+  /** First queue offset still readable for (topic, queueId); 0 for an unknown queue. */
+  getMinOffsetInQueue(topic: string, queueId: number): number {
+    this.checkOpen('getMinOffsetInQueue');
+    return this.consumeQueues.find(topic, queueId)?.minOffset ?? 0;
+  }
+
+  /** Lowest physical offset still held by the commit log. */
+  get minPhyOffset(): number {
+    return this.commitLog.minOffset;
+  }
+
+  /** End of the written commit log. */
+  get maxPhyOffset(): number {
+    return this.commitLog.maxOffset;
+  }
+
+  /** End of the fdatasync'ed commit log. */
+  get flushedPhyOffset(): number {
+    return this.commitLog.flushedOffset;
+  }
+
+  /** Whether appends are refused because the disk is over `diskSpaceWarningLevelRatio`. */
+  get isDiskFull(): boolean {
+    return this.diskFull;
+  }
+
+  // ---- flushing ----
+
+  private async asyncFlushTick(): Promise<void> {
+    const o = this.options;
+    const dirty = this.commitLog.maxOffset - this.commitLog.flushedOffset;
+    if (dirty <= 0) return;
+    const thorough = o.clock() - this.commitLog.lastFlushTime >= o.flushCommitLogThoroughInterval;
+    if (thorough || dirty >= o.flushCommitLogLeastPages * 4096) await this.commitLog.flush();
+  }
+
+  /**
+   * Flush consume queues and the index, then record in the checkpoint the commit-log offset below
+   * which all three are on disk. A crash before the checkpoint write leaves the previous, lower,
+   * checkpoint: recovery then re-checks more, never less.
+   */
+  private checkpoint(): Promise<void> {
+    this.checkpointing ??= this.checkpointInner().finally(() => {
+      this.checkpointing = undefined;
+    });
+    return this.checkpointing;
+  }
+
+  private async checkpointInner(): Promise<void> {
+    // After a failed dispatch the queues lack records below maxOffset: keep the old checkpoint.
+    if (this.dispatchError) return;
+    const dispatchedTo = this.commitLog.maxOffset;
+    const ts = this.lastStoreTimestamp;
+    await this.consumeQueues.flush();
+    if (this.index) await this.index.flush();
+    const safe = Math.min(dispatchedTo, this.commitLog.flushedOffset);
+    writeCheckpoint(join(this.options.storePathRootDir, 'checkpoint'), {
+      physicMsgTimestamp: ts,
+      logicsMsgTimestamp: ts,
+      indexMsgTimestamp: this.index?.lastFlushedTimestamp ?? ts,
+      safePhyOffset: safe,
+    });
+  }
+
+  /** fdatasync the commit log, consume queues and index now, and rewrite the checkpoint. */
+  async flush(): Promise<void> {
+    this.checkOpen('flush');
+    await this.commitLog.drain();
+    await this.commitLog.flush();
+    await this.checkpoint();
+  }
+
+  // ---- retention ----
+
+  private async refreshDiskState(): Promise<number> {
+    const usage = await this.options.diskUsageProbe(join(this.options.storePathRootDir, 'commitlog'));
+    const full = usage * 100 > this.options.diskSpaceWarningLevelRatio;
+    if (full !== this.diskFull) {
+      this.options.logger(full ? 'error' : 'info', full ? `disk ${(usage * 100).toFixed(1)} % used: refusing appends` : 'disk use back below the warning level: accepting appends');
+    }
+    this.diskFull = full;
+    return usage;
+  }
+
+  /**
+   * One retention round (§3.8): decide from the clock and the disk probe, delete expired commit-log
+   * segments from the oldest (never the one being written), then drop consume-queue and index
+   * files below the new minimum. `manual` forces a round whatever the hour.
+   */
+  async cleanExpiredFiles(manual = false): Promise<CleanResult> {
+    this.checkOpen('cleanExpiredFiles');
+    this.cleaning ??= this.cleanInner(manual).finally(() => {
+      this.cleaning = undefined;
+    });
+    return this.cleaning;
+  }
+
+  private async cleanInner(manual: boolean): Promise<CleanResult> {
+    const o = this.options;
+    const usage = await this.refreshDiskState();
+    const now = o.clock();
+    const decision = decideRetention(o, now, usage, manual);
+    let deleted = 0;
+    if (decision.delete && !this.closed) {
+      const segs = this.commitLog.files.segments;
+      const writingAt = this.commitLog.files.baseOf(this.commitLog.reservedOffset);
+      const keepFrom = segs.findIndex((s) => s.baseOffset >= writingAt || s.baseOffset + s.fileSize > this.commitLog.reservedOffset);
+      // Never the segment being written, anything after it, or the last file (it holds the log's end offset).
+      deleted = countExpired(segs, Math.min(keepFrom < 0 ? segs.length : keepFrom, segs.length - 1), now, o, decision.cleanImmediately);
+      if (deleted > 0) {
+        const gone = this.commitLog.files.deleteFirst(deleted);
+        o.logger('info', `retention: deleted ${gone.map((s) => s.path).join(', ')} (${decision.reason})`);
+        const min = this.commitLog.minOffset;
+        for (const cq of this.consumeQueues.all()) cq.deleteBelow(min);
+        if (this.index) await this.index.deleteExpired(min);
+      }
+    }
+    return { deletedFiles: deleted, minOffset: this.commitLog.minOffset, diskFull: this.diskFull, reason: decision.reason };
+  }
+
+  // ---- lifecycle ----
+
+  private checkOpen(what: string): void {
+    if (this.closed) throw new KarmanError('STORE_CLOSED', `cannot ${what}: the store at ${this.options.storePathRootDir} is closed`);
+  }
+
+  /**
+   * Finish queued writes, flush everything, write the checkpoint, delete the abort file and release
+   * the lock. Appends after close answer SERVICE_NOT_AVAILABLE.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of this.timers) clearInterval(t);
+    await this.commitLog.drain();
+    await this.cleaning?.catch(() => undefined);
+    await this.checkpointing?.catch(() => undefined);
+    try {
+      if (!this.commitLog.failed && !this.dispatchError) {
+        await this.commitLog.flush();
+        await this.checkpointInner();
+        deleteAbortFile(this.options.storePathRootDir);
+      }
+    } finally {
+      if (this.index) await this.index.close().catch(() => undefined);
+      this.closeFiles();
+      this.lock.release();
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  private closeFiles(): void {
+    this.commitLog.close();
+    this.consumeQueues.close();
+  }
+}
