@@ -1,0 +1,18 @@
+export { PushConsumer } from './push-consumer.js';
+export { PullConsumer } from './pull-consumer.js';
+export type { ConsumerStatus } from './consumer-base.js';
+export type { ConsumedMessage } from './consumed-message.js';
+export { ConsumeFromWhere, MessageModel, ConsumeResult, PushConsumerOptionsSchema, PullConsumerOptionsSchema, resolvePushConsumerOptions, resolvePullConsumerOptions } from './consumer-options.js';
+export type { ConsumeContext, MessageHandler, PushConsumerOptions, ResolvedPushConsumerOptions, PullConsumerOptions, ResolvedPullConsumerOptions } from './consumer-options.js';
+export { sortClientIds } from './allocate-strategy.js';
+export type { AllocateStrategy } from './allocate-strategy.js';
+export { allocateAveragely } from './allocate-averagely.js';
+export { allocateAveragelyByCircle } from './allocate-averagely-by-circle.js';
+export { allocateConsistentHash, md5Hash } from './allocate-consistent-hash.js';
+export { allocateByMachineRoom } from './allocate-by-machine-room.js';
+export { allocateByConfig } from './allocate-by-config.js';
+export { allocateMachineRoomNearby } from './allocate-machine-room-nearby.js';
+export type { MachineRoomResolver } from './allocate-machine-room-nearby.js';
+export { buildSubscription } from './subscription.js';
+export type { Subscription } from './subscription.js';
+export type { MessageQueue } from '@karman/client';

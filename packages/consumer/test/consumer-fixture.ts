@@ -1,0 +1,45 @@
+/**
+ * Helpers for the consumer scenarios: a producer on the test cluster, fast consumer options
+ * (millisecond intervals), and polling until a condition holds.
+ */
+import { Producer } from '@karman/producer';
+import type { Message, SendResult } from '@karman/producer';
+import type { TestCluster } from '@karman/testkit';
+import { uniqueName } from '@karman/testkit';
+
+export { uniqueName };
+
+/** Intervals shrunk so rebalances, commits and retries happen within a test's time. */
+export const FAST = {
+  rebalanceInterval: 300,
+  rebalanceMinGapMillis: 50,
+  persistConsumerOffsetInterval: 100,
+  brokerSuspendMaxTimeMillis: 300,
+  consumerTimeoutMillisWhenSuspend: 2_000,
+  pullTimeDelayMillsWhenException: 100,
+  pollNameServerInterval: 200,
+  heartbeatBrokerInterval: 200,
+} as const;
+
+/** A started producer on the cluster; dispose it with `await using`. */
+export async function startProducer(cluster: TestCluster): Promise<Producer> {
+  const producer = new Producer({ nameservers: cluster.namesrvAddr, group: uniqueName('pg'), instanceName: uniqueName('p') });
+  await producer.start();
+  return producer;
+}
+
+/** Send `count` messages `body-<i>` one by one (optionally shaped per index). */
+export async function sendMessages(producer: Producer, topic: string, count: number, shape: (i: number) => Partial<Message> = () => ({})): Promise<SendResult[]> {
+  const results: SendResult[] = [];
+  for (let i = 0; i < count; i++) results.push(await producer.send({ topic, body: `body-${i}`, ...shape(i) }));
+  return results;
+}
+
+/** Poll `check` every 20 ms until it returns true, or fail after `timeoutMillis` with `what`. */
+export async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMillis = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMillis;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMillis} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
