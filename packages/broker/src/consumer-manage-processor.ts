@@ -112,7 +112,11 @@ export function registerConsumerManageProcessor(context: BrokerContext): void {
       }
     }
     context.clients.heartbeat(connection, data, request.language, request.version);
-    if (created) context.topicsChanged();
+    // Answer only once the nameservers route the new retry topic, as RocketMQ does (its
+    // registerBrokerAll inside the heartbeat waits for the answers, §4.7): clients look the route
+    // up right after this answer and then only on their 30 s poll, and until they see it they
+    // never pull their retries. registerAll reports failures through the registrar's onError.
+    if (created) await context.registrar?.registerAll().catch(() => undefined);
     return ok(request);
   });
 

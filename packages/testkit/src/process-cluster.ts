@@ -1,0 +1,324 @@
+/**
+ * A Karman cluster of real processes for cross-process tests (STYLE rule 16, third tier): the
+ * karman-nameserver and karman-broker binaries run from source (tsx and the `@karman/source`
+ * condition, so no build is needed) on ephemeral ports with temporary folders. Their pino JSON log
+ * lines are read to learn the bound ports. Brokers can be stopped (SIGTERM) or killed (SIGKILL) and
+ * started again on the same port and store. `await using cluster = await startProcessCluster()`
+ * kills whatever is left and removes the folders.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { KarmanError, RemotingClient, RequestCode, ResponseCode, createRequest } from '@karman/protocol';
+
+/** The monorepo's `apps/` folder, where both binaries live (this file is packages/testkit/src). */
+const DEFAULT_APPS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../apps');
+
+/** Small segment and index sizes so a test store stays a few MiB. */
+export const SMALL_STORE_ARGS: readonly string[] = [
+  '--set', 'mappedFileSizeCommitLog=4194304',
+  '--set', 'mappedFileSizeConsumeQueue=200000',
+  '--set', 'maxHashSlotNum=10000',
+  '--set', 'maxIndexNum=40000',
+  '--set', 'cleanResourceInterval=0',
+];
+
+/** One parsed stdout line: pino's JSON, or `{ text }` for a line that is not JSON. */
+export type LogLine = Record<string, unknown>;
+
+/**
+ * A child process whose stdout is JSON lines. Keeps every line so a test can wait for one that
+ * has already arrived, and stderr for error messages.
+ */
+export class LoggedProcess {
+  readonly lines: LogLine[] = [];
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private stderrText = '';
+  private readonly waiters = new Set<() => void>();
+
+  constructor(
+    readonly name: string,
+    readonly child: ChildProcess,
+  ) {
+    let pending = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      pending += chunk.toString('utf8');
+      let newline;
+      while ((newline = pending.indexOf('\n')) >= 0) {
+        const line = pending.slice(0, newline);
+        pending = pending.slice(newline + 1);
+        if (line.trim() === '') continue;
+        try {
+          this.lines.push(JSON.parse(line) as LogLine);
+        } catch {
+          this.lines.push({ text: line });
+        }
+      }
+      this.wake();
+    });
+    child.stderr?.on('data', (chunk: Buffer) => {
+      // Keep the tail only: a chatty child must not grow the test's memory without bound.
+      this.stderrText = (this.stderrText + chunk.toString('utf8')).slice(-20_000);
+    });
+    this.exited = new Promise((resolveExit) =>
+      child.on('exit', (code, signal) => {
+        this.wake();
+        resolveExit({ code, signal });
+      }),
+    );
+  }
+
+  /** Spawn `node args...` in `cwd` with stdout and stderr piped. */
+  static spawn(name: string, args: readonly string[], options: { cwd: string; env?: NodeJS.ProcessEnv; stdin?: boolean }): LoggedProcess {
+    const child = spawn(process.execPath, [...args], { cwd: options.cwd, env: options.env ?? process.env, stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    return new LoggedProcess(name, child);
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  stderr(): string {
+    return this.stderrText;
+  }
+
+  /**
+   * The first line (already seen or still to come) that `match` accepts. Rejects when the process
+   * exits first or nothing matches within `timeoutMillis`, quoting stderr so the cause is visible.
+   */
+  async waitForLine(match: (line: LogLine) => boolean, what: string, timeoutMillis = 15_000): Promise<LogLine> {
+    const deadline = Date.now() + timeoutMillis;
+    for (;;) {
+      const line = this.lines.find(match);
+      if (line) return line;
+      if (!this.running) throw new KarmanError('PROCESS_EXITED', `${this.name} exited (${this.child.exitCode ?? this.child.signalCode}) before ${what}; stderr: ${this.stderr()}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new KarmanError('PROCESS_TIMEOUT', `${this.name}: ${what} did not come within ${timeoutMillis} ms; stderr: ${this.stderr()}`);
+      await new Promise<void>((wake) => {
+        const done = (): void => {
+          clearTimeout(timer);
+          this.waiters.delete(done);
+          wake();
+        };
+        const timer = setTimeout(done, Math.min(left, 1_000));
+        this.waiters.add(done);
+      });
+    }
+  }
+
+  /** SIGTERM, then SIGKILL if it has not exited within `graceMillis`. */
+  async stop(graceMillis = 10_000): Promise<void> {
+    if (!this.running) return;
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMillis);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  /** SIGKILL and wait for the exit. */
+  async kill(): Promise<void> {
+    if (this.running) this.child.kill('SIGKILL');
+    await this.exited;
+  }
+
+  private wake(): void {
+    for (const waiter of [...this.waiters]) waiter();
+  }
+}
+
+export interface ProcessClusterOptions {
+  /** Extra karman-nameserver flags (e.g. `['--set', 'scanNotActiveBrokerInterval=1000']`). */
+  nameserverArgs?: readonly string[];
+  /** Extra karman-broker flags, after the cluster's own; `--set` here wins over SMALL_STORE_ARGS. */
+  brokerArgs?: readonly string[];
+  /** Broker names, each a master (['broker-a']). */
+  brokerNames?: readonly string[];
+  /** The monorepo's apps folder (found from this file). */
+  appsDir?: string;
+  /** How long a process may take to log that it listens (20 s: tsx compiles on first start). */
+  startTimeoutMillis?: number;
+}
+
+interface BrokerProcessSlot {
+  brokerName: string;
+  port: number;
+  storeDir: string;
+  process: LoggedProcess | undefined;
+}
+
+/** Nameserver and broker processes on 127.0.0.1; see the file comment. */
+export class ProcessCluster implements AsyncDisposable {
+  private nameserver: LoggedProcess | undefined;
+  private nameserverPort = 0;
+  private readonly brokerSlots: BrokerProcessSlot[] = [];
+  private readonly admin = new Map<string, RemotingClient>();
+  private readonly appsDir: string;
+  private readonly startTimeoutMillis: number;
+
+  private constructor(
+    /** Temporary folder holding every store; removed on close. */
+    readonly root: string,
+    private readonly options: ProcessClusterOptions,
+  ) {
+    this.appsDir = options.appsDir ?? DEFAULT_APPS_DIR;
+    this.startTimeoutMillis = options.startTimeoutMillis ?? 20_000;
+  }
+
+  static async start(options: ProcessClusterOptions = {}): Promise<ProcessCluster> {
+    const cluster = new ProcessCluster(mkdtempSync(join(tmpdir(), 'karman-process-cluster-')), options);
+    try {
+      await cluster.startNameServer();
+      for (const brokerName of options.brokerNames ?? ['broker-a']) {
+        cluster.brokerSlots.push({ brokerName, port: 0, storeDir: join(cluster.root, brokerName), process: undefined });
+      }
+      // Brokers start in parallel: each one's tsx start-up is most of the time.
+      await Promise.all(cluster.brokerSlots.map((slot) => cluster.startBroker(slot.brokerName)));
+    } catch (error) {
+      await cluster.close();
+      throw error;
+    }
+    return cluster;
+  }
+
+  /** `127.0.0.1:port` of the nameserver, what clients take as `namesrvAddr` / `nameSrv`. */
+  get namesrvAddr(): string {
+    return `127.0.0.1:${this.nameserverPort}`;
+  }
+
+  /** `127.0.0.1:port` of a broker, stable across stop/start. */
+  brokerAddr(brokerName = 'broker-a'): string {
+    return `127.0.0.1:${this.slot(brokerName).port}`;
+  }
+
+  /** The broker's process while it runs (its log lines, its exit). */
+  brokerProcess(brokerName = 'broker-a'): LoggedProcess | undefined {
+    return this.slot(brokerName).process;
+  }
+
+  async startBroker(brokerName = 'broker-a'): Promise<void> {
+    const slot = this.slot(brokerName);
+    if (slot.process?.running) return;
+    const args = [
+      '--conditions=@karman/source', '--import', 'tsx', 'src/main.ts',
+      '--listen', `127.0.0.1:${slot.port}`,
+      '--namesrv', this.namesrvAddr,
+      '--broker-name', brokerName,
+      '--store', slot.storeDir,
+      ...SMALL_STORE_ARGS,
+      ...(this.options.brokerArgs ?? []),
+    ];
+    const child = LoggedProcess.spawn(`karman-broker ${brokerName}`, args, { cwd: join(this.appsDir, 'broker') });
+    slot.process = child;
+    const listening = await child.waitForLine((l) => l.msg === 'karman-broker listening', 'the "karman-broker listening" line', this.startTimeoutMillis);
+    slot.port = listening.port as number;
+  }
+
+  /** Stop a broker gracefully (it unregisters from the nameserver and persists offsets). */
+  async stopBroker(brokerName = 'broker-a'): Promise<void> {
+    const slot = this.slot(brokerName);
+    await this.dropAdmin(`127.0.0.1:${slot.port}`);
+    await slot.process?.stop();
+  }
+
+  /** SIGKILL a broker: nothing is persisted beyond what the store already wrote. */
+  async killBroker(brokerName = 'broker-a'): Promise<void> {
+    const slot = this.slot(brokerName);
+    await this.dropAdmin(`127.0.0.1:${slot.port}`);
+    await slot.process?.kill();
+  }
+
+  /**
+   * Create a topic on every broker (or those named) through UPDATE_AND_CREATE_TOPIC, as RocketMQ's
+   * `mqadmin updateTopic` does, then wait until the nameserver routes it to all of them.
+   */
+  async createTopic(topic: string, options: { queues?: number; perm?: number; order?: boolean; brokers?: readonly string[] } = {}): Promise<void> {
+    const queues = options.queues ?? 4;
+    const targets = this.brokerSlots.filter((s) => !options.brokers || options.brokers.includes(s.brokerName));
+    if (targets.length === 0) throw new KarmanError('NO_BROKER', `no broker matches ${JSON.stringify(options.brokers)}`);
+    for (const slot of targets) {
+      const response = await this.adminClient(`127.0.0.1:${slot.port}`).request(
+        createRequest(RequestCode.UPDATE_AND_CREATE_TOPIC.code, {
+          topic,
+          defaultTopic: 'TBW102',
+          readQueueNums: queues,
+          writeQueueNums: queues,
+          perm: options.perm ?? 6,
+          topicFilterType: 'SINGLE_TAG',
+          topicSysFlag: 0,
+          order: options.order ?? false,
+        }),
+      );
+      if (response.code !== ResponseCode.SUCCESS.code) throw new KarmanError('CREATE_TOPIC_FAILED', `creating ${topic} on ${slot.brokerName} failed: ${response.remark}`);
+    }
+    await this.waitForRoute(topic, targets.map((s) => s.brokerName));
+  }
+
+  /** Wait until the nameserver routes `topic` to each of `brokerNames`. */
+  async waitForRoute(topic: string, brokerNames: readonly string[], timeoutMillis = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMillis;
+    const client = this.adminClient(this.namesrvAddr);
+    for (;;) {
+      const response = await client.request(createRequest(RequestCode.GET_ROUTEINFO_BY_TOPIC.code, { topic }));
+      if (response.code === ResponseCode.SUCCESS.code) {
+        const route = JSON.parse(Buffer.from(response.body ?? []).toString('utf8')) as { queueDatas: Array<{ brokerName: string }> };
+        const routed = new Set(route.queueDatas.map((q) => q.brokerName));
+        if (brokerNames.every((b) => routed.has(b))) return;
+      }
+      if (Date.now() > deadline) throw new KarmanError('ROUTE_TIMEOUT', `the nameserver did not route ${topic} to ${brokerNames.join(', ')} within ${timeoutMillis} ms`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** A remoting client to any cluster member, closed with the cluster. */
+  adminClient(address: string): RemotingClient {
+    let client = this.admin.get(address);
+    if (!client) {
+      client = new RemotingClient(`tcp://${address}`, { reconnect: false });
+      this.admin.set(address, client);
+    }
+    return client;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.admin.values()].map((c) => c.close().catch(() => undefined)));
+    this.admin.clear();
+    await Promise.all(
+      this.brokerSlots.map(async (slot) => {
+        await slot.process?.stop(5_000);
+      }),
+    );
+    await this.nameserver?.stop(5_000);
+    rmSync(this.root, { recursive: true, force: true });
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  private async startNameServer(): Promise<void> {
+    const args = ['--conditions=@karman/source', '--import', 'tsx', 'src/main.ts', '--listen', `127.0.0.1:${this.nameserverPort}`, ...(this.options.nameserverArgs ?? [])];
+    this.nameserver = LoggedProcess.spawn('karman-nameserver', args, { cwd: join(this.appsDir, 'nameserver') });
+    const listening = await this.nameserver.waitForLine((l) => l.msg === 'karman-nameserver listening', 'the "karman-nameserver listening" line', this.startTimeoutMillis);
+    this.nameserverPort = listening.port as number;
+  }
+
+  private slot(brokerName: string): BrokerProcessSlot {
+    const slot = this.brokerSlots.find((s) => s.brokerName === brokerName);
+    if (!slot) throw new KarmanError('NO_SUCH_BROKER', `no broker ${brokerName} in this cluster`);
+    return slot;
+  }
+
+  private async dropAdmin(address: string): Promise<void> {
+    const client = this.admin.get(address);
+    this.admin.delete(address);
+    await client?.close().catch(() => undefined);
+  }
+}
+
+/** Start a process cluster: `await using cluster = await startProcessCluster({ brokerArgs: [...] })`. */
+export function startProcessCluster(options: ProcessClusterOptions = {}): Promise<ProcessCluster> {
+  return ProcessCluster.start(options);
+}
