@@ -12,7 +12,9 @@ export default tseslint.config(
     files: ['**/*.ts'],
     languageOptions: {
       parserOptions: {
-        projectService: true,
+        // One program for the whole repository (tsconfig.check.json) rather than one per package:
+        // the same answers at a fraction of the time, since packages import each other's sources.
+        project: ['./tsconfig.check.json', './tsconfig.json'],
         tsconfigRootDir: import.meta.dirname,
       },
     },
