@@ -52,6 +52,7 @@ import type {
 } from '@karman/protocol';
 import { INDEX_QUERY_MAX_NUM, storeOptionsSchema } from '@karman/commitlog';
 import { formatProperties, parseProperties } from '@karman/protocol';
+import { replicationRuntimeInfo } from './ha-service.js';
 import type { BrokerContext } from './broker-context.js';
 import type { BrokerConfig } from './broker-config.js';
 import { BrokerConfigSchema, resolveBrokerConfig } from './broker-config.js';
@@ -469,6 +470,7 @@ export async function runtimeInfo(context: BrokerContext, rates: RateSampler): P
     karmanBytesIn: totals.bytesIn,
     karmanBytesOut: totals.bytesOut,
     karmanNow: now,
+    ...replicationRuntimeInfo(context.replication),
   };
   return Object.fromEntries(Object.entries(table).map(([k, v]) => [k, String(v)]));
 }

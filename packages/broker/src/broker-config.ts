@@ -48,6 +48,21 @@ export const BrokerConfigSchema = z.object({
   rebalanceLockMaxLiveTime: millis(60_000, 'An orderly-consumption queue lock expires this long after its last renewal.'),
   slaveReadEnable: bool(false, 'Suggest slaves to consumers whose backlog is no longer in memory.'),
   accessMessageInMemoryMaxRatio: z.coerce.number().int().min(1).max(100).default(40).describe('Backlog share of physical memory past which reads go to a slave.'),
+  physicalMemoryBytes: z.coerce.number().int().min(0).default(0).describe('Physical memory the slave-read rule measures against (§5.3); 0 reads it from the OS. Tests set a few MiB.'),
+  haMasterAddress: z.string().default('').describe('Slave: the master\'s `host:port` to replicate from; empty learns it from the nameserver registration answer.'),
+  haSendHeartbeatInterval: millis(5_000, 'Longest a replication request waits for new data before answering empty (a heartbeat both ways).'),
+  haHousekeepingInterval: millis(20_000, 'A replication connection silent this long is closed (either side); the slave reconnects.'),
+  haTransferBatchSize: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(1024 * 1024)
+    .describe('About how many commit-log bytes one replication answer carries (RocketMQ streams 32 KiB writes without waiting; here each answer costs a round trip, so it carries more).'),
+  haSlaveFallbehindMax: z.coerce.number().int().min(1).default(256 * 1024 * 1024).describe('SYNC_MASTER: a slave further behind than this many bytes is not waited for (SLAVE_NOT_AVAILABLE).'),
+  slaveTimeout: millis(3_000, 'SYNC_MASTER: how long a send waits for the slave\'s confirmation before FLUSH_SLAVE_TIMEOUT.'),
+  haReplicateFromZero: bool(false, 'A slave with an empty store copies the master\'s whole log instead of starting at its last segment.'),
+  slaveSyncInterval: millis(10_000, 'Slave: how often topic configs, consumer offsets, delay offsets and groups are copied from the master.'),
+  haReconnectInterval: millis(1_000, 'Slave: wait before reconnecting to the master after a failure.'),
 });
 
 /** Options as the caller writes them: every key optional, strings accepted where a `.properties` file gives them. */

@@ -15,6 +15,7 @@ import type { RebalanceLockManager } from './rebalance-lock-manager.js';
 import type { SubscriptionGroupManager } from './subscription-group-manager.js';
 import type { TopicConfigManager } from './topic-config-manager.js';
 import type { BrokerStats } from './broker-stats.js';
+import type { ReplicationView } from './ha-service.js';
 
 /** A structured log line: level, message, fields. */
 export type BrokerLogger = (level: 'debug' | 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
@@ -39,6 +40,8 @@ export interface BrokerContext {
   readonly storeHost: HostAddress;
   readonly clock: () => number;
   readonly log: BrokerLogger;
+  /** Replication state for runtime info and metrics (ha-service.ts); absent in contexts built by unit tests. */
+  readonly replication?: ReplicationView;
   /** Re-register with the nameservers now (after a topic change); never throws. */
   topicsChanged(): void;
 }

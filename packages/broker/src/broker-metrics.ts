@@ -16,6 +16,8 @@
  *   queue_max_offset{topic,queue}                                        (queues with committed offsets)
  *   store_commitlog_min_offset_bytes, store_commitlog_max_offset_bytes,
  *   store_commitlog_flushed_offset_bytes, store_size_bytes, store_disk_full
+ *   replication_slave_lag_bytes{slave,broker_id}, replication_slave_lag_seconds{slave,broker_id}  (master)
+ *   replication_master_lag_bytes{master}, replication_connected{master}                        (slave)
  */
 import type { BrokerContext } from './broker-context.js';
 
@@ -100,6 +102,14 @@ export function renderMetrics(context: BrokerContext): string {
   out.family('store_commitlog_max_offset_bytes', 'gauge', 'End of the written commit log.', [[{}, store.maxPhyOffset]]);
   out.family('store_commitlog_flushed_offset_bytes', 'gauge', 'End of the commit log known to be on disk (fdatasync).', [[{}, store.flushedPhyOffset]]);
   out.family('store_size_bytes', 'gauge', 'Commit-log bytes held (max − min offset).', [[{}, store.maxPhyOffset - store.minPhyOffset]]);
+  const slaves = context.replication?.slaves() ?? [];
+  out.family('replication_slave_lag_bytes', 'gauge', 'Master: commit-log bytes each connected slave has not confirmed.', slaves.map((s) => [{ slave: s.slaveAddr, broker_id: s.brokerId }, s.lagBytes] as const));
+  out.family('replication_slave_lag_seconds', 'gauge', 'Master: age of the oldest byte each connected slave has not confirmed.', slaves.map((s) => [{ slave: s.slaveAddr, broker_id: s.brokerId }, s.lagSeconds] as const));
+  const master = context.replication?.master?.();
+  if (master) {
+    out.family('replication_master_lag_bytes', 'gauge', 'Slave: master commit-log end (as last seen) minus this store\'s end.', [[{ master: master.masterAddr ?? '' }, master.lagBytes]]);
+    out.family('replication_connected', 'gauge', 'Slave: 1 while the last exchange with the master succeeded.', [[{ master: master.masterAddr ?? '' }, master.connected ? 1 : 0]]);
+  }
   out.family('store_disk_full', 'gauge', '1 when appends are refused because the disk is over diskSpaceWarningLevelRatio.', [[{}, store.isDiskFull ? 1 : 0]]);
   return out.text();
 }

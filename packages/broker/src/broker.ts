@@ -32,6 +32,10 @@ import { registerPullProcessor } from './pull-message-processor.js';
 import { registerConsumerManageProcessor } from './consumer-manage-processor.js';
 import { registerAdminProcessor } from './admin-processor.js';
 import { ScheduleMessageService } from './schedule-message-service.js';
+import { HaClient } from './ha-client.js';
+import { HaService } from './ha-service.js';
+import type { ReplicationView } from './ha-service.js';
+import { SlaveSynchronizer, registerMetadataExport } from './slave-synchronizer.js';
 
 /** Store options a broker passes through (RocketMQ keeps them in the same broker.conf). */
 export type BrokerStoreOptions = Omit<StoreOptions, 'storePathRootDir' | 'storeHost' | 'clock' | 'logger' | keyof BrokerConfigInput>;
@@ -58,6 +62,9 @@ export class Broker implements AsyncDisposable {
     /** Everything the processors share; exposed for tests and the admin tools. */
     readonly context: BrokerContext,
     private readonly schedule: ScheduleMessageService,
+    private readonly haService: HaService | undefined,
+    private readonly haClient: HaClient | undefined,
+    private readonly synchronizer: SlaveSynchronizer | undefined,
   ) {}
 
   /** Start a broker. Rejects (after releasing what it opened) when the port or the store cannot be had. */
@@ -146,6 +153,7 @@ export class Broker implements AsyncDisposable {
         }
       },
     });
+    const haClientRef: { current: HaClient | undefined } = { current: undefined };
     const registrar =
       config.namesrvAddr.trim().length > 0
         ? new NameServerRegistrar({
@@ -154,9 +162,27 @@ export class Broker implements AsyncDisposable {
             topics: () => registrationTopics(topics.serialize(), config.brokerPermission),
             period: config.registerNameServerPeriod,
             timeout: config.registerBrokerTimeoutMills,
+            // §5.1: a slave learns where to replicate from in the registration answer.
+            onRegistered: (result) => haClientRef.current?.setMasterAddress(result.haServerAddr ?? result.masterAddr),
             onError: (nameserver, error) => log('warn', `registration with nameserver ${nameserver} failed: ${(error as Error).message}`),
           })
         : undefined;
+
+    const isSlave = config.brokerRole === 'SLAVE';
+    const haService = isSlave ? undefined : new HaService({ config, store, server, clock, log });
+    const haClient = isSlave ? new HaClient({ config, store, selfAddr: brokerAddr, clock, log }) : undefined;
+    haClientRef.current = haClient;
+    const replication: ReplicationView = haService ?? {
+      slaves: () => [],
+      master: () => ({
+        masterAddr: haClient?.masterAddress,
+        connected: haClient?.connected ?? false,
+        masterMaxOffset: haClient?.masterMaxOffset ?? 0,
+        lagBytes: Math.max(0, (haClient?.masterMaxOffset ?? 0) - store.maxPhyOffset),
+      }),
+    };
+    // §5.1 "Slaves never accept writes": refused in the store itself, so no path (sends, sends back, delays) can fork the copy.
+    if (isSlave) store.refuseAppends(`broker ${config.brokerName} (id ${config.brokerId}) is a slave and does not accept messages; send to the master (broker id 0)`);
 
     const context: BrokerContext = {
       config,
@@ -175,6 +201,7 @@ export class Broker implements AsyncDisposable {
       storeHost: { host, port },
       clock,
       log,
+      replication,
       topicsChanged: () => {
         registrar?.registerAll().catch((error: unknown) => log('warn', `re-registration failed: ${(error as Error).message}`));
       },
@@ -187,14 +214,21 @@ export class Broker implements AsyncDisposable {
     registerAdminProcessor(context);
     const schedule = new ScheduleMessageService(context, join(configDir, 'delayOffset.json'));
 
-    const broker = new Broker(context, schedule);
+    registerMetadataExport(context, schedule);
+    const synchronizer = isSlave ? new SlaveSynchronizer(context, () => haClient?.masterAddress, join(configDir, 'delayOffset.json')) : undefined;
+
+    const broker = new Broker(context, schedule, haService, haClient, synchronizer);
     store.onMessageArrival((topic, queueId, logicOffset, tagsCode) => holds.arriving(topic, queueId, logicOffset, tagsCode));
     server.on('disconnect', (connection: ServerConnection) => {
       clients.channelClosed(connection);
       holds.dropChannel(connection.id);
     });
     holds.start();
-    schedule.start();
+    // Delayed messages are delivered by the master only; a slave receives them through replication.
+    if (!isSlave) schedule.start();
+    haService?.start();
+    haClient?.start();
+    synchronizer?.start();
     broker.every(config.flushConsumerOffsetInterval, () => offsets.persist());
     broker.every(config.clientHousekeepingInterval, async () => clients.scanExpired());
     await registrar?.start();
@@ -231,6 +265,9 @@ export class Broker implements AsyncDisposable {
     for (const timer of this.timers) clearInterval(timer);
     await registrar?.stop().catch((error: unknown) => log('warn', `unregistration failed: ${(error as Error).message}`));
     holds.stop();
+    this.synchronizer?.stop();
+    this.haService?.stop();
+    await this.haClient?.stop();
     await this.schedule.stop();
     await offsets.persist().catch((error: unknown) => log('error', `could not persist consumer offsets: ${(error as Error).message}`));
     await store.close();

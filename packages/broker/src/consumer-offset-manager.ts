@@ -79,6 +79,20 @@ export class ConsumerOffsetManager {
     this.dirty = true;
   }
 
+  /** The table as RocketMQ's `ConsumerOffsetSerializeWrapper` body: `{"offsetTable":{"topic@group":{"0":12}}}`. */
+  serialize(): { offsetTable: Record<string, Record<string, number>> } {
+    const offsetTable: Record<string, Record<string, number>> = {};
+    for (const [key, queues] of this.table) offsetTable[key] = Object.fromEntries([...queues].map(([q, o]) => [String(q), o]));
+    return { offsetTable };
+  }
+
+  /** A slave's copy of its master's offsets (§5.4): the master's table replaces this one. */
+  replaceAll(offsetTable: Record<string, Record<string, number>>): void {
+    this.table.clear();
+    for (const [key, queues] of Object.entries(offsetTable)) this.table.set(key, new Map(Object.entries(queues).map(([q, o]) => [Number(q), o])));
+    this.dirty = true;
+  }
+
   /** Write the table if it changed since the last persist. */
   async persist(): Promise<void> {
     if (!this.store || !this.dirty) return;

@@ -318,6 +318,8 @@ function suggestSlave(context: BrokerContext, result: GetMessageResult): boolean
   const last = result.buffers.at(-1);
   if (!last || last.length < POS_PHYSICAL_OFFSET + 8) return false;
   physicalMemory ??= totalmem();
+  // physicalMemoryBytes lets tests (and containers whose limit is below the host's RAM) set the figure.
+  const memory = context.config.physicalMemoryBytes > 0 ? context.config.physicalMemoryBytes : physicalMemory;
   const lastPhy = Number(last.readBigInt64BE(POS_PHYSICAL_OFFSET));
-  return context.store.maxPhyOffset - lastPhy > physicalMemory * (context.config.accessMessageInMemoryMaxRatio / 100);
+  return context.store.maxPhyOffset - lastPhy > memory * (context.config.accessMessageInMemoryMaxRatio / 100);
 }

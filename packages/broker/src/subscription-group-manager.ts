@@ -94,6 +94,16 @@ export class SubscriptionGroupManager {
     return existed;
   }
 
+  /** A slave's copy of its master's table (§5.4), as `TopicConfigManager.replaceAll`. */
+  async replaceAll(subscriptionGroupTable: Record<string, SubscriptionGroupConfig>, dataVersion: DataVersion): Promise<boolean> {
+    if (dataVersion.timestamp === this.version.timestamp && dataVersion.counter === this.version.counter) return false;
+    this.table.clear();
+    for (const [name, config] of Object.entries(subscriptionGroupTable)) this.table.set(name, { ...config });
+    this.version = { ...dataVersion };
+    await this.store?.save({ subscriptionGroupTable: Object.fromEntries(this.table), dataVersion: this.version });
+    return true;
+  }
+
   private async changed(): Promise<void> {
     this.version = { timestamp: this.clock(), counter: this.version.counter + 1 };
     await this.store?.save({ subscriptionGroupTable: Object.fromEntries(this.table), dataVersion: this.version });

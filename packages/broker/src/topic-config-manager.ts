@@ -144,6 +144,20 @@ export class TopicConfigManager {
     return created;
   }
 
+  /**
+   * A slave's copy of its master's table (§5.4: the master's data overwrites the slave's). Skipped
+   * when the data version is the one already held; otherwise replaced whole and persisted.
+   * Returns whether anything changed.
+   */
+  async replaceAll(topicConfigTable: Record<string, TopicConfig>, dataVersion: DataVersion): Promise<boolean> {
+    if (dataVersion.timestamp === this.version.timestamp && dataVersion.counter === this.version.counter) return false;
+    this.table.clear();
+    for (const [name, config] of Object.entries(topicConfigTable)) this.table.set(name, { ...config });
+    this.version = { ...dataVersion };
+    await this.store?.save({ topicConfigTable: Object.fromEntries(this.table), dataVersion: this.version });
+    return true;
+  }
+
   /** Persist after a change and bump the data version. */
   private async changed(): Promise<void> {
     this.version = { timestamp: this.clock(), counter: this.version.counter + 1 };

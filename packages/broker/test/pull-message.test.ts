@@ -207,6 +207,8 @@ describe('PULL_MESSAGE', () => {
 
     await using slave = await startTestBroker({ brokerRole: 'SLAVE', brokerId: 1 });
     await createTopic(slave, topic, 1);
+    // A slave's store refuses appends (only replication writes it); lift that to set up its data directly.
+    slave.broker.context.store.refuseAppends(undefined);
     await putMessage(slave, topic, 0, 'm');
     const refused = await slave.request(PULL, pullFields(group, topic, 0, 0, { suspend: true, commitOffset: 1 }));
     expect(refused.code).toBe(ResponseCode.PULL_RETRY_IMMEDIATELY.code);

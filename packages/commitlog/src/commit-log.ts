@@ -16,7 +16,7 @@
  *
  * Offsets: `minOffset` ≤ `flushedOffset` ≤ `maxOffset` (written) ≤ `reservedOffset` (placed).
  */
-import { BLANK_RECORD_SIZE, encodeBlankRecord } from '@karman/protocol';
+import { BLANK_RECORD_SIZE, KarmanError, encodeBlankRecord } from '@karman/protocol';
 import type { DispatchRequest } from './dispatcher.js';
 import { scanRecord, type ScanResult } from './record-scan.js';
 import { SegmentQueue } from './segment-queue.js';
@@ -171,6 +171,25 @@ export class CommitLog {
     }
     const dispatch = place(this.reserved);
     return this.enqueue(record, dispatch);
+  }
+
+  /**
+   * Queue bytes replicated from a master (ha-append.ts) at exactly `offset`, which must be the end
+   * of this log: a gap or an overlap would make the two logs differ, so both are refused. An empty
+   * log takes any segment-aligned offset (a fresh slave starts at the master's last segment).
+   * Resolves once written and dispatched.
+   */
+  appendReplicated(offset: number, buffers: readonly Buffer[], spans: readonly number[], dispatches: DispatchRequest[]): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.reserved === 0 && this.files.segments.length === 0 && offset > 0 && offset % this.fileSize === 0) this.setEnd(offset);
+    if (offset !== this.reserved) {
+      const what = offset > this.reserved ? `would leave a gap after the log's end ${this.reserved}` : `overlaps bytes already held (the log ends at ${this.reserved})`;
+      return Promise.reject(new KarmanError('REPLICA_OFFSET_MISMATCH', `replicated bytes at offset ${offset} ${what}; resume from the end of the log`));
+    }
+    if (buffers.length === 0) return Promise.resolve();
+    let done: Promise<void> = Promise.resolve();
+    for (let i = 0; i < buffers.length; i++) done = this.enqueue(buffers[i]!, i === buffers.length - 1 ? dispatches : undefined, spans[i]);
+    return done;
   }
 
   private enqueue(buf: Buffer, dispatch: DispatchRequest[] | undefined, span = buf.length): Promise<void> {

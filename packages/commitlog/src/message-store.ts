@@ -31,6 +31,7 @@ import { writeCheckpoint } from './checkpoint.js';
 import { CommitLog } from './commit-log.js';
 import { CQ_STORE_UNIT_SIZE, ConsumeQueueStore, TOPIC_NAME_PATTERN, readUnit } from './consume-queue.js';
 import type { CommitLogDispatcher, DispatchRequest, MessageArrivingListener } from './dispatcher.js';
+import { parseReplicationChunk, readReplicationChunk, type ReplicationChunk } from './ha-append.js';
 import { IndexService } from './index-service.js';
 import { GetMessageStatus, PutMessageStatus } from './message-status.js';
 import { writeInt64BE } from './int64.js';
@@ -130,6 +131,13 @@ export interface QueryMessageResult {
   indexLastUpdatePhyoffset: number;
 }
 
+/**
+ * Decides what a stored append answers once replication is considered (SYNC_MASTER, §5.2): given
+ * the end offset of the append, PUT_OK once a slave confirmed it, or FLUSH_SLAVE_TIMEOUT /
+ * SLAVE_NOT_AVAILABLE (both still stored).
+ */
+export type ReplicationGate = (endOffset: number) => PutMessageStatus | Promise<PutMessageStatus>;
+
 /** Outcome of a retention round. */
 export interface CleanResult {
   deletedFiles: number;
@@ -148,6 +156,9 @@ export class MessageStore {
   private readonly index: IndexService | undefined;
   private readonly dispatchers: CommitLogDispatcher[] = [];
   private readonly arrivalListeners = new Set<MessageArrivingListener>();
+  private readonly writeListeners = new Set<(maxPhyOffset: number) => void>();
+  private replicationGate: ReplicationGate | undefined;
+  private appendsRefused: string | undefined;
   /** Next queue offset per `topic-queueId` (RocketMQ's topicQueueTable). */
   private readonly queueOffsets = new Map<string, number>();
   private lastStoreTimestamp = 0;
@@ -267,6 +278,12 @@ export class MessageStore {
   }
 
   private checkWritable(): PutMessageResult | undefined {
+    if (this.appendsRefused !== undefined && !this.closed) return illegal(PutMessageStatus.SERVICE_NOT_AVAILABLE, this.appendsRefused);
+    return this.checkHealthy();
+  }
+
+  /** Whether the log can be written at all (closed, failed write, failed dispatch, full disk). */
+  private checkHealthy(): PutMessageResult | undefined {
     if (this.closed) return illegal(PutMessageStatus.SERVICE_NOT_AVAILABLE, 'the store is closed');
     if (this.commitLog.failed) {
       return illegal(PutMessageStatus.SERVICE_NOT_AVAILABLE, `the store stopped after a write error (${this.commitLog.failed.message}); reopen it`);
@@ -398,6 +415,8 @@ export class MessageStore {
       const flushed = await this.commitLog.waitFlushed(wroteOffset + total, o.syncFlushTimeout);
       if (!flushed) status = PutMessageStatus.FLUSH_DISK_TIMEOUT;
     }
+    // RocketMQ 4.x handleHA: a message that does not wait for storage does not wait for the slave either.
+    if (status === PutMessageStatus.PUT_OK && wait && this.replicationGate) status = await this.replicationGate(wroteOffset + total);
     return { status, wroteOffset, wroteBytes: total, queueOffset: firstQueueOffset, msgNum: records.length, msgIds, storeTimestamp };
   }
 
@@ -439,6 +458,13 @@ export class MessageStore {
       this.dispatchError ??= err instanceof Error ? err : new Error(String(err));
       throw err;
     }
+    for (const l of this.writeListeners) {
+      try {
+        l(this.commitLog.maxOffset);
+      } catch (err) {
+        this.options.logger('error', `commit-log write listener threw: ${String(err)}`);
+      }
+    }
     if (this.arrivalListeners.size > 0) {
       for (const r of requests) {
         if (!isConsumable(r.sysFlag)) continue;
@@ -451,6 +477,56 @@ export class MessageStore {
         }
       }
     }
+  }
+
+  // ---- replication (ha-append.ts, §5.1) ----
+
+  /**
+   * A slave's store (§5.1 "Slaves never accept writes"): `put` and `putBatch` answer
+   * SERVICE_NOT_AVAILABLE with `reason`, while `appendReplicated` still writes. Undefined lifts it.
+   */
+  refuseAppends(reason: string | undefined): void {
+    this.appendsRefused = reason;
+  }
+
+  /** SYNC_MASTER: make every stored append wait on `gate` before answering; undefined removes it. */
+  setReplicationGate(gate: ReplicationGate | undefined): void {
+    this.replicationGate = gate;
+  }
+
+  /** Be told the new end of the commit log after each write (a master wakes its slaves' transfers). Returns an unsubscribe function. */
+  onCommitLogWritten(listener: (maxPhyOffset: number) => void): () => void {
+    this.writeListeners.add(listener);
+    return () => this.writeListeners.delete(listener);
+  }
+
+  /** Master side: whole records from `offset`, about `maxBytes`; undefined at the end of the log. See `readReplicationChunk`. */
+  readReplicationChunk(offset: number, maxBytes: number): Promise<ReplicationChunk | undefined> {
+    this.checkOpen('readReplicationChunk');
+    return readReplicationChunk(this.commitLog, offset, maxBytes);
+  }
+
+  /**
+   * Slave side: append bytes shipped by the master at exactly `offset`, the end of this log (an
+   * empty store takes the master's segment-aligned start). Gaps, overlaps and invalid records are
+   * refused with a KarmanError (REPLICA_OFFSET_MISMATCH, REPLICA_CORRUPT). The records are
+   * dispatched to this store's own consume queues and index. Resolves with the new end of the log.
+   */
+  async appendReplicated(offset: number, data: Buffer): Promise<number> {
+    this.checkOpen('appendReplicated');
+    // A slave keeps copying when its disk is over the warning level: refusing would only stall it.
+    const broken = this.commitLog.failed ?? this.dispatchError;
+    if (broken) throw new KarmanError('STORE_NOT_WRITABLE', `cannot append replicated bytes: the store stopped after an error (${broken.message}); reopen it`);
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new InvalidArgumentError(`appendReplicated: offset ${String(offset)} must be a non-negative integer`);
+    const parsed = parseReplicationChunk(data, offset, this.options.mappedFileSizeCommitLog);
+    const written = this.commitLog.appendReplicated(offset, parsed.buffers, parsed.spans, parsed.dispatches);
+    // Keep the next queue offsets and store time as a master would, should this store ever take appends.
+    for (const d of parsed.dispatches) {
+      if (isConsumable(d.sysFlag)) this.queueOffsets.set(`${d.topic}-${d.queueId}`, d.consumeQueueOffset + 1);
+      if (d.storeTimestamp > this.lastStoreTimestamp) this.lastStoreTimestamp = d.storeTimestamp;
+    }
+    await written;
+    return this.commitLog.maxOffset;
   }
 
   /** Be told about every message once it can be read (for long-poll wake-ups). Returns an unsubscribe function. */
