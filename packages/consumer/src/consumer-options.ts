@@ -39,6 +39,8 @@ export type ConsumeResult = (typeof ConsumeResult)[keyof typeof ConsumeResult];
 
 /** Passed to each handler call. */
 export interface ConsumeContext {
+  /** The consumer group consuming the message (what `@karman/dedup` scopes its records by). */
+  group: string;
   /** The queue the message was pulled from. */
   queue: MessageQueue;
   /** Concurrent: delay level of the next retry when this call fails; 0 lets the broker choose (3 + reconsumeTimes). -1 sends it straight to the DLQ. */

@@ -180,7 +180,7 @@ export class PushConsumer extends ConsumerBase<ResolvedPushConsumerOptions> impl
 
   private contextFor(entry: QueueEntry): ConsumeContext {
     // The entry's own signal: aborted when the queue is revoked, and for every queue at shutdown.
-    return { queue: { ...entry.queue }, delayLevelWhenNextConsume: 0, signal: entry.abort.signal };
+    return { group: this.options.group, queue: { ...entry.queue }, delayLevelWhenNextConsume: 0, signal: entry.abort.signal };
   }
 
   // -------------------------------------------------------------------------------------------
