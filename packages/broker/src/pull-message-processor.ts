@@ -219,9 +219,14 @@ async function pull(
     suggest = result.status === GetMessageStatus.FOUND && suggestSlave(context, result) ? plan.whichBrokerWhenConsumeSlowly : plan.groupBrokerId;
   }
   let remark: string | undefined;
+  let nextBeginOffset = result.nextBeginOffset;
   if (slaveRefuses) {
     code = ResponseCode.PULL_RETRY_IMMEDIATELY.code;
     suggest = MASTER_ID;
+    // RocketMQ 4.x answers the read's nextBeginOffset here, and clients (ali-ons, ours) take it as
+    // their next offset: with the master gone that silently skips every message the slave holds.
+    // Keep the consumer where it asked to be; it moves on once it pulls from the master.
+    nextBeginOffset = header.queueOffset;
     remark = `${config.brokerName} is a slave with slaveReadEnable=false; pull from the master`;
   } else if (config.brokerRole === 'SLAVE' && code === ResponseCode.PULL_OFFSET_MOVED.code) {
     // A slave never corrects offsets (offsetCheckInSlave=false): it only asks for a retry.
@@ -241,7 +246,7 @@ async function pull(
     request,
     code,
     remark,
-    { suggestWhichBrokerId: suggest, nextBeginOffset: result.nextBeginOffset, minOffset: result.minOffset, maxOffset: result.maxOffset },
+    { suggestWhichBrokerId: suggest, nextBeginOffset, minOffset: result.minOffset, maxOffset: result.maxOffset },
     body,
   );
 }

@@ -212,7 +212,9 @@ describe('PULL_MESSAGE', () => {
     await putMessage(slave, topic, 0, 'm');
     const refused = await slave.request(PULL, pullFields(group, topic, 0, 0, { suspend: true, commitOffset: 1 }));
     expect(refused.code).toBe(ResponseCode.PULL_RETRY_IMMEDIATELY.code);
-    expect(refused.extFields).toMatchObject({ suggestWhichBrokerId: '0', nextBeginOffset: '1', minOffset: '0', maxOffset: '1' });
+    // The refusal must not move the consumer past messages it never received: clients take
+    // nextBeginOffset as their next offset, so it stays at the requested offset.
+    expect(refused.extFields).toMatchObject({ suggestWhichBrokerId: '0', nextBeginOffset: '0', minOffset: '0', maxOffset: '1' });
     expect(refused.remark).toMatch(/slave.*pull from the master/);
     expect(slave.broker.context.offsets.query(group, topic, 0)).toBe(-1);
   });
