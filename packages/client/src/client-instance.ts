@@ -155,6 +155,7 @@ export class ClientInstance {
       throw new InvalidArgumentError(`producer group "${member.group}" already has a producer in client ${this.clientId}; give each producer of one group its own instanceName`);
     }
     this.producers.set(member.group, member);
+    this.heartbeatSoon();
   }
 
   /** Remove a producer and tell every broker (UNREGISTER_CLIENT); never throws. */
@@ -168,6 +169,16 @@ export class ClientInstance {
       throw new InvalidArgumentError(`consumer group "${member.group}" already has a consumer in client ${this.clientId}; give each consumer of one group its own instanceName`);
     }
     this.consumers.set(member.group, member);
+    this.heartbeatSoon();
+  }
+
+  /**
+   * Heartbeat at once (in the background) because groups or brokers changed, so brokers know a new
+   * member without waiting for the next `heartbeatBrokerInterval`. Failures arrive as events.
+   */
+  heartbeatSoon(): void {
+    if (this.closed) return;
+    void this.sendHeartbeatToAllBrokers();
   }
 
   /** Remove a consumer and tell every broker (UNREGISTER_CLIENT), so its group rebalances at once; never throws. */
@@ -226,11 +237,18 @@ export class ClientInstance {
     const route = parsed.data;
     const old = this.routes.get(topic);
     this.routes.set(topic, route);
+    let newBroker = false;
     for (const bd of route.brokerDatas) {
       const ids = new Map<number, string>();
-      for (const [id, addr] of Object.entries(bd.brokerAddrs)) ids.set(Number(id), addr);
+      const known = this.brokerAddrs.get(bd.brokerName);
+      for (const [id, addr] of Object.entries(bd.brokerAddrs)) {
+        ids.set(Number(id), addr);
+        if (known?.get(Number(id)) !== addr) newBroker = true;
+      }
       this.brokerAddrs.set(bd.brokerName, ids);
     }
+    // A broker this client has not told about its groups yet hears from it now, not in 30 s.
+    if (newBroker) this.heartbeatSoon();
     if (routeChanged(old, route)) {
       this.emit({ type: 'route_updated', topic, route });
       for (const consumer of this.consumers.values()) if (consumer.topics().includes(topic)) consumer.onRouteChanged?.(topic, route);

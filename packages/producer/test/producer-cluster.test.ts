@@ -136,3 +136,38 @@ describe('Producer against a cluster of two nameservers and two brokers', () => 
     await expect(p.send({ topic: uniqueName('Missing'), body: 'x' })).rejects.toThrow(/no route/);
   });
 });
+
+describe('Producer membership and backpressure', () => {
+  it('heartbeats a broker as soon as it learns of it, so the group is known before the 30 s heartbeat', async () => {
+    await using cluster = await startCluster();
+    const topic = uniqueName('T');
+    await cluster.createTopic(topic, { queues: 1 });
+    await using p = producer(cluster);
+    await p.start();
+    await p.send({ topic, body: 'x' });
+    const clients = cluster.broker('broker-a').context.clients;
+    const deadline = Date.now() + 5_000;
+    while (clients.producerGroup(p.options.group).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(clients.producerGroup(p.options.group).map((c) => c.clientId)).toHaveLength(1);
+  });
+
+  it('fails fast with PRODUCER_BUSY past its in-flight cap when told to, and waits otherwise', async () => {
+    await using cluster = await startCluster();
+    const topic = uniqueName('T');
+    await cluster.createTopic(topic, { queues: 1 });
+    await using fast = producer(cluster, { maxInFlightSends: 1, failFastWhenBusy: true });
+    await fast.start();
+    const outcomes = await Promise.allSettled([fast.send({ topic, body: 'a' }), fast.send({ topic, body: 'b' })]);
+    expect(outcomes[0]!.status).toBe('fulfilled');
+    expect(outcomes[1]!.status).toBe('rejected');
+    expect(((outcomes[1] as PromiseRejectedResult).reason as { code: string }).code).toBe('PRODUCER_BUSY');
+
+    await using patient = producer(cluster, { maxInFlightSends: 1 });
+    await patient.start();
+    const results = await Promise.all(Array.from({ length: 5 }, (_, i) => patient.send({ topic, body: `w${i}` })));
+    const offsets = results.map((r) => r.queueOffset);
+    // One at a time: each send started after the previous answered, so offsets follow call order.
+    expect(offsets).toEqual([...offsets].sort((a, b) => a - b));
+    expect(new Set(offsets).size).toBe(5);
+  });
+});
