@@ -2,9 +2,10 @@
  * A Karman cluster of real processes for cross-process tests (STYLE rule 16, third tier): the
  * karman-nameserver and karman-broker binaries run from source (tsx and the `@karman/source`
  * condition, so no build is needed) on ephemeral ports with temporary folders. Their pino JSON log
- * lines are read to learn the bound ports. Brokers can be stopped (SIGTERM) or killed (SIGKILL) and
- * started again on the same port and store. `await using cluster = await startProcessCluster()`
- * kills whatever is left and removes the folders.
+ * lines are read to learn the bound ports. Any member (nameserver, master or slave) can be stopped
+ * (SIGTERM), killed (SIGKILL), paused (SIGSTOP) and resumed (SIGCONT), and started again on the
+ * same port and store; several nameservers and master/slave groups are options.
+ * `await using cluster = await startProcessCluster()` kills whatever is left and removes the folders.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -12,7 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { KarmanError, RemotingClient, RequestCode, ResponseCode, createRequest } from '@karman/protocol';
+import { InvalidArgumentError, KarmanError, RemotingClient, RequestCode, ResponseCode, createRequest } from '@karman/protocol';
 
 /** The monorepo's `apps/` folder, where both binaries live (this file is packages/testkit/src). */
 const DEFAULT_APPS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../apps');
@@ -38,6 +39,7 @@ export class LoggedProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private stderrText = '';
   private readonly waiters = new Set<() => void>();
+  private isPaused = false;
 
   constructor(
     readonly name: string,
@@ -109,10 +111,33 @@ export class LoggedProcess {
     }
   }
 
-  /** SIGTERM, then SIGKILL if it has not exited within `graceMillis`. */
+  /** True between `pause()` and `resume()`: the process exists but runs no code. */
+  get paused(): boolean {
+    return this.isPaused && this.running;
+  }
+
+  /**
+   * SIGSTOP: the process keeps its sockets open but answers nothing, as a machine stalled by a
+   * long GC pause or a frozen VM looks to its peers; unlike a kill, no connection is closed.
+   */
+  pause(): void {
+    if (!this.running || this.isPaused) return;
+    this.child.kill('SIGSTOP');
+    this.isPaused = true;
+  }
+
+  /** SIGCONT: a paused process carries on where it stopped, with whatever piled up meanwhile. */
+  resume(): void {
+    if (!this.isPaused) return;
+    this.isPaused = false;
+    if (this.running) this.child.kill('SIGCONT');
+  }
+
+  /** SIGTERM, then SIGKILL if it has not exited within `graceMillis`. A paused process is resumed so it can act on the SIGTERM. */
   async stop(graceMillis = 10_000): Promise<void> {
     if (!this.running) return;
     this.child.kill('SIGTERM');
+    this.resume();
     const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMillis);
     await this.exited;
     clearTimeout(timer);
@@ -132,27 +157,38 @@ export class LoggedProcess {
 export interface ProcessClusterOptions {
   /** Extra karman-nameserver flags (e.g. `['--set', 'scanNotActiveBrokerInterval=1000']`). */
   nameserverArgs?: readonly string[];
-  /** Extra karman-broker flags, after the cluster's own; `--set` here wins over SMALL_STORE_ARGS. */
+  /** Extra karman-broker flags for every broker, after the cluster's own; `--set` here wins over SMALL_STORE_ARGS. */
   brokerArgs?: readonly string[];
-  /** Broker names, each a master (['broker-a']). */
+  /** Extra flags for masters only, after `brokerArgs` (e.g. `['--flush', 'SYNC_FLUSH']`). */
+  masterArgs?: readonly string[];
+  /** Extra flags for slaves only, after `brokerArgs`. */
+  slaveArgs?: readonly string[];
+  /** Broker group names, each with a master (['broker-a']). */
   brokerNames?: readonly string[];
+  /** Nameservers to start (1); every broker registers with all of them. */
+  nameservers?: number;
+  /** Slaves in each broker group (0): brokerId 1, 2, ... with role SLAVE and the group's name. */
+  slavesPerGroup?: number;
   /** The monorepo's apps folder (found from this file). */
   appsDir?: string;
   /** How long a process may take to log that it listens (20 s: tsx compiles on first start). */
   startTimeoutMillis?: number;
 }
 
-interface BrokerProcessSlot {
-  brokerName: string;
+interface MemberSlot {
   port: number;
-  storeDir: string;
   process: LoggedProcess | undefined;
+}
+
+interface BrokerProcessSlot extends MemberSlot {
+  brokerName: string;
+  brokerId: number;
+  storeDir: string;
 }
 
 /** Nameserver and broker processes on 127.0.0.1; see the file comment. */
 export class ProcessCluster implements AsyncDisposable {
-  private nameserver: LoggedProcess | undefined;
-  private nameserverPort = 0;
+  private readonly nameserverSlots: MemberSlot[] = [];
   private readonly brokerSlots: BrokerProcessSlot[] = [];
   private readonly admin = new Map<string, RemotingClient>();
   private readonly appsDir: string;
@@ -168,14 +204,24 @@ export class ProcessCluster implements AsyncDisposable {
   }
 
   static async start(options: ProcessClusterOptions = {}): Promise<ProcessCluster> {
+    const nameservers = options.nameservers ?? 1;
+    const slaves = options.slavesPerGroup ?? 0;
+    if (!Number.isInteger(nameservers) || nameservers < 1) throw new InvalidArgumentError(`nameservers must be a whole number ≥ 1, got ${nameservers}`);
+    if (!Number.isInteger(slaves) || slaves < 0) throw new InvalidArgumentError(`slavesPerGroup must be a whole number ≥ 0, got ${slaves}`);
     const cluster = new ProcessCluster(mkdtempSync(join(tmpdir(), 'karman-process-cluster-')), options);
     try {
-      await cluster.startNameServer();
+      for (let i = 0; i < nameservers; i++) cluster.nameserverSlots.push({ port: 0, process: undefined });
+      // Ports are learned from each nameserver's log; brokers need them all before they start.
+      await Promise.all(cluster.nameserverSlots.map((_, index) => cluster.startNameServer(index)));
       for (const brokerName of options.brokerNames ?? ['broker-a']) {
-        cluster.brokerSlots.push({ brokerName, port: 0, storeDir: join(cluster.root, brokerName), process: undefined });
+        for (let brokerId = 0; brokerId <= slaves; brokerId++) {
+          // A master keeps the folder name it always had; slaves get `-<brokerId>`.
+          const storeDir = join(cluster.root, brokerId === 0 ? brokerName : `${brokerName}-${brokerId}`);
+          cluster.brokerSlots.push({ brokerName, brokerId, port: 0, storeDir, process: undefined });
+        }
       }
       // Brokers start in parallel: each one's tsx start-up is most of the time.
-      await Promise.all(cluster.brokerSlots.map((slot) => cluster.startBroker(slot.brokerName)));
+      await Promise.all(cluster.brokerSlots.map((slot) => cluster.startBroker(slot.brokerName, slot.brokerId)));
     } catch (error) {
       await cluster.close();
       throw error;
@@ -183,60 +229,139 @@ export class ProcessCluster implements AsyncDisposable {
     return cluster;
   }
 
-  /** `127.0.0.1:port` of the nameserver, what clients take as `namesrvAddr` / `nameSrv`. */
+  /** `127.0.0.1:port` of the first nameserver, what clients take as `namesrvAddr` / `nameSrv`. */
   get namesrvAddr(): string {
-    return `127.0.0.1:${this.nameserverPort}`;
+    return this.nameserverAddr(0);
+  }
+
+  /** Every nameserver, `;`-separated as RocketMQ's `namesrvAddr` takes a list. */
+  get namesrvAddrs(): string {
+    return this.nameserverSlots.map((_, index) => this.nameserverAddr(index)).join(';');
+  }
+
+  /** `127.0.0.1:port` of nameserver `index`, stable across stop/start. */
+  nameserverAddr(index = 0): string {
+    return `127.0.0.1:${this.nameserverSlot(index).port}`;
+  }
+
+  /** Nameserver `index`'s process while it runs. */
+  nameserverProcess(index = 0): LoggedProcess | undefined {
+    return this.nameserverSlot(index).process;
   }
 
   /** `127.0.0.1:port` of a broker, stable across stop/start. */
-  brokerAddr(brokerName = 'broker-a'): string {
-    return `127.0.0.1:${this.slot(brokerName).port}`;
+  brokerAddr(brokerName = 'broker-a', brokerId = 0): string {
+    return `127.0.0.1:${this.slot(brokerName, brokerId).port}`;
   }
 
   /** The broker's process while it runs (its log lines, its exit). */
-  brokerProcess(brokerName = 'broker-a'): LoggedProcess | undefined {
-    return this.slot(brokerName).process;
+  brokerProcess(brokerName = 'broker-a', brokerId = 0): LoggedProcess | undefined {
+    return this.slot(brokerName, brokerId).process;
   }
 
-  async startBroker(brokerName = 'broker-a'): Promise<void> {
-    const slot = this.slot(brokerName);
+  /** Start (or start again, on its port and store) a broker that is not running. */
+  async startBroker(brokerName = 'broker-a', brokerId = 0): Promise<void> {
+    const slot = this.slot(brokerName, brokerId);
     if (slot.process?.running) return;
+    const roleArgs = brokerId === 0 ? (this.options.masterArgs ?? []) : ['--broker-id', String(brokerId), '--role', 'SLAVE', ...(this.options.slaveArgs ?? [])];
     const args = [
       '--conditions=@karman/source', '--import', 'tsx', 'src/main.ts',
       '--listen', `127.0.0.1:${slot.port}`,
-      '--namesrv', this.namesrvAddr,
+      '--namesrv', this.namesrvAddrs,
       '--broker-name', brokerName,
       '--store', slot.storeDir,
       ...SMALL_STORE_ARGS,
       ...(this.options.brokerArgs ?? []),
+      ...roleArgs,
     ];
-    const child = LoggedProcess.spawn(`karman-broker ${brokerName}`, args, { cwd: join(this.appsDir, 'broker') });
+    const child = LoggedProcess.spawn(`karman-broker ${brokerName}/${brokerId}`, args, { cwd: join(this.appsDir, 'broker') });
     slot.process = child;
     const listening = await child.waitForLine((l) => l.msg === 'karman-broker listening', 'the "karman-broker listening" line', this.startTimeoutMillis);
     slot.port = listening.port as number;
   }
 
   /** Stop a broker gracefully (it unregisters from the nameserver and persists offsets). */
-  async stopBroker(brokerName = 'broker-a'): Promise<void> {
-    const slot = this.slot(brokerName);
+  async stopBroker(brokerName = 'broker-a', brokerId = 0): Promise<void> {
+    const slot = this.slot(brokerName, brokerId);
     await this.dropAdmin(`127.0.0.1:${slot.port}`);
     await slot.process?.stop();
   }
 
   /** SIGKILL a broker: nothing is persisted beyond what the store already wrote. */
-  async killBroker(brokerName = 'broker-a'): Promise<void> {
-    const slot = this.slot(brokerName);
+  async killBroker(brokerName = 'broker-a', brokerId = 0): Promise<void> {
+    const slot = this.slot(brokerName, brokerId);
     await this.dropAdmin(`127.0.0.1:${slot.port}`);
     await slot.process?.kill();
   }
 
+  /** SIGSTOP a broker: its sockets stay open, it answers nothing and stops registering. */
+  pauseBroker(brokerName = 'broker-a', brokerId = 0): void {
+    this.slot(brokerName, brokerId).process?.pause();
+  }
+
+  /** SIGCONT a paused broker. */
+  resumeBroker(brokerName = 'broker-a', brokerId = 0): void {
+    this.slot(brokerName, brokerId).process?.resume();
+  }
+
+  /** Start (or start again, on its port) a nameserver that is not running. */
+  async startNameServer(index = 0): Promise<void> {
+    const slot = this.nameserverSlot(index);
+    if (slot.process?.running) return;
+    const args = ['--conditions=@karman/source', '--import', 'tsx', 'src/main.ts', '--listen', `127.0.0.1:${slot.port}`, ...(this.options.nameserverArgs ?? [])];
+    slot.process = LoggedProcess.spawn(`karman-nameserver ${index}`, args, { cwd: join(this.appsDir, 'nameserver') });
+    const listening = await slot.process.waitForLine((l) => l.msg === 'karman-nameserver listening', 'the "karman-nameserver listening" line', this.startTimeoutMillis);
+    slot.port = listening.port as number;
+  }
+
+  /** SIGTERM a nameserver: its routes are gone until brokers register with it again. */
+  async stopNameServer(index = 0): Promise<void> {
+    const slot = this.nameserverSlot(index);
+    await this.dropAdmin(`127.0.0.1:${slot.port}`);
+    await slot.process?.stop();
+  }
+
+  /** SIGKILL a nameserver. */
+  async killNameServer(index = 0): Promise<void> {
+    const slot = this.nameserverSlot(index);
+    await this.dropAdmin(`127.0.0.1:${slot.port}`);
+    await slot.process?.kill();
+  }
+
+  /** SIGSTOP a nameserver. */
+  pauseNameServer(index = 0): void {
+    this.nameserverSlot(index).process?.pause();
+  }
+
+  /** SIGCONT a paused nameserver. */
+  resumeNameServer(index = 0): void {
+    this.nameserverSlot(index).process?.resume();
+  }
+
   /**
-   * Create a topic on every broker (or those named) through UPDATE_AND_CREATE_TOPIC, as RocketMQ's
-   * `mqadmin updateTopic` does, then wait until the nameserver routes it to all of them.
+   * Stop every member gracefully, brokers (slaves first, so none reconnects to a master on its way
+   * down) before nameservers; stores and ports are kept for `startAll`.
+   */
+  async stopAll(): Promise<void> {
+    await Promise.all(this.brokerSlots.filter((s) => s.brokerId > 0).map((s) => this.stopBroker(s.brokerName, s.brokerId)));
+    await Promise.all(this.brokerSlots.filter((s) => s.brokerId === 0).map((s) => this.stopBroker(s.brokerName, s.brokerId)));
+    await Promise.all(this.nameserverSlots.map((_, index) => this.stopNameServer(index)));
+  }
+
+  /** Start every member that is not running, nameservers first, on their ports and stores. */
+  async startAll(): Promise<void> {
+    await Promise.all(this.nameserverSlots.map((_, index) => this.startNameServer(index)));
+    await Promise.all(this.brokerSlots.map((s) => this.startBroker(s.brokerName, s.brokerId)));
+  }
+
+  /**
+   * Create a topic on every master (or those named) through UPDATE_AND_CREATE_TOPIC, as RocketMQ's
+   * `mqadmin updateTopic` does, then wait until the nameserver routes it to all of them. Slaves
+   * copy the topic from their master.
    */
   async createTopic(topic: string, options: { queues?: number; perm?: number; order?: boolean; brokers?: readonly string[] } = {}): Promise<void> {
     const queues = options.queues ?? 4;
-    const targets = this.brokerSlots.filter((s) => !options.brokers || options.brokers.includes(s.brokerName));
+    const targets = this.brokerSlots.filter((s) => s.brokerId === 0 && (!options.brokers || options.brokers.includes(s.brokerName)));
     if (targets.length === 0) throw new KarmanError('NO_BROKER', `no broker matches ${JSON.stringify(options.brokers)}`);
     for (const slot of targets) {
       const response = await this.adminClient(`127.0.0.1:${slot.port}`).request(
@@ -256,19 +381,22 @@ export class ProcessCluster implements AsyncDisposable {
     await this.waitForRoute(topic, targets.map((s) => s.brokerName));
   }
 
-  /** Wait until the nameserver routes `topic` to each of `brokerNames`. */
+  /** Wait until every running nameserver routes `topic` to each of `brokerNames`. */
   async waitForRoute(topic: string, brokerNames: readonly string[], timeoutMillis = 10_000): Promise<void> {
     const deadline = Date.now() + timeoutMillis;
-    const client = this.adminClient(this.namesrvAddr);
-    for (;;) {
-      const response = await client.request(createRequest(RequestCode.GET_ROUTEINFO_BY_TOPIC.code, { topic }));
-      if (response.code === ResponseCode.SUCCESS.code) {
-        const route = JSON.parse(Buffer.from(response.body ?? []).toString('utf8')) as { queueDatas: Array<{ brokerName: string }> };
-        const routed = new Set(route.queueDatas.map((q) => q.brokerName));
-        if (brokerNames.every((b) => routed.has(b))) return;
+    for (const slot of this.nameserverSlots) {
+      if (!slot.process?.running || slot.process.paused) continue;
+      const client = this.adminClient(`127.0.0.1:${slot.port}`);
+      for (;;) {
+        const response = await client.request(createRequest(RequestCode.GET_ROUTEINFO_BY_TOPIC.code, { topic }));
+        if (response.code === ResponseCode.SUCCESS.code) {
+          const route = JSON.parse(Buffer.from(response.body ?? []).toString('utf8')) as { queueDatas: Array<{ brokerName: string }> };
+          const routed = new Set(route.queueDatas.map((q) => q.brokerName));
+          if (brokerNames.every((b) => routed.has(b))) break;
+        }
+        if (Date.now() > deadline) throw new KarmanError('ROUTE_TIMEOUT', `the nameserver at 127.0.0.1:${slot.port} did not route ${topic} to ${brokerNames.join(', ')} within ${timeoutMillis} ms`);
+        await new Promise((r) => setTimeout(r, 20));
       }
-      if (Date.now() > deadline) throw new KarmanError('ROUTE_TIMEOUT', `the nameserver did not route ${topic} to ${brokerNames.join(', ')} within ${timeoutMillis} ms`);
-      await new Promise((r) => setTimeout(r, 20));
     }
   }
 
@@ -290,7 +418,11 @@ export class ProcessCluster implements AsyncDisposable {
         await slot.process?.stop(5_000);
       }),
     );
-    await this.nameserver?.stop(5_000);
+    await Promise.all(
+      this.nameserverSlots.map(async (slot) => {
+        await slot.process?.stop(5_000);
+      }),
+    );
     rmSync(this.root, { recursive: true, force: true });
   }
 
@@ -298,16 +430,15 @@ export class ProcessCluster implements AsyncDisposable {
     await this.close();
   }
 
-  private async startNameServer(): Promise<void> {
-    const args = ['--conditions=@karman/source', '--import', 'tsx', 'src/main.ts', '--listen', `127.0.0.1:${this.nameserverPort}`, ...(this.options.nameserverArgs ?? [])];
-    this.nameserver = LoggedProcess.spawn('karman-nameserver', args, { cwd: join(this.appsDir, 'nameserver') });
-    const listening = await this.nameserver.waitForLine((l) => l.msg === 'karman-nameserver listening', 'the "karman-nameserver listening" line', this.startTimeoutMillis);
-    this.nameserverPort = listening.port as number;
+  private nameserverSlot(index: number): MemberSlot {
+    const slot = this.nameserverSlots[index];
+    if (!slot) throw new KarmanError('NO_SUCH_NAMESERVER', `no nameserver ${index} in this cluster (it has ${this.nameserverSlots.length}, numbered from 0)`);
+    return slot;
   }
 
-  private slot(brokerName: string): BrokerProcessSlot {
-    const slot = this.brokerSlots.find((s) => s.brokerName === brokerName);
-    if (!slot) throw new KarmanError('NO_SUCH_BROKER', `no broker ${brokerName} in this cluster`);
+  private slot(brokerName: string, brokerId: number): BrokerProcessSlot {
+    const slot = this.brokerSlots.find((s) => s.brokerName === brokerName && s.brokerId === brokerId);
+    if (!slot) throw new KarmanError('NO_SUCH_BROKER', `no broker ${brokerName} with brokerId ${brokerId} in this cluster`);
     return slot;
   }
 
