@@ -14,6 +14,11 @@
  * fed the same frame bytes (pre-encoded once, no parsing, no correlation), driven the way
  * ../../shared/peerbench/{ws,net}_client.js drive their peers. Servers run in a child process, as the
  * peers did, so client and server each get a core. Prints a markdown table with ratios.
+ *
+ * Read the TCP row knowing that Karman's channel encodes the frames sent within one tick into one
+ * buffer and writes it once, while the raw net floor writes each frame on its own as the peer client
+ * does: that is a real property of Karman's sender, not of the benchmark, and it is why Karman can
+ * come close to (or pass) the floor on TCP. On WebSocket each frame is one `ws.send` on both sides.
  */
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';

@@ -3,9 +3,12 @@
  * requests or handlers: it decodes what arrives, encodes what is sent, reports how much is waiting to
  * be written, and says once why it closed. The server and the client both build on it.
  *
- * TCP: frames back to back, split by `FrameDecoder`. A frame's head and body go out as two writes,
- * so the body is never copied. Either transport corks its socket for the rest of the tick on the
- * first send, so every frame sent in one tick leaves in a single writev.
+ * TCP: frames back to back, split by `FrameDecoder`. The first frame of a tick goes out as it is (a
+ * large body as a second write, never copied); further frames in the same tick are encoded one after
+ * another into one batch buffer, written once when the tick ends or FLUSH_BYTES have gathered: a
+ * socket write and a Buffer per frame were the largest costs of a pipelining sender. Either
+ * transport corks its socket for the rest of the tick on the first send, so what is sent in one tick
+ * leaves in a single writev.
  * WebSocket: one frame per binary message, decoded whole by `decodeFrame`. A text message or a bad
  * frame closes the connection with 1002 (protocol error); `ws` itself closes with 1009 when a
  * message exceeds `maxPayload` (set to the frame limit).
@@ -16,7 +19,7 @@
 import type { Socket } from 'node:net';
 import type { RawData, WebSocket } from 'ws';
 import { ConnectionClosedError, ProtocolError } from './errors.js';
-import { FrameDecoder, decodeFrame, encodeFrame, encodeFrameParts } from './remoting-command.js';
+import { FrameDecoder, decodeFrame, encodeFrame, encodeFrameParts, writeFrame } from './remoting-command.js';
 import type { FrameLimits, RemotingCommand } from './remoting-command.js';
 
 /** Which transport a channel runs on. */
@@ -31,6 +34,10 @@ const WS_PROTOCOL_ERROR = 1002;
 const WS_SEND_OPTIONS = { binary: true, compress: false } as const;
 /** Bytes gathered under one cork before they are flushed anyway (about what 64 frames of 1 KiB make). */
 const FLUSH_BYTES = 64 * 1024;
+/** Size of a TCP batch buffer; a frame that does not fit in a fresh one is written on its own. */
+const BATCH_BYTES = FLUSH_BYTES + 16 * 1024;
+/** Bodies up to this size are copied behind their header (one write); larger ones go as a write of their own. */
+const INLINE_BODY_BYTES = 16 * 1024;
 
 export interface FrameChannelOptions extends FrameLimits {
   /**
@@ -62,7 +69,12 @@ export abstract class FrameChannel {
   private readonly uncork = (): void => {
     if (!this.corked) return;
     this.corked = false;
+    this.flush();
     this.socket.uncork();
+  };
+  private readonly endTick = (): void => {
+    this.uncork();
+    this.tickEnded();
   };
   protected readonly options: FrameChannelOptions;
   /** The TCP socket underneath (for WebSocket, the upgraded socket): corked per tick, watched for 'drain'. */
@@ -103,15 +115,16 @@ export abstract class FrameChannel {
       // Frames sent in the same tick leave in one writev: a pipelining peer pays one syscall per
       // batch instead of one per frame, the biggest per-message cost on this path.
       this.corked = true;
-      this.lengthAtCork = this.socket.writableLength;
+      this.lengthAtCork = this.bufferedAmount;
       this.socket.cork();
-      process.nextTick(this.uncork);
+      process.nextTick(this.endTick);
+      // Once per tick is precise enough for an idle check counted in seconds.
+      this.lastActivity = Date.now();
     }
     this.write(command);
     // A long burst in one tick is flushed every FLUSH_BYTES rather than at its end, so the peer
     // starts reading while we are still encoding instead of the two taking turns.
-    if (this.socket.writableLength - this.lengthAtCork >= FLUSH_BYTES) this.uncork();
-    this.lastActivity = Date.now();
+    if (this.bufferedAmount - this.lengthAtCork >= FLUSH_BYTES) this.uncork();
     if (this.options.pauseReadsWhenBlocked && !this.readingPaused && !this.writable) {
       // The peer sends faster than it reads our answers: stop reading until it catches up, so our
       // buffer of answers stays bounded.
@@ -130,6 +143,10 @@ export abstract class FrameChannel {
   }
 
   protected abstract write(command: RemotingCommand): void;
+  /** Hand frames held back by `write` to the socket. */
+  protected flush(): void {}
+  /** The tick in which frames were sent has ended (after the last flush). */
+  protected tickEnded(): void {}
   protected abstract pauseReading(): void;
   protected abstract resumeReading(): void;
   /** Release the socket; `failed` when closing because of bad input or an error. */
@@ -174,6 +191,12 @@ export class TcpFrameChannel extends FrameChannel {
   readonly transport = Transport.TCP;
   private readonly decoder: FrameDecoder;
   private initial: Buffer | undefined;
+  /** Frames sent this tick so far; the first is written alone, later ones are batched. */
+  private framesThisTick = 0;
+  /** The batch buffer: bytes [batchStart, batchEnd) are encoded frames not yet written. */
+  private batch: Buffer | undefined;
+  private batchStart = 0;
+  private batchEnd = 0;
 
   /** `initial` holds bytes already read from the socket (by the protocol sniffer); they are decoded by `start()`. */
   constructor(socket: Socket, options: FrameChannelOptions, initial?: Buffer) {
@@ -195,15 +218,57 @@ export class TcpFrameChannel extends FrameChannel {
   }
 
   get bufferedAmount(): number {
-    return this.socket.writableLength;
+    return this.socket.writableLength + this.batchEnd - this.batchStart;
   }
 
   protected write(command: RemotingCommand): void {
+    const bodyLength = command.body?.length ?? 0;
+    // One frame in a tick (a request, an answer) is not worth a batch buffer; nor is a large body.
+    if (this.framesThisTick++ === 0 || bodyLength > INLINE_BODY_BYTES) {
+      this.writeAlone(command, bodyLength);
+      return;
+    }
+    if (this.batch !== undefined) {
+      const end = writeFrame(command, this.batch, this.batchEnd);
+      if (end >= 0) {
+        this.batchEnd = end;
+        return;
+      }
+      this.flush();
+    }
+    // The bytes of a flushed batch belong to the socket until written, so a fresh buffer each time.
+    this.batch = Buffer.allocUnsafe(BATCH_BYTES);
+    this.batchStart = this.batchEnd = 0;
+    const end = writeFrame(command, this.batch, 0);
+    if (end >= 0) this.batchEnd = end;
+    else this.writeAlone(command, bodyLength);
+  }
+
+  private writeAlone(command: RemotingCommand, bodyLength: number): void {
+    this.flush();
+    if (bodyLength <= INLINE_BODY_BYTES) {
+      this.socket.write(encodeFrame(command));
+      return;
+    }
     const [head, body] = encodeFrameParts(command);
     // The socket is corked (see send), so head and body leave together in one writev without
     // copying the body.
     this.socket.write(head);
-    if (body !== undefined) this.socket.write(body);
+    this.socket.write(body!);
+  }
+
+  protected override flush(): void {
+    if (this.batchEnd === this.batchStart) return;
+    const bytes = this.batch!.subarray(this.batchStart, this.batchEnd);
+    this.batchStart = this.batchEnd;
+    this.socket.write(bytes);
+  }
+
+  protected override tickEnded(): void {
+    // An idle connection keeps no buffer: what is left of this one is dropped with the tick.
+    this.framesThisTick = 0;
+    this.batch = undefined;
+    this.batchStart = this.batchEnd = 0;
   }
 
   protected pauseReading(): void {
@@ -216,6 +281,9 @@ export class TcpFrameChannel extends FrameChannel {
 
   protected shutdown(): void {
     const socket = this.socket;
+    // Frames batched before the close still go out (answers to the requests before a bad one).
+    if (!socket.destroyed) this.flush();
+    this.tickEnded();
     if (socket.destroyed) return;
     socket.pause();
     if (socket.writableLength === 0) {

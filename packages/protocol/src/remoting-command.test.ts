@@ -299,3 +299,25 @@ describe('header values Java could not have sent', () => {
     expect(() => encodeFrame(command)).toThrow(/code/);
   });
 });
+
+describe('JSON header decoding: fast path and general path agree', () => {
+  // The decoder scans plain headers in one pass and hands anything unusual to JSON.parse. Writing
+  // the "code" key with a JSON escape ("\u0063ode" is the same key) forces the general path, so a
+  // header decoded both ways must give the same command.
+  it('decodes every header the same whichever path reads it', () => {
+    fc.assert(
+      fc.property(commandArb, (command) => {
+        const frame = encodeFrame({ ...command, serializeType: SerializeType.JSON });
+        const headerLength = frame.readUInt32BE(4) & 0xffffff;
+        const header = frame.toString('utf8', 8, 8 + headerLength);
+        expect(header).toContain('"code":');
+        const escaped = header.replace('"code":', '"\\u0063ode":');
+        const general = decodeFrame(rawFrame(escaped, 0, Buffer.from(frame.subarray(8 + headerLength))));
+        const fast = decodeFrame(frame);
+        expect(withoutBody(general)).toEqual(withoutBody(fast));
+        expect(bodyBytes(general)).toEqual(bodyBytes(fast));
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
