@@ -11,7 +11,8 @@ import { Broker } from '@karman/broker';
 import type { BrokerOptions } from '@karman/broker';
 import { NameServer } from '@karman/nameserver';
 import type { NameServerOptions } from '@karman/nameserver';
-import { KarmanError, RemotingClient, RequestCode, ResponseCode, createRequest } from '@karman/protocol';
+import { KarmanError, RemotingClient } from '@karman/protocol';
+import { createTopicOn, waitForRouteOn } from './admin-requests.js';
 
 export interface BrokerSpec {
   brokerName: string;
@@ -185,24 +186,11 @@ export class TestCluster implements AsyncDisposable {
    * then wait until every running nameserver routes it to all of them.
    */
   async createTopic(topic: string, options: CreateTopicOptions = {}): Promise<void> {
-    const queues = options.queues ?? 4;
     const targets = this.brokerSlots.filter((s) => (s.spec.brokerId ?? 0) === 0 && (!options.brokers || options.brokers.includes(s.spec.brokerName)));
     if (targets.length === 0) throw new KarmanError('NO_BROKER', `no master broker matches ${JSON.stringify(options.brokers)}`);
     for (const slot of targets) {
       if (!slot.broker) throw new KarmanError('BROKER_STOPPED', `broker ${slot.spec.brokerName} is stopped`);
-      const response = await this.adminClient(`127.0.0.1:${slot.port}`).request(
-        createRequest(RequestCode.UPDATE_AND_CREATE_TOPIC.code, {
-          topic,
-          defaultTopic: 'TBW102',
-          readQueueNums: queues,
-          writeQueueNums: queues,
-          perm: options.perm ?? 6,
-          topicFilterType: 'SINGLE_TAG',
-          topicSysFlag: 0,
-          order: options.order ?? false,
-        }),
-      );
-      if (response.code !== ResponseCode.SUCCESS.code) throw new KarmanError('CREATE_TOPIC_FAILED', `creating ${topic} on ${slot.spec.brokerName} failed: ${response.remark}`);
+      await createTopicOn(this.adminClient(`127.0.0.1:${slot.port}`), slot.spec.brokerName, topic, options);
     }
     await this.waitForRoute(topic, targets.map((s) => s.spec.brokerName));
   }
@@ -210,19 +198,8 @@ export class TestCluster implements AsyncDisposable {
   /** Wait until every running nameserver routes `topic` to each of `brokerNames`. */
   async waitForRoute(topic: string, brokerNames: string[], timeoutMillis = 10_000): Promise<void> {
     const deadline = Date.now() + timeoutMillis;
-    for (const [index, slot] of this.nameserverSlots.entries()) {
-      if (!slot.server) continue;
-      const client = this.adminClient(`127.0.0.1:${slot.port}`);
-      for (;;) {
-        const response = await client.request(createRequest(RequestCode.GET_ROUTEINFO_BY_TOPIC.code, { topic }));
-        if (response.code === ResponseCode.SUCCESS.code) {
-          const route = JSON.parse(Buffer.from(response.body ?? []).toString('utf8')) as { queueDatas: Array<{ brokerName: string }> };
-          const routed = new Set(route.queueDatas.map((q) => q.brokerName));
-          if (brokerNames.every((b) => routed.has(b))) break;
-        }
-        if (Date.now() > deadline) throw new KarmanError('ROUTE_TIMEOUT', `nameserver #${index} did not route ${topic} to ${brokerNames.join(', ')} within ${timeoutMillis} ms`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
+    for (const slot of this.nameserverSlots) {
+      if (slot.server) await waitForRouteOn(this.adminClient(`127.0.0.1:${slot.port}`), topic, brokerNames, deadline);
     }
   }
 

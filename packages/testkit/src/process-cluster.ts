@@ -13,7 +13,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { InvalidArgumentError, KarmanError, RemotingClient, RequestCode, ResponseCode, createRequest } from '@karman/protocol';
+import { InvalidArgumentError, KarmanError, RemotingClient } from '@karman/protocol';
+import { createTopicOn, waitForRouteOn } from './admin-requests.js';
 
 /** The monorepo's `apps/` folder, where both binaries live (this file is packages/testkit/src). */
 const DEFAULT_APPS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../apps');
@@ -360,24 +361,9 @@ export class ProcessCluster implements AsyncDisposable {
    * copy the topic from their master.
    */
   async createTopic(topic: string, options: { queues?: number; perm?: number; order?: boolean; brokers?: readonly string[] } = {}): Promise<void> {
-    const queues = options.queues ?? 4;
     const targets = this.brokerSlots.filter((s) => s.brokerId === 0 && (!options.brokers || options.brokers.includes(s.brokerName)));
     if (targets.length === 0) throw new KarmanError('NO_BROKER', `no broker matches ${JSON.stringify(options.brokers)}`);
-    for (const slot of targets) {
-      const response = await this.adminClient(`127.0.0.1:${slot.port}`).request(
-        createRequest(RequestCode.UPDATE_AND_CREATE_TOPIC.code, {
-          topic,
-          defaultTopic: 'TBW102',
-          readQueueNums: queues,
-          writeQueueNums: queues,
-          perm: options.perm ?? 6,
-          topicFilterType: 'SINGLE_TAG',
-          topicSysFlag: 0,
-          order: options.order ?? false,
-        }),
-      );
-      if (response.code !== ResponseCode.SUCCESS.code) throw new KarmanError('CREATE_TOPIC_FAILED', `creating ${topic} on ${slot.brokerName} failed: ${response.remark}`);
-    }
+    for (const slot of targets) await createTopicOn(this.adminClient(`127.0.0.1:${slot.port}`), slot.brokerName, topic, options);
     await this.waitForRoute(topic, targets.map((s) => s.brokerName));
   }
 
@@ -386,17 +372,7 @@ export class ProcessCluster implements AsyncDisposable {
     const deadline = Date.now() + timeoutMillis;
     for (const slot of this.nameserverSlots) {
       if (!slot.process?.running || slot.process.paused) continue;
-      const client = this.adminClient(`127.0.0.1:${slot.port}`);
-      for (;;) {
-        const response = await client.request(createRequest(RequestCode.GET_ROUTEINFO_BY_TOPIC.code, { topic }));
-        if (response.code === ResponseCode.SUCCESS.code) {
-          const route = JSON.parse(Buffer.from(response.body ?? []).toString('utf8')) as { queueDatas: Array<{ brokerName: string }> };
-          const routed = new Set(route.queueDatas.map((q) => q.brokerName));
-          if (brokerNames.every((b) => routed.has(b))) break;
-        }
-        if (Date.now() > deadline) throw new KarmanError('ROUTE_TIMEOUT', `the nameserver at 127.0.0.1:${slot.port} did not route ${topic} to ${brokerNames.join(', ')} within ${timeoutMillis} ms`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      await waitForRouteOn(this.adminClient(`127.0.0.1:${slot.port}`), topic, brokerNames, deadline);
     }
   }
 
