@@ -8,7 +8,7 @@
  */
 import type { ClientInstance } from '@karman/client';
 import { publishQueues } from '@karman/client';
-import { KarmanError, MessageProperty, RemoteError, RequestCode, ResponseCode, createRequest, encodeProperties, retryTopic } from '@karman/protocol';
+import { KarmanError, MessageProperty, RemoteError, RequestCode, ResponseCode, createRequest, propertiesToString, retryTopic } from '@karman/protocol';
 import { consumerSendMessageBack } from './broker-requests.js';
 import type { ConsumedMessage } from './consumed-message.js';
 
@@ -86,7 +86,7 @@ async function resendToRetryTopic(client: ClientInstance, message: ConsumedMessa
             f: 0,
             g: Date.now(),
             h: 0,
-            i: encodeProperties(properties).toString('utf8'),
+            i: propertiesToString(properties),
             j: message.reconsumeTimes + 1,
             k: false,
             l: args.maxReconsumeTimes,

@@ -19,7 +19,7 @@ import {
   createRequest,
   createUniqueId,
   encodeBatch,
-  encodeProperties,
+  propertiesToString,
   isRetryTopic,
   sendTopicProblem,
 } from '@karman/protocol';
@@ -308,7 +308,7 @@ export class Producer implements AsyncDisposable {
         f: prepared.sysFlag,
         g: Date.now(),
         h: prepared.flag,
-        i: encodeProperties(prepared.properties).toString('utf8'),
+        i: propertiesToString(prepared.properties),
         j: 0,
         k: false,
         m: prepared.batch ? true : undefined,
