@@ -7,7 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { z } from 'zod';
-import { InvalidArgumentError, readConfigFile, splitListenAddress } from '@karman/protocol';
+import { InvalidArgumentError, applySetFlags, readConfigFile, splitListenAddress } from '@karman/protocol';
 import { BrokerConfigSchema, resolveBrokerConfig } from '@karman/broker';
 import type { BrokerOptions } from '@karman/broker';
 import { resolveStoreOptions, storeOptionsSchema } from '@karman/commitlog';
@@ -183,10 +183,6 @@ export async function parseCommandLine(argv: readonly string[]): Promise<CliComm
   };
   if (values.listen !== undefined) options = { ...options, ...parseListen(values.listen) };
   for (const [key, value] of Object.entries(flags)) if (value !== undefined) options[key] = value;
-  for (const assignment of values.set ?? []) {
-    const eq = assignment.indexOf('=');
-    if (eq <= 0) throw new InvalidArgumentError(`--set ${JSON.stringify(assignment)} is not KEY=VALUE`);
-    options[assignment.slice(0, eq).trim()] = assignment.slice(eq + 1);
-  }
+  options = applySetFlags(options, values.set ?? []);
   return { kind: 'run', options: resolveOptions(options), logLevel };
 }

@@ -7,6 +7,7 @@
  */
 import { pino } from 'pino';
 import { Broker } from '@karman/broker';
+import { runMain, serveUntilSignal } from '@karman/server-runtime';
 import type { BrokerLogger } from '@karman/broker';
 import { helpText, parseCommandLine } from './cli.js';
 
@@ -25,72 +26,29 @@ async function main(argv: readonly string[]): Promise<number> {
   const log = pino({ name: 'karman-broker', level: command.logLevel });
   const logger: BrokerLogger = (level, message, fields) => log[level](fields ?? {}, message);
 
-  // Signals that arrive while starting are honoured once the broker is up (or has failed).
-  let signalled: NodeJS.Signals | undefined;
-  let onSignal: ((signal: NodeJS.Signals) => void) | undefined;
-  const signalHandler = (signal: NodeJS.Signals): void => {
-    if (onSignal) onSignal(signal);
-    else signalled ??= signal;
-  };
-  process.on('SIGTERM', signalHandler);
-  process.on('SIGINT', signalHandler);
-
-  let broker: Broker;
-  try {
-    broker = await Broker.start({ ...command.options, logger });
-  } catch (error) {
-    log.fatal({ err: error }, 'karman-broker failed to start');
-    return 1;
-  }
-  const { config } = broker;
-  log.info(
-    {
-      host: config.listenHost,
-      port: broker.port,
-      address: broker.address,
-      brokerName: config.brokerName,
-      brokerId: config.brokerId,
-      role: config.brokerRole,
-      cluster: config.brokerClusterName,
-      store: config.storePathRootDir,
-      namesrv: config.namesrvAddr || null,
-    },
-    'karman-broker listening',
-  );
-
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    onSignal = (signal) => {
-      if (stopping) {
-        log.warn({ signal }, 'second signal: exiting without waiting');
-        resolve(1);
-        return;
-      }
-      stopping = true;
-      log.info({ signal }, 'stopping');
-      broker.close().then(
-        () => {
-          log.info('stopped');
-          resolve(0);
+  return serveUntilSignal({
+    name: 'karman-broker',
+    log,
+    start: () => Broker.start({ ...command.options, logger }),
+    started: (broker) => {
+      const { config } = broker;
+      log.info(
+        {
+          host: config.listenHost,
+          port: broker.port,
+          address: broker.address,
+          brokerName: config.brokerName,
+          brokerId: config.brokerId,
+          role: config.brokerRole,
+          cluster: config.brokerClusterName,
+          store: config.storePathRootDir,
+          namesrv: config.namesrvAddr || null,
         },
-        (error: unknown) => {
-          log.error({ err: error }, 'failed to stop cleanly');
-          resolve(1);
-        },
+        'karman-broker listening',
       );
-    };
-    if (signalled) onSignal(signalled);
+    },
+    stop: (broker) => broker.close(),
   });
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-    // Open handles (a client still connected) must not keep a stopped broker alive.
-    setImmediate(() => process.exit(code)).unref();
-  },
-  (error: unknown) => {
-    process.stderr.write(`karman-broker: ${(error as Error).stack ?? String(error)}\n`);
-    process.exit(1);
-  },
-);
+runMain('karman-broker', () => main(process.argv.slice(2)));

@@ -5,7 +5,7 @@
  * bad value stops the process with a message naming it.
  */
 import { parseArgs } from 'node:util';
-import { InvalidArgumentError, readConfigFile, splitListenAddress } from '@karman/protocol';
+import { InvalidArgumentError, applySetFlags, readConfigFile, splitListenAddress } from '@karman/protocol';
 import { NameServerOptionsSchema, nameServerOptionNames, resolveNameServerOptions } from '@karman/nameserver';
 import type { NameServerConfig } from '@karman/nameserver';
 
@@ -82,10 +82,6 @@ export async function parseCommandLine(argv: readonly string[]): Promise<CliComm
   if (values.config !== undefined) options = { ...(await readConfigFile(values.config)) };
   if (values.listen !== undefined) options = { ...options, ...parseListen(values.listen) };
   if (values['data-dir'] !== undefined) options = { ...options, dataDir: values['data-dir'] };
-  for (const assignment of values.set ?? []) {
-    const eq = assignment.indexOf('=');
-    if (eq <= 0) throw new InvalidArgumentError(`--set ${JSON.stringify(assignment)} is not KEY=VALUE`);
-    options = { ...options, [assignment.slice(0, eq).trim()]: assignment.slice(eq + 1) };
-  }
+  options = applySetFlags(options, values.set ?? []);
   return { kind: 'run', config: resolveNameServerOptions(options), logLevel };
 }

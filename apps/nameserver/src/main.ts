@@ -6,6 +6,7 @@
  */
 import { pino } from 'pino';
 import { NameServer } from '@karman/nameserver';
+import { runMain, serveUntilSignal } from '@karman/server-runtime';
 import { helpText, parseCommandLine } from './cli.js';
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -32,48 +33,16 @@ async function main(argv: readonly string[]): Promise<number> {
     // Closed connections and refused frames: worth seeing, never fatal.
     onError: (error, connection) => log.warn({ err: error, peer: connection?.remoteAddress }, 'connection problem'),
   });
-  try {
-    const { host, port } = await nameServer.start();
-    log.info({ host, port, dataDir: command.config.dataDir ?? null }, 'karman-nameserver listening');
-  } catch (error) {
-    log.fatal({ err: error }, 'karman-nameserver failed to start');
-    return 1;
-  }
-
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: NodeJS.Signals): void => {
-      if (stopping) {
-        log.warn({ signal }, 'second signal: exiting without waiting');
-        resolve(1);
-        return;
-      }
-      stopping = true;
-      log.info({ signal }, 'stopping');
-      nameServer.close().then(
-        () => {
-          log.info('stopped');
-          resolve(0);
-        },
-        (error: unknown) => {
-          log.error({ err: error }, 'failed to stop cleanly');
-          resolve(1);
-        },
-      );
-    };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
+  return serveUntilSignal({
+    name: 'karman-nameserver',
+    log,
+    start: async () => {
+      const bound = await nameServer.start();
+      return { ...bound, nameServer };
+    },
+    started: ({ host, port }) => log.info({ host, port, dataDir: command.config.dataDir ?? null }, 'karman-nameserver listening'),
+    stop: ({ nameServer: server }) => server.close(),
   });
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-    // Open handles (a client still connected) must not keep a stopped server alive.
-    setImmediate(() => process.exit(code)).unref();
-  },
-  (error: unknown) => {
-    process.stderr.write(`karman-nameserver: ${(error as Error).stack ?? String(error)}\n`);
-    process.exit(1);
-  },
-);
+runMain('karman-nameserver', () => main(process.argv.slice(2)));

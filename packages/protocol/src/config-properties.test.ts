@@ -12,3 +12,14 @@ describe('properties text', () => {
     expect({ ...parseProperties(formatProperties(values)) }).toEqual({ a: 'plain', 'b c': 'with\nnewline', d: '42', e: 'true' });
   });
 });
+
+describe('applySetFlags', () => {
+  it('applies KEY=VALUE flags over options without touching the input, later flags winning', async () => {
+    const { applySetFlags } = await import('./config-properties.js');
+    const input = { a: '1', b: '2' };
+    expect(applySetFlags(input, ['b=3', 'c=x=y', 'b=4'])).toEqual({ a: '1', b: '4', c: 'x=y' });
+    expect(input).toEqual({ a: '1', b: '2' });
+    expect(() => applySetFlags({}, ['novalue'])).toThrow(/--set "novalue" is not KEY=VALUE/);
+    expect(() => applySetFlags({}, ['=v'])).toThrow(/not KEY=VALUE/);
+  });
+});

@@ -94,3 +94,14 @@ export function splitListenAddress(value: string, example: string): { host: stri
   const host = match[1] ?? match[2] ?? '';
   return { host: host === '' ? '0.0.0.0' : host, port: match[3]! };
 }
+
+/** Apply `--set KEY=VALUE` flags over options (later flags win); the error names the bad flag. */
+export function applySetFlags(options: Record<string, unknown>, assignments: readonly string[]): Record<string, unknown> {
+  const out = { ...options };
+  for (const assignment of assignments) {
+    const eq = assignment.indexOf('=');
+    if (eq <= 0) throw new InvalidArgumentError(`--set ${JSON.stringify(assignment)} is not KEY=VALUE`);
+    out[assignment.slice(0, eq).trim()] = assignment.slice(eq + 1);
+  }
+  return out;
+}
