@@ -4,7 +4,8 @@
  *
  * - `append` places a record synchronously (assigning its physical offset, rolling to the next
  *   segment behind an 8-byte blank filler when the record plus a filler would not fit, so no record
- *   spans two segments) and queues its bytes.
+ *   spans two segments) and has the caller encode it straight into the pending write group's
+ *   staging chunk (1 MiB buffers reused once written), so appends allocate no buffer of their own.
  * - Everything queued in one turn of the event loop, plus whatever queued while the previous write
  *   was in flight, goes out in one positional writev per segment. One write is in flight at a
  *   time, so the written prefix (`maxOffset`) only grows and readers never see a gap.
@@ -24,6 +25,12 @@ import type { StoreLogger } from './store-config.js';
 
 /** How much recovery reads at a time. */
 const SCAN_CHUNK = 8 * 1024 * 1024;
+/** Size of a staging chunk that appends encode their records into. */
+const STAGING_CHUNK = 1024 * 1024;
+/** Written chunks kept for reuse (a fresh chunk costs page faults on first touch). */
+const STAGING_POOL = 8;
+/** Size of a read-cache block: one pread serves every record inside it. */
+export const READ_BLOCK = 256 * 1024;
 
 interface WriteGroup {
   start: number;
@@ -32,6 +39,12 @@ interface WriteGroup {
   /** Stream bytes each buffer stands for: its length, or the rest of the segment for a blank filler. */
   spans: number[];
   dispatches: DispatchRequest[];
+  /** The staging chunk records are being encoded into, from `regionStart` to `used`. */
+  chunk: Buffer | undefined;
+  regionStart: number;
+  used: number;
+  /** Every staging chunk of this group, returned to the pool once written. */
+  chunks: Buffer[];
   promise: Promise<void>;
   resolve: () => void;
   reject: (err: Error) => void;
@@ -78,9 +91,20 @@ export class CommitLog {
     private readonly clock: () => number,
     private readonly log: StoreLogger,
     private readonly onWritten: (dispatches: DispatchRequest[]) => void,
+    readCacheBytes = 0,
   ) {
     this.files = new SegmentQueue(dir, fileSize, clock, 'commit log');
+    this.readCacheBlocks = Math.floor(readCacheBytes / READ_BLOCK);
   }
+
+  /**
+   * Read blocks by start offset, least recently loaded first. Written bytes never change while the
+   * log is open (only recovery's `setEnd` cuts the tail, and it clears the cache), so a block, and
+   * the record views handed out from it, stay valid; a block cut short by the end of the written
+   * log is re-read when a later record needs more of it.
+   */
+  private readonly blocks = new Map<number, Buffer>();
+  private readonly readCacheBlocks: number;
 
   get minOffset(): number {
     return this.files.minOffset;
@@ -153,24 +177,46 @@ export class CommitLog {
    */
   setEnd(end: number): void {
     this.files.truncateFrom(end);
+    this.blocks.clear();
     for (const s of this.files.segments) s.wrotePosition = s.flushedPosition = Math.max(0, Math.min(s.fileSize, end - s.baseOffset));
     this.reserved = this.written = this.flushed = end;
     this.lastFlushTime = this.clock();
   }
 
   /**
-   * Place `record` at the end of the log and queue it for the next write. `place` is called
-   * synchronously with the record's physical offset to patch its fields and describe it for
-   * dispatch. Resolves when the record has reached the OS and been dispatched.
+   * Place a record of `size` bytes at the end of the log and queue it for the next write. `fill` is
+   * called synchronously with a buffer, the position to write the record at, and the record's
+   * physical offset; it writes exactly `size` bytes and describes the record for dispatch.
+   * Resolves when the record has reached the OS and been dispatched.
    */
-  append(record: Buffer, place: (physicalOffset: number) => DispatchRequest[]): Promise<void> {
+  append(size: number, fill: (target: Buffer, at: number, physicalOffset: number) => DispatchRequest[]): Promise<void> {
     const remaining = this.fileSize - (this.reserved % this.fileSize);
-    if (record.length + BLANK_RECORD_SIZE > remaining) {
+    if (size + BLANK_RECORD_SIZE > remaining) {
       // §3.1 "End of file": fill the rest of the segment so readers jump to the next one.
       void this.enqueue(encodeBlankRecord(remaining), undefined, remaining);
     }
-    const dispatch = place(this.reserved);
-    return this.enqueue(record, dispatch);
+    const g = this.openGroup();
+    let chunk = g.chunk;
+    if (!chunk || chunk.length - g.used < size) {
+      closeRegion(g);
+      chunk = this.takeChunk(size);
+      g.chunks.push(chunk);
+      g.chunk = chunk;
+      g.regionStart = g.used = 0;
+    }
+    const dispatch = fill(chunk, g.used, this.reserved);
+    g.used += size;
+    this.reserved += size;
+    g.end = this.reserved;
+    for (const d of dispatch) g.dispatches.push(d);
+    return g.promise;
+  }
+
+  private readonly chunkPool: Buffer[] = [];
+
+  private takeChunk(size: number): Buffer {
+    if (size <= STAGING_CHUNK) return this.chunkPool.pop() ?? Buffer.allocUnsafeSlow(STAGING_CHUNK);
+    return Buffer.allocUnsafeSlow(size);
   }
 
   /**
@@ -192,7 +238,7 @@ export class CommitLog {
     return done;
   }
 
-  private enqueue(buf: Buffer, dispatch: DispatchRequest[] | undefined, span = buf.length): Promise<void> {
+  private openGroup(): WriteGroup {
     let g = this.group;
     if (!g) {
       let resolve!: () => void;
@@ -201,10 +247,16 @@ export class CommitLog {
         resolve = res;
         reject = rej;
       });
-      g = { start: this.reserved, end: this.reserved, buffers: [], spans: [], dispatches: [], promise, resolve, reject };
+      g = { start: this.reserved, end: this.reserved, buffers: [], spans: [], dispatches: [], chunk: undefined, regionStart: 0, used: 0, chunks: [], promise, resolve, reject };
       this.group = g;
       if (!this.writing) setImmediate(() => void this.writeLoop());
     }
+    return g;
+  }
+
+  private enqueue(buf: Buffer, dispatch: DispatchRequest[] | undefined, span = buf.length): Promise<void> {
+    const g = this.openGroup();
+    closeRegion(g);
     g.buffers.push(buf);
     g.spans.push(span);
     if (dispatch) for (const d of dispatch) g.dispatches.push(d);
@@ -219,6 +271,7 @@ export class CommitLog {
     try {
       for (let g = this.group; g; g = this.group) {
         this.group = undefined;
+        closeRegion(g);
         if (this.failure) {
           g.reject(this.failure);
           continue;
@@ -232,6 +285,7 @@ export class CommitLog {
           continue;
         }
         this.written = g.end;
+        for (const c of g.chunks) if (c.length === STAGING_CHUNK && this.chunkPool.length < STAGING_POOL) this.chunkPool.push(c);
         try {
           this.onWritten(g.dispatches);
         } catch (err) {
@@ -343,6 +397,31 @@ export class CommitLog {
     return buf.length === length ? buf : undefined;
   }
 
+  /**
+   * `readSync` through the block cache: the record's block is read once (synchronously, so only
+   * for data the page cache is expected to hold) and later records in it are views of it.
+   */
+  readCached(offset: number, length: number): Buffer | undefined {
+    if (offset < this.minOffset || offset + length > this.written || length <= 0) return undefined;
+    if (this.readCacheBlocks === 0) return this.readSync(offset, length);
+    const seg = this.files.find(offset);
+    if (!seg || offset + length > seg.endOffset) return undefined;
+    const blockStart = seg.baseOffset + Math.floor((offset - seg.baseOffset) / READ_BLOCK) * READ_BLOCK;
+    const blockEnd = Math.min(blockStart + READ_BLOCK, seg.endOffset);
+    if (offset + length > blockEnd) return this.readSync(offset, length); // a record across two blocks
+    let block = this.blocks.get(blockStart);
+    if (!block || offset + length > blockStart + block.length) {
+      const len = Math.min(blockEnd, this.written) - blockStart;
+      const buf = seg.readSync(blockStart - seg.baseOffset, len);
+      if (buf.length < offset + length - blockStart) return undefined;
+      block = buf;
+      this.blocks.delete(blockStart);
+      this.blocks.set(blockStart, block);
+      if (this.blocks.size > this.readCacheBlocks) this.blocks.delete(this.blocks.keys().next().value!);
+    }
+    return block.subarray(offset - blockStart, offset - blockStart + length);
+  }
+
   /** `read` without the thread pool, for data the page cache is expected to hold. */
   readSync(offset: number, length: number): Buffer | undefined {
     if (offset < this.minOffset || offset + length > this.written || length <= 0) return undefined;
@@ -366,5 +445,14 @@ export class CommitLog {
     this.waiterTimer = undefined;
     for (const w of this.waiters.splice(0)) w.resolve(this.flushed >= w.offset);
     this.files.close();
+  }
+}
+
+/** End the group's current staging region: its bytes become the next buffer of the write. */
+function closeRegion(g: WriteGroup): void {
+  if (g.chunk && g.used > g.regionStart) {
+    g.buffers.push(g.chunk.subarray(g.regionStart, g.used));
+    g.spans.push(g.used - g.regionStart);
+    g.regionStart = g.used;
   }
 }

@@ -60,7 +60,9 @@ export class ConsumeQueue {
   private max = 0;
   /** Commit-log end of the last unit (its offset + size). */
   lastPhysicalEnd = 0;
-  private pending: Buffer[] = [];
+  /** Units dispatched but not yet written, `pendingLen` bytes of `pending`, for the file position `pendingStart`. */
+  private pending: Buffer = Buffer.allocUnsafe(16 * CQ_STORE_UNIT_SIZE);
+  private pendingLen = 0;
   private window: { start: number; buf: Buffer } | undefined;
   private pendingStart = -1;
 
@@ -170,10 +172,14 @@ export class ConsumeQueue {
       }
       this.max = queueOffset;
     }
-    const b = Buffer.allocUnsafe(CQ_STORE_UNIT_SIZE);
-    writeUnit(b, 0, phy, size, tagsCode);
     if (this.pendingStart < 0) this.pendingStart = this.max * CQ_STORE_UNIT_SIZE;
-    this.pending.push(b);
+    if (this.pendingLen + CQ_STORE_UNIT_SIZE > this.pending.length) {
+      const grown = Buffer.allocUnsafe(this.pending.length * 2);
+      this.pending.copy(grown, 0, 0, this.pendingLen);
+      this.pending = grown;
+    }
+    writeUnit(this.pending, this.pendingLen, phy, size, tagsCode);
+    this.pendingLen += CQ_STORE_UNIT_SIZE;
     this.max++;
     this.lastPhysicalEnd = phy + size;
     return outcome;
@@ -181,12 +187,13 @@ export class ConsumeQueue {
 
   /** Write pending units: one write per file touched. */
   commit(): void {
-    if (this.pending.length === 0) return;
-    const buf = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending);
+    if (this.pendingLen === 0) return;
     const start = this.pendingStart;
-    this.pending = [];
+    const len = this.pendingLen;
+    this.pendingLen = 0;
     this.pendingStart = -1;
-    this.writeAt(start, buf);
+    // writeAt copies synchronously (pwrite), so the buffer is free again when it returns.
+    this.writeAt(start, this.pending.subarray(0, len));
   }
 
   /**

@@ -11,6 +11,7 @@ import {
   indexFileName,
   indexFileSize,
   indexKeyHash,
+  topicKeyHash,
   parseIndexFileName,
 } from './index-file.js';
 
@@ -34,6 +35,12 @@ describe('indexKeyHash', () => {
     expect(indexKeyHash('')).toBe(0);
     expect(indexKeyHash('Karman index')).toBe(379550640); // Java gives -379550640
     expect(indexKeyHash('polygenelubricants')).toBe(0); // Java gives Integer.MIN_VALUE
+  });
+
+  it('topicKeyHash(topic, key) equals indexKeyHash(`${topic}#${key}`) without building the string', () => {
+    for (const [topic, key] of [['T', 'k'], ['orders', 'Aa'], ['orders', 'BB'], ['TopicTest', 'ключ-42'], ['x', ''], ['polygenelubricant', 's']] as const) {
+      expect(topicKeyHash(topic, key), `${topic}#${key}`).toBe(indexKeyHash(`${topic}#${key}`));
+    }
   });
 });
 

@@ -32,6 +32,7 @@
 import { open as openFile, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { ProtocolError, javaStringHashCode } from '@karman/protocol';
+import { writeInt64BE } from './int64.js';
 
 /** Bytes of the header at the start of an index file. */
 export const INDEX_HEADER_SIZE = 40;
@@ -101,6 +102,15 @@ export function decodeIndexHeader(buf: Uint8Array): IndexHeader {
  */
 export function indexKeyHash(key: string): number {
   const h = javaStringHashCode(key);
+  return h === -0x80000000 ? 0 : Math.abs(h);
+}
+
+/** `indexKeyHash(topic + '#' + key)` without building the string (the dispatch path runs it per key). */
+export function topicKeyHash(topic: string, key: string): number {
+  let h = 0;
+  for (let i = 0; i < topic.length; i++) h = (Math.imul(31, h) + topic.charCodeAt(i)) | 0;
+  h = (Math.imul(31, h) + 0x23) | 0; // '#'
+  for (let i = 0; i < key.length; i++) h = (Math.imul(31, h) + key.charCodeAt(i)) | 0;
   return h === -0x80000000 ? 0 : Math.abs(h);
 }
 
@@ -224,13 +234,17 @@ export class IndexFile {
    * place the first entry of a rolled file later than it was stored).
    */
   putKey(key: string, phyOffset: number, storeTimestamp: number): void {
+    this.putHash(indexKeyHash(key), phyOffset, storeTimestamp);
+  }
+
+  /** `putKey` for a key already hashed with {@link indexKeyHash} (or {@link topicKeyHash}). */
+  putHash(keyHash: number, phyOffset: number, storeTimestamp: number): void {
     if (this.isFull || this.slots === null) throw new ProtocolError(`index file ${this.path} is full or sealed; roll to a new file before adding keys`);
     const h = this.header;
     if (h.indexCount <= 1) {
       h.beginPhyOffset = phyOffset;
       h.beginTimestamp = storeTimestamp;
     }
-    const keyHash = indexKeyHash(key);
     const slot = keyHash % this.geometry.hashSlotNum;
     let prev = this.slots.readInt32BE(slot * INDEX_HASH_SLOT_SIZE);
     if (prev <= INVALID_INDEX || prev >= h.indexCount) prev = INVALID_INDEX;
@@ -247,7 +261,7 @@ export class IndexFile {
     }
     const at = (n % CHUNK_ENTRIES) * INDEX_ENTRY_SIZE;
     chunk.writeInt32BE(keyHash, at);
-    chunk.writeBigInt64BE(BigInt(phyOffset), at + 4);
+    writeInt64BE(chunk, phyOffset, at + 4);
     chunk.writeInt32BE(timeDiff, at + 12);
     chunk.writeInt32BE(prev, at + 16);
 

@@ -17,7 +17,7 @@ import { KarmanError, InvalidArgumentError } from '@karman/protocol';
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { IndexFile, indexFileName, parseIndexFileName } from './index-file.js';
+import { IndexFile, indexFileName, parseIndexFileName, topicKeyHash } from './index-file.js';
 import type { IndexGeometry } from './index-file.js';
 import type { CommitLogDispatcher, DispatchRequest } from './dispatcher.js';
 import type { StoreLogger } from './store-config.js';
@@ -165,11 +165,21 @@ export class IndexService implements CommitLogDispatcher {
     if (!Number.isSafeInteger(phyOffset) || phyOffset < 0) throw new InvalidArgumentError(`index dispatch: commitLogOffset ${phyOffset} is not a non-negative integer`);
     if (!Number.isSafeInteger(storeTimestamp) || storeTimestamp < 0) throw new InvalidArgumentError(`index dispatch: storeTimestamp ${storeTimestamp} is not a non-negative integer`);
     if (phyOffset <= this.indexedPhyOffset) return;
-    const keys: string[] = [];
-    if (request.uniqKey) keys.push(request.uniqKey);
-    if (request.keys) for (const k of request.keys.split(KEY_SEPARATOR)) if (k.length > 0) keys.push(k);
-    if (keys.length === 0) return;
-    for (const k of keys) this.writableFile().putKey(buildKey(request.topic, k), phyOffset, storeTimestamp);
+    const { topic, uniqKey, keys } = request;
+    let added = false;
+    if (uniqKey) {
+      this.writableFile().putHash(topicKeyHash(topic, uniqKey), phyOffset, storeTimestamp);
+      added = true;
+    }
+    if (keys) {
+      // Most messages carry one key: hash it in place instead of splitting.
+      for (const k of keys.includes(KEY_SEPARATOR) ? keys.split(KEY_SEPARATOR) : [keys]) {
+        if (k.length === 0) continue;
+        this.writableFile().putHash(topicKeyHash(topic, k), phyOffset, storeTimestamp);
+        added = true;
+      }
+    }
+    if (!added) return;
     this.indexedPhyOffset = phyOffset;
     this.indexedTimestamp = storeTimestamp;
     this.scheduleBackgroundWrite();

@@ -22,11 +22,13 @@ import {
   MAX_PROPERTIES_SIZE,
   createOffsetMessageId,
   decodeRecord,
-  encodeRecord,
+  prepareRecord,
+  propertiesToString,
   recordFieldPositions,
   tagsCode as computeTagsCode,
+  writeRecord,
 } from '@karman/protocol';
-import type { HostAddress, MessageRecord } from '@karman/protocol';
+import type { HostAddress, MessageRecord, PreparedRecord } from '@karman/protocol';
 import { writeCheckpoint } from './checkpoint.js';
 import { CommitLog } from './commit-log.js';
 import { CQ_STORE_UNIT_SIZE, ConsumeQueueStore, TOPIC_NAME_PATTERN, readUnit } from './consume-queue.js';
@@ -34,7 +36,7 @@ import type { CommitLogDispatcher, DispatchRequest, MessageArrivingListener } fr
 import { parseReplicationChunk, readReplicationChunk, type ReplicationChunk } from './ha-append.js';
 import { IndexService } from './index-service.js';
 import { GetMessageStatus, PutMessageStatus } from './message-status.js';
-import { writeInt64BE } from './int64.js';
+import { readInt64BE } from './int64.js';
 import { isConsumable } from './record-scan.js';
 import { recoverStore, type RecoveryReport } from './recovery.js';
 import { countExpired, decideRetention } from './retention.js';
@@ -146,6 +148,17 @@ export interface CleanResult {
   reason: string;
 }
 
+/** What dispatch needs of each message besides its prepared record. */
+interface PutMeta {
+  tagsCode: number;
+  keys: string | undefined;
+  uniqKey: string | undefined;
+  preparedTransactionOffset: number;
+}
+
+const NO_PROPERTIES: Record<string, string> = Object.freeze({}) as Record<string, string>;
+const LOCAL_HOST: HostAddress = Object.freeze({ host: '127.0.0.1', port: 0 });
+
 function illegal(status: PutMessageStatus, reason: string): PutMessageResult {
   return { status, reason, wroteOffset: -1, wroteBytes: 0, queueOffset: -1, msgNum: 0, msgIds: [], storeTimestamp: 0 };
 }
@@ -159,6 +172,8 @@ export class MessageStore {
   private readonly writeListeners = new Set<(maxPhyOffset: number) => void>();
   private replicationGate: ReplicationGate | undefined;
   private appendsRefused: string | undefined;
+  /** Topics that passed `validate`'s name checks. */
+  private readonly checkedTopics = new Set<string>();
   /** Next queue offset per `topic-queueId` (RocketMQ's topicQueueTable). */
   private readonly queueOffsets = new Map<string, number>();
   private lastStoreTimestamp = 0;
@@ -182,7 +197,7 @@ export class MessageStore {
     const root = options.storePathRootDir;
     this.msgIdPrefix = createOffsetMessageId(options.storeHost, 0).slice(0, -16);
     this.inMemoryBytes = (totalmem() * options.accessMessageInMemoryMaxRatio) / 100;
-    this.commitLog = new CommitLog(join(root, 'commitlog'), options.mappedFileSizeCommitLog, options.clock, options.logger, (d) => this.onWritten(d));
+    this.commitLog = new CommitLog(join(root, 'commitlog'), options.mappedFileSizeCommitLog, options.clock, options.logger, (d) => this.onWritten(d), options.readCacheBytes);
     this.consumeQueues = new ConsumeQueueStore(join(root, 'consumequeue'), options.mappedFileSizeConsumeQueue, options.clock, options.logger);
     this.dispatchers.push(this.consumeQueues);
     if (options.messageIndexEnable) {
@@ -271,9 +286,9 @@ export class MessageStore {
    * Store several messages of one topic and queue as consecutive records with consecutive queue
    * offsets, placed and written together (a SEND_BATCH_MESSAGE, §6.3). All or none are stored.
    */
-  async putBatch(messages: readonly PutMessageInput[]): Promise<PutMessageResult> {
+  putBatch(messages: readonly PutMessageInput[]): Promise<PutMessageResult> {
     const refused = this.checkWritable();
-    if (refused) return refused;
+    if (refused) return Promise.resolve(refused);
     return this.putBatchInner(messages);
   }
 
@@ -300,135 +315,150 @@ export class MessageStore {
     return undefined;
   }
 
-  private async putBatchInner(messages: readonly PutMessageInput[]): Promise<PutMessageResult> {
+  /**
+   * Check and measure every message, place them as one run of records, and encode them straight
+   * into the commit log's write buffer with their offsets and store time (no per-record buffer, no
+   * patching). Not async: the common ASYNC_FLUSH case answers with one promise per call.
+   */
+  private putBatchInner(messages: readonly PutMessageInput[]): Promise<PutMessageResult> {
     const o = this.options;
-    if (messages.length === 0) return illegal(PutMessageStatus.MESSAGE_ILLEGAL, 'a batch needs at least one message');
+    if (messages.length === 0) return Promise.resolve(illegal(PutMessageStatus.MESSAGE_ILLEGAL, 'a batch needs at least one message'));
     const first = messages[0]!;
-    const records: Buffer[] = [];
-    const metas: { sysFlag: number; tagsCode: number; keys?: string; uniqKey?: string; preparedTransactionOffset: number }[] = [];
+    const prepared: PreparedRecord[] = [];
+    const metas: PutMeta[] = [];
     let wait = true;
+    let total = 0;
     for (const m of messages) {
       const bad = this.validate(m);
-      if (bad) return bad;
+      if (bad) return Promise.resolve(bad);
       if (m.topic !== first.topic || m.queueId !== first.queueId) {
-        return illegal(PutMessageStatus.MESSAGE_ILLEGAL, 'every message of a batch must have the same topic and queue id');
+        return Promise.resolve(illegal(PutMessageStatus.MESSAGE_ILLEGAL, 'every message of a batch must have the same topic and queue id'));
       }
-      const properties = m.properties ?? {};
-      let record: Buffer;
+      const properties = m.properties ?? NO_PROPERTIES;
+      let p: PreparedRecord;
       try {
-        record = encodeRecord({
-          queueId: m.queueId,
-          flag: m.flag ?? 0,
-          queueOffset: 0,
-          physicalOffset: 0,
-          sysFlag: m.sysFlag ?? 0,
-          bornTimestamp: m.bornTimestamp ?? o.clock(),
-          bornHost: m.bornHost ?? { host: '127.0.0.1', port: 0 },
-          storeTimestamp: 0,
-          storeHost: o.storeHost,
-          reconsumeTimes: m.reconsumeTimes ?? 0,
-          preparedTransactionOffset: m.preparedTransactionOffset ?? 0,
-          body: Buffer.isBuffer(m.body) ? m.body : Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength),
-          topic: m.topic,
-          properties,
-        });
+        const text = propertiesToString(properties);
+        const size = text.length === 0 ? 0 : Buffer.byteLength(text, 'utf8');
+        if (size > MAX_PROPERTIES_SIZE) {
+          return Promise.resolve(illegal(PutMessageStatus.PROPERTIES_SIZE_EXCEEDED, `properties encode to ${size} bytes; the limit is ${MAX_PROPERTIES_SIZE}`));
+        }
+        p = prepareRecord(
+          {
+            queueId: m.queueId,
+            flag: m.flag ?? 0,
+            sysFlag: m.sysFlag ?? 0,
+            bornTimestamp: m.bornTimestamp ?? o.clock(),
+            bornHost: m.bornHost ?? LOCAL_HOST,
+            storeHost: o.storeHost,
+            reconsumeTimes: m.reconsumeTimes ?? 0,
+            preparedTransactionOffset: m.preparedTransactionOffset ?? 0,
+            body: Buffer.isBuffer(m.body) ? m.body : Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength),
+            topic: m.topic,
+            properties,
+          },
+          text,
+        );
       } catch (err) {
-        return illegal(PutMessageStatus.MESSAGE_ILLEGAL, err instanceof Error ? err.message : String(err));
+        return Promise.resolve(illegal(PutMessageStatus.MESSAGE_ILLEGAL, err instanceof Error ? err.message : String(err)));
       }
-      records.push(record);
-      const meta: (typeof metas)[number] = {
-        sysFlag: record.readInt32BE(36),
+      prepared.push(p);
+      total += p.size;
+      metas.push({
         tagsCode: computeTagsCode(properties[MessageProperty.TAGS]),
+        keys: properties[MessageProperty.KEYS],
+        uniqKey: properties[MessageProperty.UNIQ_KEY],
         preparedTransactionOffset: m.preparedTransactionOffset ?? 0,
-      };
-      const keys = properties[MessageProperty.KEYS];
-      if (keys !== undefined) meta.keys = keys;
-      const uniq = properties[MessageProperty.UNIQ_KEY];
-      if (uniq !== undefined) meta.uniqKey = uniq;
-      metas.push(meta);
+      });
       if (properties[MessageProperty.WAIT] === 'false') wait = false;
     }
-    const total = records.reduce((n, r) => n + r.length, 0);
     if (total + 8 > o.mappedFileSizeCommitLog) {
-      return illegal(
-        PutMessageStatus.MESSAGE_ILLEGAL,
-        `the records take ${total} bytes, more than a commit-log segment holds (mappedFileSizeCommitLog ${o.mappedFileSizeCommitLog} less the 8-byte filler)`,
+      return Promise.resolve(
+        illegal(
+          PutMessageStatus.MESSAGE_ILLEGAL,
+          `the records take ${total} bytes, more than a commit-log segment holds (mappedFileSizeCommitLog ${o.mappedFileSizeCommitLog} less the 8-byte filler)`,
+        ),
       );
     }
-    const joined = records.length === 1 ? records[0]! : Buffer.concat(records, total);
     const key = `${first.topic}-${first.queueId}`;
-    let wroteOffset = 0;
-    let firstQueueOffset = 0;
-    let storeTimestamp = 0;
-    const msgIds: string[] = [];
+    const result: PutMessageResult = {
+      status: PutMessageStatus.PUT_OK,
+      wroteOffset: 0,
+      wroteBytes: total,
+      queueOffset: 0,
+      msgNum: prepared.length,
+      msgIds: [],
+      storeTimestamp: 0,
+    };
     let written: Promise<void>;
     try {
-      written = this.commitLog.append(joined, (physicalOffset) => {
+      written = this.commitLog.append(total, (target, start, physicalOffset) => {
         // Runs synchronously: no other append can interleave between placing and numbering.
-        storeTimestamp = Math.max(o.clock(), this.lastStoreTimestamp);
+        const storeTimestamp = Math.max(o.clock(), this.lastStoreTimestamp);
         this.lastStoreTimestamp = storeTimestamp;
-        wroteOffset = physicalOffset;
+        result.storeTimestamp = storeTimestamp;
+        result.wroteOffset = physicalOffset;
         let next = this.queueOffsets.get(key) ?? 0;
-        firstQueueOffset = next;
+        result.queueOffset = next;
         const requests: DispatchRequest[] = [];
         let at = 0;
-        for (let i = 0; i < records.length; i++) {
-          const r = records[i]!;
+        for (let i = 0; i < prepared.length; i++) {
+          const p = prepared[i]!;
           const meta = metas[i]!;
-          const consumable = isConsumable(meta.sysFlag);
           // Prepared and rolled-back transaction records take queue offset 0 and no slot (§3.1).
-          const queueOffset = consumable ? next++ : 0;
-          const pos = recordFieldPositions(meta.sysFlag);
-          writeInt64BE(joined, queueOffset, at + pos.queueOffset);
-          writeInt64BE(joined, physicalOffset + at, at + pos.physicalOffset);
-          writeInt64BE(joined, storeTimestamp, at + pos.storeTimestamp);
-          msgIds.push(this.msgIdPrefix + (physicalOffset + at).toString(16).toUpperCase().padStart(16, '0'));
+          const queueOffset = isConsumable(p.sysFlag) ? next++ : 0;
+          const phy = physicalOffset + at;
+          writeRecord(target, start + at, p, queueOffset, phy, storeTimestamp);
+          result.msgIds.push(this.msgIdPrefix + phy.toString(16).toUpperCase().padStart(16, '0'));
           const req: DispatchRequest = {
             topic: first.topic,
             queueId: first.queueId,
-            commitLogOffset: physicalOffset + at,
-            msgSize: r.length,
+            commitLogOffset: phy,
+            msgSize: p.size,
             tagsCode: meta.tagsCode,
             storeTimestamp,
             consumeQueueOffset: queueOffset,
-            sysFlag: meta.sysFlag,
+            sysFlag: p.sysFlag,
             preparedTransactionOffset: meta.preparedTransactionOffset,
           };
           if (meta.keys !== undefined) req.keys = meta.keys;
           if (meta.uniqKey !== undefined) req.uniqKey = meta.uniqKey;
           requests.push(req);
-          at += r.length;
+          at += p.size;
         }
         this.queueOffsets.set(key, next);
         return requests;
       });
     } catch (err) {
-      return illegal(PutMessageStatus.UNKNOWN_ERROR, err instanceof Error ? err.message : String(err));
+      return Promise.resolve(illegal(PutMessageStatus.UNKNOWN_ERROR, err instanceof Error ? err.message : String(err)));
     }
-    try {
-      await written;
-    } catch (err) {
-      return illegal(PutMessageStatus.UNKNOWN_ERROR, `write failed: ${err instanceof Error ? err.message : String(err)}`);
-    }
-    let status: PutMessageStatus = PutMessageStatus.PUT_OK;
-    if (o.flushDiskType === 'SYNC_FLUSH' && wait) {
-      const flushed = await this.commitLog.waitFlushed(wroteOffset + total, o.syncFlushTimeout);
-      if (!flushed) status = PutMessageStatus.FLUSH_DISK_TIMEOUT;
-    }
-    // RocketMQ 4.x handleHA: a message that does not wait for storage does not wait for the slave either.
-    if (status === PutMessageStatus.PUT_OK && wait && this.replicationGate) status = await this.replicationGate(wroteOffset + total);
-    return { status, wroteOffset, wroteBytes: total, queueOffset: firstQueueOffset, msgNum: records.length, msgIds, storeTimestamp };
+    const failed = (err: unknown): PutMessageResult =>
+      illegal(PutMessageStatus.UNKNOWN_ERROR, `write failed: ${err instanceof Error ? err.message : String(err)}`);
+    const syncFlush = o.flushDiskType === 'SYNC_FLUSH' && wait;
+    const gate = wait ? this.replicationGate : undefined;
+    if (!syncFlush && !gate) return written.then(() => result, failed);
+    return written.then(async () => {
+      const end = result.wroteOffset + total;
+      if (syncFlush && !(await this.commitLog.waitFlushed(end, o.syncFlushTimeout))) result.status = PutMessageStatus.FLUSH_DISK_TIMEOUT;
+      // RocketMQ 4.x handleHA: a message that does not wait for storage does not wait for the slave either.
+      if (result.status === PutMessageStatus.PUT_OK && gate) result.status = await gate(end);
+      return result;
+    }, failed);
   }
 
   /** Limits checked before encoding (§3.1 "Broker put checks", §6.3). */
   private validate(m: PutMessageInput): PutMessageResult | undefined {
     const o = this.options;
-    if (typeof m.topic !== 'string' || m.topic.length === 0) return illegal(PutMessageStatus.MESSAGE_ILLEGAL, 'topic must be a non-empty string');
-    if (m.topic.length > MAX_TOPIC_LENGTH) {
-      return illegal(PutMessageStatus.MESSAGE_ILLEGAL, `topic is ${m.topic.length} characters; the most is ${MAX_TOPIC_LENGTH} (RocketMQ clients allow 127)`);
-    }
-    if (!TOPIC_NAME_PATTERN.test(m.topic)) {
-      return illegal(PutMessageStatus.MESSAGE_ILLEGAL, `topic ${JSON.stringify(m.topic)} has characters outside RocketMQ's set [%|a-zA-Z0-9_-]`);
+    if (!this.checkedTopics.has(m.topic)) {
+      if (typeof m.topic !== 'string' || m.topic.length === 0) return illegal(PutMessageStatus.MESSAGE_ILLEGAL, 'topic must be a non-empty string');
+      if (m.topic.length > MAX_TOPIC_LENGTH) {
+        return illegal(PutMessageStatus.MESSAGE_ILLEGAL, `topic is ${m.topic.length} characters; the most is ${MAX_TOPIC_LENGTH} (RocketMQ clients allow 127)`);
+      }
+      if (!TOPIC_NAME_PATTERN.test(m.topic)) {
+        return illegal(PutMessageStatus.MESSAGE_ILLEGAL, `topic ${JSON.stringify(m.topic)} has characters outside RocketMQ's set [%|a-zA-Z0-9_-]`);
+      }
+      // Topics repeat: remember the good ones (bounded, as topic names come from clients).
+      if (this.checkedTopics.size >= 65_536) this.checkedTopics.clear();
+      this.checkedTopics.add(m.topic);
     }
     if (!Number.isInteger(m.queueId) || m.queueId < 0 || m.queueId > MAX_QUEUE_ID) {
       return illegal(PutMessageStatus.MESSAGE_ILLEGAL, `queue id ${String(m.queueId)} is not an integer from 0 to ${MAX_QUEUE_ID}`);
@@ -436,13 +466,6 @@ export class MessageStore {
     if (!(m.body instanceof Uint8Array)) return illegal(PutMessageStatus.MESSAGE_ILLEGAL, 'body must be a Buffer or Uint8Array');
     if (m.body.length > o.maxMessageSize) {
       return illegal(PutMessageStatus.MESSAGE_ILLEGAL, `body is ${m.body.length} bytes, more than maxMessageSize ${o.maxMessageSize}`);
-    }
-    if (m.properties) {
-      let size = 0;
-      for (const [k, v] of Object.entries(m.properties)) size += Buffer.byteLength(k) + Buffer.byteLength(String(v)) + 2;
-      if (size > MAX_PROPERTIES_SIZE) {
-        return illegal(PutMessageStatus.PROPERTIES_SIZE_EXCEEDED, `properties encode to ${size} bytes; the limit is ${MAX_PROPERTIES_SIZE}`);
-      }
     }
     return undefined;
   }
@@ -595,28 +618,55 @@ export class MessageStore {
     }
     if (!units) return res(GetMessageStatus.OFFSET_FOUND_NULL, cq.nextFileOffset(offset), min, max);
     const minPhy = this.commitLog.minOffset;
+    // Recent records are in the page cache (RocketMQ's accessMessageInMemoryMaxRatio): read them
+    // synchronously through the commit log's block cache, as a mapped file would be read. Older
+    // ones go to the thread pool, one pread per stretch of nearby records (small gaps are read and
+    // skipped), since a thread-pool round trip per record would cost more than the extra bytes.
+    const n = units.length / CQ_STORE_UNIT_SIZE;
+    const tags = req.tagsCodes;
+    const result = res(GetMessageStatus.NO_MATCHED_MESSAGE, offset, min, max);
+    const firstPhy = n > 0 ? readInt64BE(units, 0) : 0;
+    if (this.commitLog.maxOffset - firstPhy <= this.inMemoryBytes) {
+      let i = 0;
+      for (; i < n; i++) {
+        if (result.buffers.length >= maxCount) break;
+        const at = i * CQ_STORE_UNIT_SIZE;
+        const phy = readInt64BE(units, at);
+        const size = units.readInt32BE(at + 8);
+        if (phy < minPhy || size <= 0) continue; // deleted by retention, or a unit never written
+        if (result.buffers.length > 0 && result.bufferTotalSize + size > maxBytes) break;
+        if (tags && !tags.has(readInt64BE(units, at + 12))) continue;
+        let b: Buffer | undefined;
+        try {
+          b = this.commitLog.readCached(phy, size);
+        } catch {
+          b = undefined; // a segment deleted by retention between the unit read and this read
+        }
+        if (!b) continue;
+        result.buffers.push(b);
+        result.queueOffsets.push(offset + i);
+        result.bufferTotalSize += size;
+      }
+      result.nextBeginOffset = offset + i;
+      if (result.buffers.length > 0) result.status = GetMessageStatus.FOUND;
+      return result;
+    }
+
     const picked: { phy: number; size: number; queueOffset: number }[] = [];
     let bytes = 0;
     let i = 0;
-    const n = units.length / CQ_STORE_UNIT_SIZE;
     for (; i < n; i++) {
       if (picked.length >= maxCount) break;
       const u = readUnit(units, i * CQ_STORE_UNIT_SIZE);
       if (u.commitLogOffset < minPhy || u.size <= 0) continue; // deleted by retention, or a unit never written
       if (picked.length > 0 && bytes + u.size > maxBytes) break;
-      if (req.tagsCodes && !req.tagsCodes.has(u.tagsCode)) continue;
+      if (tags && !tags.has(u.tagsCode)) continue;
       picked.push({ phy: u.commitLogOffset, size: u.size, queueOffset: offset + i });
       bytes += u.size;
     }
-    const result = res(GetMessageStatus.NO_MATCHED_MESSAGE, offset + i, min, max);
+    result.nextBeginOffset = offset + i;
     if (picked.length === 0) return result;
 
-    // Recent records are in the page cache (RocketMQ's accessMessageInMemoryMaxRatio): read them
-    // synchronously, one pread per run of adjacent records, as a mapped file would. Older ones go
-    // to the thread pool, one pread per stretch of nearby records (small gaps are read and
-    // skipped), since a thread-pool round trip per record would cost more than the extra bytes.
-    const hot = this.commitLog.maxOffset - picked[0]!.phy <= this.inMemoryBytes;
-    const gap = hot ? 0 : READ_GAP_BYTES;
     const runs: { start: number; end: number; items: typeof picked }[] = [];
     const fileSize = this.options.mappedFileSizeCommitLog;
     for (const p of picked) {
@@ -624,7 +674,7 @@ export class MessageStore {
       if (
         last &&
         p.phy >= last.end &&
-        p.phy - last.end <= gap &&
+        p.phy - last.end <= READ_GAP_BYTES &&
         p.phy + p.size - last.start <= READ_SPAN_BYTES &&
         Math.floor(last.start / fileSize) === Math.floor(p.phy / fileSize)
       ) {
@@ -633,15 +683,7 @@ export class MessageStore {
       } else runs.push({ start: p.phy, end: p.phy + p.size, items: [p] });
     }
     // A segment deleted by retention between the unit read and this read answers nothing.
-    const datas = hot
-      ? runs.map((r) => {
-          try {
-            return this.commitLog.readSync(r.start, r.end - r.start);
-          } catch {
-            return undefined;
-          }
-        })
-      : await Promise.all(runs.map((r) => this.commitLog.read(r.start, r.end - r.start).catch(() => undefined)));
+    const datas = await Promise.all(runs.map((r) => this.commitLog.read(r.start, r.end - r.start).catch(() => undefined)));
     for (const [k, run] of runs.entries()) {
       const data = datas[k];
       if (!data) continue;

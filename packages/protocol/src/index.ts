@@ -52,12 +52,14 @@ export {
   bodyCrc32,
   recordFieldPositions,
   encodeRecord,
+  prepareRecord,
+  writeRecord,
   encodeBlankRecord,
   decodeRecord,
   decodeRecords,
   normalizeHost,
 } from './message-record.js';
-export type { HostAddress, MessageRecord, RecordInput, DecodedRecord, DecodeRecordOptions } from './message-record.js';
+export type { HostAddress, MessageRecord, RecordInput, RecordFields, PreparedRecord, DecodedRecord, DecodeRecordOptions } from './message-record.js';
 export { MessageProperty, MAX_PROPERTIES_SIZE, encodeProperties, decodeProperties, propertiesToString } from './properties.js';
 export { javaStringHashCode, tagsCode } from './java-hash.js';
 export { createOffsetMessageId, decodeOffsetMessageId, createUniqueId, encodeUniqueId, decodeUniqueId } from './message-id.js';

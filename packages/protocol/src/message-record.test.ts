@@ -13,8 +13,10 @@ import {
   MessageMagic,
   MessageSysFlag,
   normalizeHost,
+  prepareRecord,
   RECORD_FIXED_OVERHEAD_V1_IPV4,
   recordFieldPositions,
+  writeRecord,
 } from './message-record.js';
 import type { MessageRecord, RecordInput } from './message-record.js';
 import { decodeProperties } from './properties.js';
@@ -163,6 +165,41 @@ describe('encodeRecord / decodeRecord', () => {
   it('accepts properties of exactly 32767 bytes', () => {
     const props = { k: 'x'.repeat(32_767 - 3) }; // "k" + \u0001 + value + \u0002
     expect(decodeOne(encodeRecord(sample({ properties: props }))).properties).toEqual(props);
+  });
+});
+
+describe('prepareRecord / writeRecord', () => {
+  it('write the same bytes as encodeRecord, in place inside a larger buffer', () => {
+    fc.assert(
+      fc.property(recordInput, fc.nat(64), (input, lead) => {
+        const p = prepareRecord(input);
+        const expectedBytes = encodeRecord(input);
+        expect(p.size).toBe(expectedBytes.length);
+        const target = Buffer.alloc(lead + p.size + 5, 0xee);
+        writeRecord(target, lead, p, input.queueOffset, input.physicalOffset, input.storeTimestamp);
+        expect(target.subarray(lead, lead + p.size).equals(expectedBytes)).toBe(true);
+        expect(target.subarray(0, lead).every((b) => b === 0xee)).toBe(true);
+        expect(target.subarray(lead + p.size).every((b) => b === 0xee)).toBe(true);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('use given properties text as the encoded properties', () => {
+    const input = sample({ properties: { ignored: 'yes' } });
+    const p = prepareRecord(input, 'TAGS\u0001a\u0002KEYS\u0001k1\u0002');
+    const buf = Buffer.alloc(p.size);
+    writeRecord(buf, 0, p, 1, 2, 3);
+    const record = decodeOne(buf, 0, true);
+    expect(record.properties).toEqual({ TAGS: 'a', KEYS: 'k1' });
+    expect([record.queueOffset, record.physicalOffset, record.storeTimestamp]).toEqual([1, 2, 3]);
+  });
+
+  it('refuse what encodeRecord refuses, naming the field', () => {
+    expect(() => prepareRecord(sample({ bornHost: { host: 'localhost', port: 1 } }))).toThrow(/bornHost\.host/);
+    expect(() => prepareRecord(sample({ queueId: 1.5 }))).toThrow(/queueId/);
+    expect(() => prepareRecord(sample({ bornTimestamp: 2 ** 53 }))).toThrow(/bornTimestamp/);
+    expect(() => prepareRecord(sample(), 'x'.repeat(32_768))).toThrow(/PROPERTIES_SIZE_EXCEEDED/);
   });
 });
 

@@ -142,63 +142,118 @@ export function recordFieldPositions(sysFlag: number): { queueOffset: 20; physic
   return { queueOffset: POS_QUEUE_OFFSET, physicalOffset: POS_PHYSICAL_OFFSET, storeTimestamp: POS_BORN_HOST + hostFieldSize(sysFlag & MessageSysFlag.BORNHOST_V6) };
 }
 
-/** Encode a record into one buffer of exactly its size. InvalidArgumentError names any field that cannot be stored. */
-export function encodeRecord(input: RecordInput): Buffer {
-  const bornIp = hostToBytes(input.bornHost, 'bornHost');
-  const storeIp = hostToBytes(input.storeHost, 'storeHost');
-  let sysFlag = checkInt32(input.sysFlag, 'sysFlag');
+/** What {@link prepareRecord} needs: a record without the three fields the store assigns. */
+export type RecordFields = Omit<RecordInput, 'queueOffset' | 'physicalOffset' | 'storeTimestamp'>;
+
+/**
+ * A record checked and measured but not yet placed: the store learns its `size` (to choose the
+ * physical offset and roll segments), then writes it with {@link writeRecord} straight into its
+ * write buffer, so no per-record buffer is allocated and no field is patched afterwards.
+ */
+export interface PreparedRecord {
+  /** TOTALSIZE: the bytes {@link writeRecord} writes. */
+  readonly size: number;
+  /** SYSFLAG as stored, with the host IPv6 bits derived from the addresses. */
+  readonly sysFlag: number;
+  readonly fields: RecordFields;
+  readonly bornIp: Uint8Array;
+  readonly storeIp: Uint8Array;
+  readonly topicLen: number;
+  readonly v2: boolean;
+  readonly propsText: string;
+  readonly propsLen: number;
+}
+
+/**
+ * Check a record's fields and measure it. InvalidArgumentError names any field that cannot be
+ * stored. `propertiesText`, when given, is used as the encoded properties (`k\u0001v\u0002…`,
+ * e.g. as a SEND_MESSAGE header carried them, already checked by the caller) instead of
+ * serializing `fields.properties`.
+ */
+export function prepareRecord(fields: RecordFields, propertiesText?: string): PreparedRecord {
+  const bornIp = hostToBytes(fields.bornHost, 'bornHost');
+  const storeIp = hostToBytes(fields.storeHost, 'storeHost');
+  let sysFlag = checkInt32(fields.sysFlag, 'sysFlag');
   // RocketMQ's broker sets these bits from the address family of each socket; do the same so the flag can never disagree with the bytes.
   sysFlag = bornIp.length === 16 ? sysFlag | MessageSysFlag.BORNHOST_V6 : sysFlag & ~MessageSysFlag.BORNHOST_V6;
   sysFlag = storeIp.length === 16 ? sysFlag | MessageSysFlag.STOREHOST_V6 : sysFlag & ~MessageSysFlag.STOREHOST_V6;
+  checkInt32(fields.queueId, 'queueId');
+  checkInt32(fields.flag, 'flag');
+  checkInt32(fields.reconsumeTimes, 'reconsumeTimes');
+  checkPort(fields.bornHost.port, 'bornHost');
+  checkPort(fields.storeHost.port, 'storeHost');
+  checkSafe(fields.bornTimestamp, 'bornTimestamp');
+  checkSafe(fields.preparedTransactionOffset, 'preparedTransactionOffset');
 
-  const topic = input.topic;
+  const topic = fields.topic;
   if (typeof topic !== 'string' || topic.length === 0) throw new InvalidArgumentError('record topic must be a non-empty string');
   const topicLen = Buffer.byteLength(topic, 'utf8');
   if (topicLen > MAX_RECORD_TOPIC_BYTES) {
     throw new InvalidArgumentError(`record topic is ${topicLen} bytes; the most a record can hold is ${MAX_RECORD_TOPIC_BYTES} (RocketMQ clients allow 127 characters)`);
   }
   const v2 = topicLen > MAX_V1_TOPIC_BYTES;
-  const propsText = propertiesToString(input.properties);
+  const propsText = propertiesText ?? propertiesToString(fields.properties);
   const propsLen = Buffer.byteLength(propsText, 'utf8');
   if (propsLen > MAX_PROPERTIES_SIZE) {
     throw new InvalidArgumentError(`record properties encode to ${propsLen} bytes; the limit is ${MAX_PROPERTIES_SIZE} (PROPERTIES_SIZE_EXCEEDED): shorten keys, tags or user properties`);
   }
-  const body = input.body;
+  const body = fields.body;
   if (!(body instanceof Uint8Array)) throw new InvalidArgumentError('record body must be a Buffer or Uint8Array');
 
-  const totalSize = RECORD_FIXED_OVERHEAD_V1_IPV4 + (bornIp.length - 4) + (storeIp.length - 4) + (v2 ? 1 : 0) + body.length + topicLen + propsLen;
-  if (totalSize > 0x7fffffff) throw new InvalidArgumentError(`record would be ${totalSize} bytes; TOTALSIZE is a signed 32-bit integer`);
+  const size = RECORD_FIXED_OVERHEAD_V1_IPV4 + (bornIp.length - 4) + (storeIp.length - 4) + (v2 ? 1 : 0) + body.length + topicLen + propsLen;
+  if (size > 0x7fffffff) throw new InvalidArgumentError(`record would be ${size} bytes; TOTALSIZE is a signed 32-bit integer`);
+  return { size, sysFlag, fields, bornIp, storeIp, topicLen, v2, propsText, propsLen };
+}
 
-  const buf = Buffer.allocUnsafe(totalSize);
-  buf.writeInt32BE(totalSize, POS_TOTAL_SIZE);
-  buf.writeInt32BE(v2 ? MessageMagic.V2 : MessageMagic.V1, POS_MAGIC);
-  buf.writeInt32BE(bodyCrc32(body), POS_BODY_CRC);
-  buf.writeInt32BE(checkInt32(input.queueId, 'queueId'), POS_QUEUE_ID);
-  buf.writeInt32BE(checkInt32(input.flag, 'flag'), POS_FLAG);
-  writeInt64(buf, POS_QUEUE_OFFSET, input.queueOffset, 'queueOffset');
-  writeInt64(buf, POS_PHYSICAL_OFFSET, input.physicalOffset, 'physicalOffset');
-  buf.writeInt32BE(sysFlag, POS_SYS_FLAG);
-  writeInt64(buf, POS_BORN_TIMESTAMP, input.bornTimestamp, 'bornTimestamp');
-  let pos = writeHost(buf, POS_BORN_HOST, bornIp, input.bornHost.port, 'bornHost');
-  writeInt64(buf, pos, input.storeTimestamp, 'storeTimestamp');
-  pos = writeHost(buf, pos + 8, storeIp, input.storeHost.port, 'storeHost');
-  buf.writeInt32BE(checkInt32(input.reconsumeTimes, 'reconsumeTimes'), pos);
-  writeInt64(buf, pos + 4, input.preparedTransactionOffset, 'preparedTransactionOffset');
+/**
+ * Write a prepared record at `target[at]`, with the offsets and store time the store assigned.
+ * `target` must have `p.size` bytes free at `at`.
+ */
+export function writeRecord(target: Buffer, at: number, p: PreparedRecord, queueOffset: number, physicalOffset: number, storeTimestamp: number): void {
+  const f = p.fields;
+  const body = f.body;
+  target.writeInt32BE(p.size, at + POS_TOTAL_SIZE);
+  target.writeInt32BE(p.v2 ? MessageMagic.V2 : MessageMagic.V1, at + POS_MAGIC);
+  target.writeInt32BE(bodyCrc32(body), at + POS_BODY_CRC);
+  target.writeInt32BE(f.queueId, at + POS_QUEUE_ID);
+  target.writeInt32BE(f.flag, at + POS_FLAG);
+  writeInt64(target, at + POS_QUEUE_OFFSET, queueOffset, 'queueOffset');
+  writeInt64(target, at + POS_PHYSICAL_OFFSET, physicalOffset, 'physicalOffset');
+  target.writeInt32BE(p.sysFlag, at + POS_SYS_FLAG);
+  writeInt64(target, at + POS_BORN_TIMESTAMP, f.bornTimestamp, 'bornTimestamp');
+  let pos = writeHost(target, at + POS_BORN_HOST, p.bornIp, f.bornHost.port);
+  writeInt64(target, pos, storeTimestamp, 'storeTimestamp');
+  pos = writeHost(target, pos + 8, p.storeIp, f.storeHost.port);
+  target.writeInt32BE(f.reconsumeTimes, pos);
+  writeInt64(target, pos + 4, f.preparedTransactionOffset, 'preparedTransactionOffset');
   pos += 12;
-  buf.writeInt32BE(body.length, pos);
-  buf.set(body, pos + 4);
+  target.writeInt32BE(body.length, pos);
+  target.set(body, pos + 4);
   pos += 4 + body.length;
-  if (v2) {
-    buf.writeInt16BE(topicLen, pos);
+  if (p.v2) {
+    target.writeInt16BE(p.topicLen, pos);
     pos += 2;
   } else {
-    buf.writeUInt8(topicLen, pos);
-    pos += 1;
+    target[pos++] = p.topicLen;
   }
-  buf.write(topic, pos, topicLen, 'utf8');
-  pos += topicLen;
-  buf.writeInt16BE(propsLen, pos);
-  if (propsLen > 0) buf.write(propsText, pos + 2, propsLen, 'utf8');
+  if (p.topicLen === f.topic.length) target.write(f.topic, pos, p.topicLen, 'latin1');
+  else target.write(f.topic, pos, p.topicLen, 'utf8');
+  pos += p.topicLen;
+  target.writeInt16BE(p.propsLen, pos);
+  if (p.propsLen === 0) return;
+  // ASCII text (the usual case: its UTF-8 length equals its length) is copied byte for byte.
+  if (p.propsLen === p.propsText.length) target.write(p.propsText, pos + 2, p.propsLen, 'latin1');
+  else target.write(p.propsText, pos + 2, p.propsLen, 'utf8');
+}
+
+/** Encode a record into one buffer of exactly its size. InvalidArgumentError names any field that cannot be stored. */
+export function encodeRecord(input: RecordInput): Buffer {
+  const p = prepareRecord(input);
+  checkSafe(input.queueOffset, 'queueOffset');
+  checkSafe(input.physicalOffset, 'physicalOffset');
+  checkSafe(input.storeTimestamp, 'storeTimestamp');
+  const buf = Buffer.allocUnsafe(p.size);
+  writeRecord(buf, 0, p, input.queueOffset, input.physicalOffset, input.storeTimestamp);
   return buf;
 }
 
@@ -363,9 +418,17 @@ function readHost(buf: Buffer, pos: number, fieldSize: number): HostAddress {
   return { host: formatIPv6(buf, pos), port: buf.readInt32BE(pos + 16) };
 }
 
-function writeHost(buf: Buffer, pos: number, ip: Uint8Array, port: number, field: string): number {
+function checkPort(port: number, field: string): void {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError(`${field}.port must be an integer from 0 to 65535, got ${port}`);
-  buf.set(ip, pos);
+}
+
+function writeHost(buf: Buffer, pos: number, ip: Uint8Array, port: number): number {
+  if (ip.length === 4) {
+    buf[pos] = ip[0]!;
+    buf[pos + 1] = ip[1]!;
+    buf[pos + 2] = ip[2]!;
+    buf[pos + 3] = ip[3]!;
+  } else buf.set(ip, pos);
   buf.writeInt32BE(port, pos + ip.length);
   return pos + ip.length + 4;
 }
@@ -468,6 +531,10 @@ function formatIPv6(bytes: Uint8Array, pos: number): string {
 function checkInt32(value: number, field: string): number {
   if ((value | 0) !== value) throw new InvalidArgumentError(`record ${field} must be a signed 32-bit integer, got ${value}`);
   return value;
+}
+
+function checkSafe(value: number, field: string): void {
+  if (!Number.isSafeInteger(value)) throw new InvalidArgumentError(`record ${field} must be a safe integer (|n| < 2^53), got ${value}`);
 }
 
 function writeInt64(buf: Buffer, pos: number, value: number, field: string): void {
