@@ -65,6 +65,26 @@ export class SegmentFile {
     });
   }
 
+  /** `write` on the calling thread: the bytes are in the page cache when it returns. */
+  writevSync(buffers: readonly Buffer[], position: number): void {
+    const expected = buffers.reduce((n, b) => n + b.length, 0);
+    const written = fs.writevSync(this.fd, buffers as Buffer[], position);
+    if (written === expected) return;
+    // A short write (a full disk, a signal): finish the rest buffer by buffer, or fail with the OS's error.
+    let skip = written;
+    let at = position + written;
+    for (const b of buffers) {
+      if (skip >= b.length) {
+        skip -= b.length;
+        continue;
+      }
+      const rest = b.subarray(skip);
+      skip = 0;
+      this.writeSync(rest, at);
+      at += rest.length;
+    }
+  }
+
   writeSync(buffer: Buffer, position: number): void {
     let done = 0;
     while (done < buffer.length) done += fs.writeSync(this.fd, buffer, done, buffer.length - done, position + done);

@@ -168,3 +168,45 @@ describe('RemotingClient', () => {
     expect(peer.received()).toBe(0);
   });
 });
+
+describe('RemotingClient WebSocket masking', () => {
+  /** Raw bytes of the first frame a client sends after the upgrade, read off the server's socket. */
+  async function firstFrameBytes(options: { wsMaskKey?: 'zero' | 'random' }): Promise<{ raw: Buffer; payload: Buffer }> {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
+    cleanups.push(() => new Promise<void>((resolve) => wss.close(() => resolve())));
+    await once(wss, 'listening');
+    const received = new Promise<{ raw: Buffer; payload: Buffer }>((resolve) => {
+      wss.on('connection', (ws: WebSocket, req) => {
+        const chunks: Buffer[] = [];
+        req.socket.on('data', (d: Buffer) => chunks.push(d));
+        // ws reads the socket before this listener sees the chunk: collect it after the message.
+        ws.on('message', (payload: Buffer) => setImmediate(() => resolve({ raw: Buffer.concat(chunks), payload })));
+      });
+    });
+    const { port } = wss.address() as { port: number };
+    const client = new RemotingClient(`127.0.0.1:${port}`, { reconnect: false, ...options });
+    cleanups.push(() => client.close());
+    await client.oneway(createRequest(10, { topic: 'T' }, Buffer.from('masked body')));
+    return received;
+  }
+
+  it('sends masked frames with the all-zero key by default, and the server reads them', async () => {
+    const { raw, payload } = await firstFrameBytes({});
+    expect(raw[1]! & 0x80).toBe(0x80); // MASK bit set, as RFC 6455 requires of clients
+    const keyAt = (raw[1]! & 0x7f) === 126 ? 4 : 2; // a frame under 64 KiB
+    expect([...raw.subarray(keyAt, keyAt + 4)]).toEqual([0, 0, 0, 0]);
+    expect(decodeFrame(payload).body?.toString()).toBe('masked body');
+  });
+
+  it("sends random keys with wsMaskKey 'random'", async () => {
+    const keys = new Set<string>();
+    for (let i = 0; i < 3; i++) {
+      const { raw, payload } = await firstFrameBytes({ wsMaskKey: 'random' });
+      const keyAt = (raw[1]! & 0x7f) === 126 ? 4 : 2;
+      keys.add(raw.subarray(keyAt, keyAt + 4).toString('hex'));
+      expect(decodeFrame(payload).body?.toString()).toBe('masked body');
+    }
+    expect(keys.has('00000000')).toBe(false);
+    expect(keys.size).toBeGreaterThan(1);
+  });
+});

@@ -61,11 +61,25 @@ const clientOptionsSchema = z.object({
    * benchmark). The server answers in the serialization of each request.
    */
   serializeType: z.union([z.literal(SerializeType.JSON), z.literal(SerializeType.ROCKETMQ)]).default(SerializeType.JSON),
+  /**
+   * WebSocket masking key of the frames this client sends. RFC 6455 has clients mask with a random
+   * key so that script-chosen bytes from a browser cannot pose as another protocol to a proxy on
+   * the way; a Karman client is a server-side process, so by default it sends the all-zero key
+   * (still a masked frame, as the RFC requires), which spares both ends the byte-by-byte XOR: 21 %
+   * of a producer's CPU and 3 % of the broker's in the auto-batch profile. 'random' restores
+   * random keys, e.g. across a proxy that inspects WebSocket payloads.
+   */
+  wsMaskKey: z.enum(['zero', 'random']).default('zero'),
   /** Answers server-initiated requests; without it they get REQUEST_CODE_NOT_SUPPORTED. */
   onRequest: callback<(request: RemotingCommand) => RemotingCommand | undefined | Promise<RemotingCommand | undefined>>().optional(),
   /** Failures of `onRequest` and bad frames from the server; never thrown. Default: ignore. */
   onError: callback<(error: Error) => void>().optional(),
 });
+
+/** ws's `generateMask` hook: an all-zero key, which ws then skips applying (see `wsMaskKey`). */
+function zeroMask(mask: Buffer): void {
+  mask.fill(0);
+}
 
 /** Options of `RemotingClient`; every field is optional. */
 export type RemotingClientOptions = z.input<typeof clientOptionsSchema>;
@@ -315,7 +329,12 @@ export class RemotingClient {
         });
         return;
       }
-      const ws = new WebSocket(this.target.url, { perMessageDeflate: false, maxPayload: this.options.maxFrameSize, handshakeTimeout: timeout });
+      const ws = new WebSocket(this.target.url, {
+        perMessageDeflate: false,
+        maxPayload: this.options.maxFrameSize,
+        handshakeTimeout: timeout,
+        ...(this.options.wsMaskKey === 'zero' ? { generateMask: zeroMask } : {}),
+      });
       let socket: Socket | undefined;
       timer = setTimeout(() => {
         ws.terminate();
