@@ -1,7 +1,10 @@
 /**
- * Automatic batching: concurrent plain sends to one topic that arrive within `lingerMillis`
- * travel as one SEND_BATCH_MESSAGE, up to `maxMessages` or `maxBytes`. Each caller still gets its
- * own result (its message's queue offset within the batch) or the batch's error.
+ * Automatic batching: concurrent plain sends to one topic travel as one SEND_BATCH_MESSAGE, up
+ * to `maxMessages` or `maxBytes`. With `lingerMillis` 0 (the default) a batch closes at the end of
+ * the event-loop turn it was opened in: sends made together (e.g. by every sender woken by the
+ * previous batch's answer) go together, and a lone send waits for nothing. A positive
+ * `lingerMillis` keeps a batch open that long for more. Each caller still gets its own result (its
+ * message's queue offset within the batch) or the batch's error.
  */
 import type { SendResult } from './message.js';
 import type { PreparedMessage } from './producer.js';
@@ -13,10 +16,11 @@ interface Pending {
 }
 
 interface Accumulator {
+  key: string;
+  wait: boolean;
   items: Pending[];
   bytes: number;
-  timer: NodeJS.Timeout | undefined;
-  wait: boolean;
+  timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
 }
 
 export interface AutoBatchOptions {
@@ -26,8 +30,8 @@ export interface AutoBatchOptions {
 }
 
 export class AutoBatcher {
-  /** topic + WAIT flag → messages waiting to go. */
-  private readonly open = new Map<string, Accumulator>();
+  /** Batches being filled, by topic: one map for waitStoreMsgOK true, one for false. */
+  private readonly open = [new Map<string, Accumulator>(), new Map<string, Accumulator>()] as const;
   private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(
@@ -37,42 +41,47 @@ export class AutoBatcher {
 
   add(message: PreparedMessage): Promise<SendResult> {
     return new Promise<SendResult>((resolve, reject) => {
-      const key = `${message.topic}\u0000${message.waitStoreMsgOK}`;
-      let acc = this.open.get(key);
+      const open = this.open[message.waitStoreMsgOK ? 0 : 1];
+      let acc = open.get(message.topic);
       if (acc && acc.bytes + message.body.length > this.options.maxBytes) {
-        this.flush(key);
+        this.flush(acc);
         acc = undefined;
       }
       if (!acc) {
-        acc = { items: [], bytes: 0, timer: undefined, wait: message.waitStoreMsgOK };
-        this.open.set(key, acc);
-        acc.timer = setTimeout(() => this.flush(key), this.options.lingerMillis);
+        const opened: Accumulator = { key: message.topic, wait: message.waitStoreMsgOK, items: [], bytes: 0, timer: undefined };
+        const close = (): void => this.flush(opened);
+        opened.timer = this.options.lingerMillis > 0 ? setTimeout(close, this.options.lingerMillis) : setImmediate(close);
+        open.set(message.topic, opened);
+        acc = opened;
       }
       acc.items.push({ message, resolve, reject });
       acc.bytes += message.body.length;
-      if (acc.items.length >= this.options.maxMessages || acc.bytes >= this.options.maxBytes) this.flush(key);
+      if (acc.items.length >= this.options.maxMessages || acc.bytes >= this.options.maxBytes) this.flush(acc);
     });
   }
 
   /** Send everything waiting now and wait for every batch in flight. */
   async flushAll(): Promise<void> {
-    for (const key of [...this.open.keys()]) this.flush(key);
+    for (const open of this.open) for (const acc of [...open.values()]) this.flush(acc);
     await Promise.allSettled([...this.inFlight]);
   }
 
-  private flush(key: string): void {
-    const acc = this.open.get(key);
-    if (!acc) return;
-    this.open.delete(key);
-    clearTimeout(acc.timer);
+  private flush(acc: Accumulator): void {
+    const open = this.open[acc.wait ? 0 : 1];
+    if (open.get(acc.key) !== acc) return; // already sent
+    open.delete(acc.key);
+    if (this.options.lingerMillis > 0) clearTimeout(acc.timer as NodeJS.Timeout);
+    else clearImmediate(acc.timer as NodeJS.Immediate);
     const items = acc.items;
-    const topic = items[0]!.message.topic;
-    const sending = this.sendBatch(
-      topic,
-      items.map((i) => i.message),
-    ).then(
-      (results) => items.forEach((item, i) => item.resolve(results[i]!)),
-      (error: unknown) => items.forEach((item) => item.reject(error)),
+    const messages = new Array<PreparedMessage>(items.length);
+    for (let i = 0; i < items.length; i++) messages[i] = items[i]!.message;
+    const sending = this.sendBatch(acc.key, messages).then(
+      (results) => {
+        for (let i = 0; i < items.length; i++) items[i]!.resolve(results[i]!);
+      },
+      (error: unknown) => {
+        for (const item of items) item.reject(error);
+      },
     );
     this.inFlight.add(sending);
     void sending.finally(() => this.inFlight.delete(sending));

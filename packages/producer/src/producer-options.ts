@@ -43,8 +43,12 @@ export const ProducerOptionsSchema = ClientOptionsSchema.extend({
     .union([
       z.literal(false),
       z.object({
-        /** How long the first message of a batch waits for company, ms. */
-        lingerMillis: z.number().min(0).default(1),
+        /**
+         * How long the first message of a batch waits for company, ms. 0 (the default): until the
+         * end of the current event-loop turn, so sends made together go together and a lone send
+         * does not wait.
+         */
+        lingerMillis: z.number().min(0).default(0),
         /** Most messages in one batch. */
         maxMessages: z.number().int().min(1).default(256),
         /** Most body bytes in one batch. */

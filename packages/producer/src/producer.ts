@@ -96,6 +96,8 @@ export class Producer implements AsyncDisposable {
   private readonly faults = new LatencyFaultTolerance();
   private readonly batcher: AutoBatcher | undefined;
   private sendWhichQueue = Math.floor(Math.random() * 0x7fffffff);
+  /** Topics that passed `sendTopicProblem`. */
+  private readonly checkedTopics = new Set<string>();
   private inFlightSends = 0;
   private inFlightBytes = 0;
   private readonly slotWaiters: Array<() => void> = [];
@@ -198,8 +200,13 @@ export class Producer implements AsyncDisposable {
 
   /** Validate a message and turn it into what goes on the wire (unique id set once, here). */
   prepare(message: Message): PreparedMessage {
-    const topicProblem = sendTopicProblem(message.topic);
-    if (topicProblem) throw new InvalidArgumentError(`cannot send: ${topicProblem}`);
+    if (!this.checkedTopics.has(message.topic)) {
+      const topicProblem = sendTopicProblem(message.topic);
+      if (topicProblem) throw new InvalidArgumentError(`cannot send: ${topicProblem}`);
+      // Topics repeat: check each once (bounded, in case names are generated).
+      if (this.checkedTopics.size >= 4096) this.checkedTopics.clear();
+      this.checkedTopics.add(message.topic);
+    }
     let body: Buffer;
     if (typeof message.body === 'string') body = Buffer.from(message.body, 'utf8');
     else if (message.body instanceof Uint8Array) body = Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength);
@@ -209,7 +216,7 @@ export class Producer implements AsyncDisposable {
       throw new InvalidArgumentError(`cannot send: the body is ${body.length} bytes; the limit (maxMessageSize) is ${this.options.maxMessageSize}`);
     }
     const properties: Record<string, string> = {};
-    for (const [key, value] of Object.entries(message.properties ?? {})) {
+    if (message.properties) for (const [key, value] of Object.entries(message.properties)) {
       if (RESERVED_PROPERTIES.has(key)) throw new InvalidArgumentError(`cannot send: property "${key}" is reserved by RocketMQ; use the message's own field (tags, keys, delayLevel) or another name`);
       if (typeof value !== 'string') throw new InvalidArgumentError(`cannot send: property "${key}" must be a string`);
       properties[key] = value;
@@ -227,7 +234,7 @@ export class Producer implements AsyncDisposable {
     if (!Number.isInteger(delayLevel) || delayLevel < 0) throw new InvalidArgumentError(`cannot send: delayLevel must be a whole number ≥ 0, got ${delayLevel}`);
     if (delayLevel > 0) properties[MessageProperty.DELAY] = String(delayLevel);
     const waitStoreMsgOK = message.waitStoreMsgOK ?? true;
-    properties[MessageProperty.WAIT] = String(waitStoreMsgOK);
+    properties[MessageProperty.WAIT] = waitStoreMsgOK ? 'true' : 'false';
     const uniqKey = createUniqueId();
     properties[MessageProperty.UNIQ_KEY] = uniqKey;
     let sysFlag = 0;

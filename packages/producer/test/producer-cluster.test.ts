@@ -122,6 +122,20 @@ describe('Producer against a cluster of two nameservers and two brokers', () => 
     for (const [i, r] of results.entries()) expect((await readBack(cluster, r)).body.toString()).toBe(`a${i}`);
   });
 
+  it('with the default lingerMillis 0, sends made in one event-loop turn travel as one batch', async () => {
+    await using cluster = await startCluster();
+    const topic = uniqueName('T');
+    await cluster.createTopic(topic, { queues: 4 });
+    await using auto = producer(cluster, { autoBatch: {} });
+    await auto.start();
+    await auto.send({ topic, body: 'warm-up' }); // route known: the next sends are made in one turn
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => auto.send({ topic, body: `t${i}` })));
+    // Sent one by one they would spread over the 4 queues; as one batch they share a queue and consecutive offsets.
+    expect(new Set(results.map((r) => r.messageQueue.queueId)).size).toBe(1);
+    expect(results.map((r) => r.queueOffset - results[0]!.queueOffset)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    for (const [i, r] of results.entries()) expect((await readBack(cluster, r)).body.toString()).toBe(`t${i}`);
+  });
+
   it('refuses bad messages before sending, naming the value and the limit', async () => {
     await using cluster = await startCluster();
     await using p = producer(cluster, { maxMessageSize: 1024 });
