@@ -36,6 +36,7 @@ export const COMMAND_FLAGS: Record<CommandName, readonly FlagSpec[]> = {
     { long: 'auto-batch', type: 'boolean', description: "Turn on the producer's autoBatch (concurrent plain sends grouped into batches)." },
     { long: 'keys', type: 'boolean', description: 'Give every message a unique key (indexed by the broker).' },
     { long: 'tags', type: 'string', value: 'N', description: 'Cycle N tags, Tag0 ... Tag{N-1}.', defaultText: 'no tag' },
+    { long: 'topics', type: 'string', value: 'N', description: 'Spread the messages over N topics TOPIC-0 ... TOPIC-{N-1} (created on first send with 8 queues each, so the brokers need autoCreateTopicEnable).', defaultText: '1: TOPIC itself' },
     { long: 'delay-level', type: 'string', value: 'L', description: 'Delay level 1-18 for every message (1s 5s 10s 30s 1m ... 2h).' },
     RATE, TRANSPORT, JSON_FLAG, HELP,
   ],
@@ -79,6 +80,8 @@ export interface ProducerBenchOptions extends ClusterTarget {
   keys: boolean;
   /** Tags to cycle; 0 sends no tag. */
   tags: number;
+  /** Topics to spread over (TOPIC-0 ...); 1 sends to TOPIC itself. */
+  topics: number;
   delayLevel: number;
   /** Messages per second, all senders together; undefined is as fast as it goes. */
   rate: number | undefined;
@@ -192,6 +195,7 @@ export function producerOptions(values: FlagValues, env: Readonly<Record<string,
     autoBatch,
     keys: values.keys === true,
     tags: intFlag('producer', values, 'tags', 0, 1, 1_000_000, 'the number of tags to cycle')!,
+    topics: intFlag('producer', values, 'topics', 1, 1, 100_000, 'the number of topics')!,
     delayLevel,
     rate: intFlag('producer', values, 'rate', undefined, 1, 10_000_000, 'messages per second'),
   };

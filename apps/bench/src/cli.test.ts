@@ -20,7 +20,7 @@ describe('karman-bench command line', () => {
   it("prints each command's flags with RocketMQ's benchmark letters", async () => {
     const producer = await cli(['producer', '--help']);
     expect(producer.code).toBe(0);
-    for (const flag of ['-n, --namesrvAddr ADDR', '-t, --topic TOPIC', '-s, --size BYTES', '-w, --concurrency N', '-q, --count COUNT', '--batch N', '--auto-batch', '--keys', '--tags N', '--delay-level L', '--transport ws|tcp', '--json']) {
+    for (const flag of ['-n, --namesrvAddr ADDR', '-t, --topic TOPIC', '-s, --size BYTES', '-w, --concurrency N', '-q, --count COUNT', '--batch N', '--auto-batch', '--keys', '--tags N', '--topics N', '--delay-level L', '--transport ws|tcp', '--json']) {
       expect(producer.out).toContain(flag);
     }
     expect((await cli(['consumer', '-h'])).out).toContain('-g, --group GROUP');
@@ -66,7 +66,7 @@ describe('karman-bench command line', () => {
   it('applies RocketMQ benchmark defaults and NAMESRV_ADDR', () => {
     const options = producerOptions(parseFlags('producer', []), { NAMESRV_ADDR: '10.0.0.1:9876' });
     expect(options).toMatchObject({ nameservers: '10.0.0.1:9876', topic: 'BenchmarkTest', size: 128, concurrency: 64, batch: 1, autoBatch: false, count: undefined, transport: 'ws', tags: 0, delayLevel: 0 });
-    expect(producerOptions(parseFlags('producer', ['-q', '1_000_000', '--tags', '4', '--keys']), { NAMESRV_ADDR: 'h:1' })).toMatchObject({ count: 1_000_000, tags: 4, keys: true });
+    expect(producerOptions(parseFlags('producer', ['-q', '1_000_000', '--tags', '4', '--keys', '--topics', '1000']), { NAMESRV_ADDR: 'h:1' })).toMatchObject({ count: 1_000_000, tags: 4, keys: true, topics: 1000 });
   });
 
   it('parses compare options, and refuses an unknown system in --only', async () => {

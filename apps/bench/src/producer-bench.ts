@@ -18,6 +18,8 @@ export async function runProducerBench(options: ProducerBenchOptions, context: R
     nameservers: options.nameservers,
     transport: options.transport,
     autoBatch: options.autoBatch ? {} : false,
+    // Topics created by the first send get 8 queues (--topics).
+    defaultTopicQueueNums: 8,
     // Each sender has at most one call in flight; let all of them (and their batches) through.
     maxInFlightSends: Math.max(1024, options.concurrency),
   });

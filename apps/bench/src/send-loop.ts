@@ -20,6 +20,8 @@ export interface SendLoopOptions {
   batch?: number;
   keys?: boolean;
   tags?: number;
+  /** Topics to spread over: `${topic}-${i}`; 1 (default) sends to `topic`. */
+  topics?: number;
   delayLevel?: number;
   /** Messages per second, all senders together. */
   rate?: number | undefined;
@@ -61,8 +63,11 @@ export async function runSendLoop(producer: Producer, options: SendLoopOptions, 
   let next = 0; // next sequence to hand out
   const started = performance.now();
 
+  const topicCount = options.topics ?? 1;
+  const topicNames = topicCount > 1 ? Array.from({ length: topicCount }, (_, i) => `${options.topic}-${i}`) : [options.topic];
   const message = (sequence: number): Message => {
-    const m: Message = { topic: options.topic, body: encodeBody(options.size, options.runId, sequence) };
+    // A batch goes to one topic: spread whole batches.
+    const m: Message = { topic: topicNames[Math.floor(sequence / batch) % topicNames.length]!, body: encodeBody(options.size, options.runId, sequence) };
     if (options.keys) m.keys = `${runHex}-${sequence}`;
     if (tagCount > 0) m.tags = `Tag${sequence % tagCount}`;
     if (options.delayLevel) m.delayLevel = options.delayLevel;
