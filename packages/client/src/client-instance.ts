@@ -7,7 +7,7 @@
  * consumers register as members; the instance shuts down when the last one leaves.
  */
 import { EventEmitter } from 'node:events';
-import { InvalidArgumentError, RemoteError, RemotingClient, RequestCode, ResponseCode, createRequest, createResponse } from '@karman/protocol';
+import { InvalidArgumentError, RemoteError, RemotingClient, RequestCode, ResponseCode, SerializeType, createRequest, createResponse } from '@karman/protocol';
 import type { ExtFieldValue, RemotingCommand } from '@karman/protocol';
 import { buildClientId, localIPv4 } from './client-id.js';
 import type { ClientOptions, ResolvedClientOptions } from './client-options.js';
@@ -89,7 +89,7 @@ export class ClientInstance {
   static acquire(options: ClientOptions): ClientInstance {
     const resolved = resolveClientOptions(options);
     const probeId = buildClientId(resolved.clientIP ?? localIPv4(), resolved.instanceName, resolved.unitName);
-    const key = `${probeId}|${resolved.transport}|${resolved.nameservers.join(';')}`;
+    const key = `${probeId}|${resolved.transport}|${resolved.serializeType}|${resolved.nameservers.join(";")}`;
     let instance = registry.get(key);
     if (!instance || instance.closed) {
       instance = new ClientInstance(resolved, key);
@@ -300,6 +300,7 @@ export class ClientInstance {
     if (!client) {
       client = new RemotingClient(withScheme(address, this.options.transport), {
         requestTimeoutMillis: this.options.requestTimeoutMillis,
+        serializeType: this.options.serializeType === 'ROCKETMQ' ? SerializeType.ROCKETMQ : SerializeType.JSON,
         onRequest: (request) => this.onServerRequest(request),
       });
       this.brokers.set(address, client);

@@ -16,6 +16,12 @@ export const ClientOptionsSchema = z.object({
   unitName: z.string().optional(),
   /** `ws` (default: Karman's own WebSocket transport) or `tcp` (RocketMQ remoting TCP) for `host:port` addresses. */
   transport: z.enum(['ws', 'tcp']).default('ws'),
+  /**
+   * Header serialization of requests to brokers: `JSON` (what Java clients send by default) or
+   * `ROCKETMQ` (RocketMQ's binary `RocketMQSerializable`, which Java brokers also read and answer
+   * in kind; Karman's codec encodes and decodes it several times faster than JSON).
+   */
+  serializeType: z.enum(['JSON', 'ROCKETMQ']).default('ROCKETMQ'),
   /** How often routes of every used topic are refreshed (`pollNameServerInterval`, 30 s). */
   pollNameServerInterval: z.number().int().min(1).default(30_000),
   /** How often every broker gets a heartbeat (`heartbeatBrokerInterval`, 30 s). */
