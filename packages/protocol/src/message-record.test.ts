@@ -109,6 +109,17 @@ describe('encodeRecord / decodeRecord', () => {
     );
   });
 
+  it('decodes runs whose topics and hosts change from record to record (the decoder reuses repeated ones)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.constantFrom('TopicA', 'TopicB', 'Topic\u00e9', 'T'), fc.constantFrom('10.0.0.1', '10.0.0.2', '::1')), { minLength: 1, maxLength: 12 }), recordInput, (picks, template) => {
+        const inputs = picks.map(([topic, host]) => ({ ...template, topic, storeHost: { host, port: 10911 } }));
+        const decoded = decodeRecords(Buffer.concat(inputs.map((input) => encodeRecord(input))));
+        expect(decoded.map((r) => [r.topic, r.storeHost.host])).toEqual(picks);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
   it('has the 91-byte fixed overhead for IPv4 hosts and V1 magic, and 24 more bytes for two IPv6 hosts', () => {
     const bytes = encodeRecord(sample({ body: Buffer.alloc(0), topic: 'T', properties: {} }));
     expect(bytes.length).toBe(RECORD_FIXED_OVERHEAD_V1_IPV4 + 1);

@@ -359,7 +359,7 @@ export function decodeRecord(buf: Buffer, offset = 0, opts: DecodeRecordOptions 
     reconsumeTimes: buf.readInt32BE(reconsumePos),
     preparedTransactionOffset: readInt64(buf, reconsumePos + 4, offset, 'PREPARED TRANSACTION OFFSET'),
     body,
-    topic: buf.toString('utf8', topicStart, propsLenPos),
+    topic: readTopic(buf, topicStart, propsLenPos),
     properties: propsLen === 0 ? (Object.create(null) as Record<string, string>) : parsePropertiesText(buf.toString('utf8', propsStart, end)),
   };
   return { kind: 'record', record, size: totalSize };
@@ -383,6 +383,30 @@ export function decodeRecords(buf: Buffer, opts: DecodeRecordOptions = {}): Mess
     offset += decoded.size;
   }
   return records;
+}
+
+/** Topics longer than this are decoded every time rather than compared with the last one. */
+const TOPIC_CACHE_MAX_BYTES = 255;
+let lastTopic = '';
+let lastTopicBytes: Uint8Array = new Uint8Array(0);
+
+/**
+ * The topic at [start, end). A pull body is one queue's records, so the topic nearly always repeats:
+ * comparing its bytes with the last topic decoded is cheaper than decoding a new string each time.
+ */
+function readTopic(buf: Buffer, start: number, end: number): string {
+  const len = end - start;
+  if (len === lastTopicBytes.length) {
+    let i = 0;
+    while (i < len && buf[start + i] === lastTopicBytes[i]) i++;
+    if (i === len) return lastTopic;
+  }
+  const topic = buf.toString('utf8', start, end);
+  if (len <= TOPIC_CACHE_MAX_BYTES) {
+    lastTopicBytes = Uint8Array.prototype.slice.call(buf, start, end);
+    lastTopic = topic;
+  }
+  return topic;
 }
 
 // ---- hosts ---------------------------------------------------------------------------------
@@ -414,8 +438,22 @@ export function readHostAt(buf: Buffer, pos: number, addressLength: 4 | 16): Hos
 }
 
 function readHost(buf: Buffer, pos: number, fieldSize: number): HostAddress {
-  if (fieldSize === 8) return { host: formatIPv4(buf, pos), port: buf.readInt32BE(pos + 4) };
+  if (fieldSize === 8) return { host: ipv4Text(buf.readUInt32BE(pos)), port: buf.readInt32BE(pos + 4) };
   return { host: formatIPv6(buf, pos), port: buf.readInt32BE(pos + 16) };
+}
+
+// Decoded records name a handful of hosts (one store host, a few producers): their texts are cached
+// by address, cleared when the cache fills.
+const ipv4TextCache = new Map<number, string>();
+
+function ipv4Text(address: number): string {
+  let text = ipv4TextCache.get(address);
+  if (text === undefined) {
+    text = `${address >>> 24}.${(address >>> 16) & 0xff}.${(address >>> 8) & 0xff}.${address & 0xff}`;
+    if (ipv4TextCache.size >= HOST_CACHE_LIMIT) ipv4TextCache.clear();
+    ipv4TextCache.set(address, text);
+  }
+  return text;
 }
 
 function checkPort(port: number, field: string): void {

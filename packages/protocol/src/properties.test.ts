@@ -41,6 +41,12 @@ describe('properties codec', () => {
     expect(Object.getPrototypeOf(props)).toBeNull();
   });
 
+  it("reads RocketMQ's names and names that merely start like them or share their length alike", () => {
+    const text = 'TAGS\u0001a\u0002TAGX\u0001b\u0002TAGSX\u0001c\u0002UNIQ_KEY\u0001d\u0002UNIQ_KEZ\u0001e\u0002KEY\u0001f\u0002WAIT\u0001true';
+    expect({ ...decodeProperties(text) }).toEqual({ TAGS: 'a', TAGX: 'b', TAGSX: 'c', UNIQ_KEY: 'd', UNIQ_KEZ: 'e', KEY: 'f', WAIT: 'true' });
+    expect({ ...decodeProperties(Buffer.from(text)) }).toEqual({ TAGS: 'a', TAGX: 'b', TAGSX: 'c', UNIQ_KEY: 'd', UNIQ_KEZ: 'e', KEY: 'f', WAIT: 'true' });
+  });
+
   it('refuses what the decoder would drop or split', () => {
     expect(() => encodeProperties({ '': 'v' })).toThrow(InvalidArgumentError);
     expect(() => encodeProperties({ k: '' })).toThrow(/empty value/);

@@ -113,6 +113,22 @@ export function decodeProperties(bytes: Buffer | string): Record<string, string>
   return parsePropertiesText(bytes.toString('utf8'));
 }
 
+/** RocketMQ's property names by length, so the parser can reuse these strings instead of slicing new ones. */
+const KNOWN_NAMES_BY_LENGTH: string[][] = [];
+for (const name of Object.values(MessageProperty)) (KNOWN_NAMES_BY_LENGTH[name.length] ??= []).push(name);
+
+/**
+ * The property name at [start, end): one of RocketMQ's names when it is one (every message carries a
+ * few, and a new string for each would then be hashed to become an object key), else a slice.
+ */
+function nameAt(text: string, start: number, end: number): string {
+  const known = KNOWN_NAMES_BY_LENGTH[end - start];
+  if (known !== undefined) {
+    for (const name of known) if (text.startsWith(name, start)) return name;
+  }
+  return text.slice(start, end);
+}
+
 /** Parse properties text; shared with the record decoder, which reads the text straight out of the record. */
 export function parsePropertiesText(text: string): Record<string, string> {
   const map = Object.create(null) as Record<string, string>;
@@ -124,7 +140,7 @@ export function parsePropertiesText(text: string): Record<string, string> {
     // The shortest keepable pair is "k\u0001v".
     if (end - index >= 3) {
       const sep = text.indexOf(NAME_VALUE_SEPARATOR, index);
-      if (sep > index && sep < end - 1) map[text.slice(index, sep)] = text.slice(sep + 1, end);
+      if (sep > index && sep < end - 1) map[nameAt(text, index, sep)] = text.slice(sep + 1, end);
     }
     index = end + 1;
   }

@@ -201,10 +201,26 @@ function languageCode(language: string): number {
 }
 
 /** Bytes the ROCKETMQ binary header of `command` takes. */
-function binaryHeaderSize(command: RemotingCommand): number {
-  let size = 2 + 1 + 2 + 4 + 4 + 4 + (command.remark === undefined ? 0 : Buffer.byteLength(command.remark)) + 4;
-  for (const key of Object.keys(command.extFields)) size += 2 + Buffer.byteLength(key) + 4 + Buffer.byteLength(String(command.extFields[key]));
+/**
+ * An upper bound of the binary header's size: a string of n UTF-16 units takes at most 3n UTF-8
+ * bytes. Cheaper than measuring each field; `encodeHead` trims what is left over.
+ */
+function binaryHeaderBound(command: RemotingCommand): number {
+  let size = 2 + 1 + 2 + 4 + 4 + 4 + (command.remark?.length ?? 0) * 3 + 4;
+  for (const key of Object.keys(command.extFields)) size += 6 + (key.length + String(command.extFields[key]).length) * 3;
   return size;
+}
+
+/** Write `text` at `at` as UTF-8 and return the bytes written; plain ASCII is copied in JavaScript, the rest goes to `Buffer.write`. */
+function writeText(out: Buffer, at: number, text: string): number {
+  const n = text.length;
+  if (n > SHORT_TEXT) return out.write(text, at, 'utf8');
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x80) return out.write(text, at, 'utf8');
+    out[at + i] = c;
+  }
+  return n;
 }
 
 /**
@@ -227,17 +243,17 @@ function writeBinaryHeader(command: RemotingCommand, out: Buffer, at: number, li
   // A string of n UTF-16 units takes at most 3n UTF-8 bytes; only when that bound does not fit is
   // the exact length worth computing.
   if (p + 8 + remark.length * 3 > limit && p + 8 + Buffer.byteLength(remark) > limit) return -1;
-  const remarkLength = remark.length === 0 ? 0 : out.write(remark, p + 4, 'utf8');
+  const remarkLength = remark.length === 0 ? 0 : writeText(out, p + 4, remark);
   p = out.writeInt32BE(remarkLength, p) + remarkLength;
   const extAt = p;
   p += 4;
   for (const key of Object.keys(command.extFields)) {
     const value = String(command.extFields[key]);
     if (p + 6 + (key.length + value.length) * 3 > limit && p + 6 + Buffer.byteLength(key) + Buffer.byteLength(value) > limit) return -1;
-    const kl = key.length === 0 ? 0 : out.write(key, p + 2, 'utf8');
+    const kl = key.length === 0 ? 0 : writeText(out, p + 2, key);
     if (kl > 0x7fff) throw new InvalidArgumentError(`cannot encode extFields key of ${kl} bytes in a ROCKETMQ binary header: keys hold at most 32767 bytes`);
     p = out.writeInt16BE(kl, p) + kl;
-    const vl = value.length === 0 ? 0 : out.write(value, p + 4, 'utf8');
+    const vl = value.length === 0 ? 0 : writeText(out, p + 4, value);
     p = out.writeInt32BE(vl, p) + vl;
   }
   out.writeInt32BE(p - extAt - 4, extAt);
@@ -257,11 +273,11 @@ function writeFrameHead(out: Buffer, at: number, type: SerializeType, headerLeng
  */
 function encodeHead(command: RemotingCommand, bodyLength: number, room: number): [Buffer, number] {
   if (command.serializeType === SerializeType.ROCKETMQ) {
-    const headerLength = binaryHeaderSize(command);
-    const out = Buffer.allocUnsafe(8 + headerLength + room);
-    writeBinaryHeader(command, out, 8, 8 + headerLength);
+    const bound = binaryHeaderBound(command);
+    const out = Buffer.allocUnsafe(8 + bound + room);
+    const headerLength = writeBinaryHeader(command, out, 8, 8 + bound) - 8;
     writeFrameHead(out, 0, SerializeType.ROCKETMQ, headerLength, bodyLength);
-    return [out, headerLength];
+    return [out.subarray(0, 8 + headerLength + room), headerLength];
   }
   const text = jsonHeaderText(command);
   const headerLength = Buffer.byteLength(text);
