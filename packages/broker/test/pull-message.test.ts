@@ -3,6 +3,7 @@ import { Perm, RequestCode, ResponseCode, decodeRecords } from '@karman/protocol
 import type { RemotingCommand } from '@karman/protocol';
 import { startTestBroker, uniqueName } from './broker-fixture.js';
 import { createTopic, heartbeatBody, pullFields, putMessage } from './pull-fixture.js';
+import { MAX_TRANSFER_BYTES, MAX_TRANSFER_COUNT } from '../src/pull-message-processor.js';
 
 const PULL = RequestCode.PULL_MESSAGE.code;
 
@@ -75,20 +76,39 @@ describe('PULL_MESSAGE', () => {
     expect(emptyQueueMoved.extFields.nextBeginOffset).toBe('0');
   });
 
-  it('returns at most min(maxMsgNums, 32) messages per pull', async () => {
+  it('returns at most min(maxMsgNums, MAX_TRANSFER_COUNT) messages per pull: 32 when asked for 32, as RocketMQ', async () => {
     await using b = await startTestBroker();
     const topic = uniqueName('pull_batch');
     const group = uniqueName('pull_group');
     await createTopic(b, topic, 1);
-    for (let i = 0; i < 40; i++) await putMessage(b, topic, 0, `m${i}`);
+    for (let i = 0; i < 150; i++) await putMessage(b, topic, 0, `m${i}`);
 
     const five = await b.request(PULL, pullFields(group, topic, 0, 0, { maxMsgNums: 5 }));
     expect(bodies(five)).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
     expect(five.extFields.nextBeginOffset).toBe('5');
 
-    const capped = await b.request(PULL, pullFields(group, topic, 0, 5, { maxMsgNums: 100 }));
-    expect(bodies(capped)).toHaveLength(32);
-    expect(capped.extFields.nextBeginOffset).toBe('37');
+    const rocketmqDefault = await b.request(PULL, pullFields(group, topic, 0, 5, { maxMsgNums: 32 }));
+    expect(bodies(rocketmqDefault)).toHaveLength(32);
+    expect(rocketmqDefault.extFields.nextBeginOffset).toBe('37');
+
+    // Karman serves more than RocketMQ's 32 to a consumer that asks (its push consumer asks for 256).
+    const more = await b.request(PULL, pullFields(group, topic, 0, 37, { maxMsgNums: 100 }));
+    expect(bodies(more)).toHaveLength(100);
+    expect(more.extFields.nextBeginOffset).toBe('137');
+    expect(MAX_TRANSFER_COUNT).toBe(1024);
+  });
+
+  it('stops a pull at MAX_TRANSFER_BYTES, but always returns at least one message', async () => {
+    await using b = await startTestBroker();
+    const topic = uniqueName('pull_bytes');
+    const group = uniqueName('pull_group');
+    await createTopic(b, topic, 1);
+    const big = Math.floor(MAX_TRANSFER_BYTES / 3);
+    for (let i = 0; i < 5; i++) await putMessage(b, topic, 0, `${i}`.padEnd(big, '.'));
+
+    const capped = await b.request(PULL, pullFields(group, topic, 0, 0, { maxMsgNums: 32 }));
+    // Three bodies of a third of the budget plus their record headers exceed it: two fit.
+    expect(bodies(capped).map((body) => body[0])).toEqual(['0', '1']);
   });
 
   it('moves a consumer below the retained data forward with PULL_OFFSET_MOVED', async () => {

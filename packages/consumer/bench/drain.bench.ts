@@ -7,8 +7,14 @@
  *
  * Prints the backlog build rate, the drain rate (messages/s from the consumer's start to the last
  * message) and the consumer process's CPU (user + system time over wall time; 100 % = one core).
+ *
+ * With PROFILE_DIR set, the drain is CPU-profiled on both sides: the child runs with `--cpu-prof`,
+ * and this process (the broker) profiles itself from the child's start to its end, so the backlog
+ * build is left out. Both write `.cpuprofile` files into PROFILE_DIR.
  */
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Producer } from '@karman/producer';
@@ -41,12 +47,25 @@ try {
   await producer.shutdown();
   console.log(`backlog: ${count} messages of ${size} B in ${built.toFixed(1)} s (${Math.round(count / built)} msg/s)`);
 
-  const child = spawn(process.execPath, ['--conditions=@karman/source', '--import', 'tsx', fileURLToPath(new URL('./drain-child.ts', import.meta.url))], {
+  const profileDir = process.env.PROFILE_DIR;
+  const session = profileDir ? new Session() : undefined;
+  if (session) {
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.start');
+  }
+  const profileFlags = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const child = spawn(process.execPath, [...profileFlags, '--conditions=@karman/source', '--import', 'tsx', fileURLToPath(new URL('./drain-child.ts', import.meta.url))], {
     cwd: fileURLToPath(new URL('..', import.meta.url)),
     env: { ...process.env, NAMESRV: cluster.namesrvAddr, TOPIC: topic, COUNT: String(count) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   for await (const line of createInterface({ input: child.stdout })) console.log(line);
+  if (session) {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(`${profileDir}/broker-${process.pid}.cpuprofile`, JSON.stringify(profile));
+    session.disconnect();
+  }
 } finally {
   await cluster.close();
 }

@@ -6,7 +6,7 @@
  */
 import type { MessageQueue } from '@karman/client';
 import { MessageProperty, createOffsetMessageId, isRetryTopic, uncompressedBody } from '@karman/protocol';
-import type { MessageRecord } from '@karman/protocol';
+import type { HostAddress, MessageRecord } from '@karman/protocol';
 
 export interface ConsumedMessage {
   /** The topic the producer sent to (restored from RETRY_TOPIC for redeliveries). */
@@ -15,7 +15,11 @@ export interface ConsumedMessage {
   tags: string | undefined;
   /** Business keys (KEYS, space-separated on the wire). */
   keys: string[];
-  /** The body, decompressed. */
+  /**
+   * The body, decompressed. Uncompressed bodies are views into the pull response they came in (as
+   * kafkajs hands out message values), so keeping one keeps that response's bytes; copy it
+   * (`Buffer.from(body)`) to keep a few bodies of many messages for long.
+   */
   body: Buffer;
   /** Every property, user and system. */
   properties: Record<string, string>;
@@ -41,14 +45,40 @@ export interface ConsumedMessage {
   storedTopic: string;
 }
 
-function hostText(host: { host: string; port: number }): string {
-  return host.host.includes(':') ? `[${host.host}]:${host.port}` : `${host.host}:${host.port}`;
+// A pull's records name one store host and a few producers, so the texts built from them repeat:
+// each cache keeps the last host it saw.
+const lastBornHost = { host: '', port: -1, text: '' };
+const lastStoreHost = { host: '', port: -1, text: '' };
+const lastOffsetIdHost = { host: '', port: -1, prefix: '' };
+const HEX_ZEROS = '0000000000000000';
+
+function hostText(host: HostAddress, last: { host: string; port: number; text: string }): string {
+  if (host.host !== last.host || host.port !== last.port) {
+    last.text = host.host.includes(':') ? `[${host.host}]:${host.port}` : `${host.host}:${host.port}`;
+    last.host = host.host;
+    last.port = host.port;
+  }
+  return last.text;
+}
+
+/** `createOffsetMessageId`, with the store-host half (the same for every record of a pull) built once. */
+function offsetMessageId(storeHost: HostAddress, physicalOffset: number): string {
+  if (!Number.isSafeInteger(physicalOffset) || physicalOffset < 0) return createOffsetMessageId(storeHost, physicalOffset);
+  const last = lastOffsetIdHost;
+  if (storeHost.host !== last.host || storeHost.port !== last.port) {
+    const id = createOffsetMessageId(storeHost, 0);
+    last.prefix = id.slice(0, id.length - HEX_ZEROS.length);
+    last.host = storeHost.host;
+    last.port = storeHost.port;
+  }
+  const hex = physicalOffset.toString(16).toUpperCase();
+  return last.prefix + HEX_ZEROS.slice(hex.length) + hex;
 }
 
 /** Turn a pulled record into the handler's message (may throw on a corrupt compressed body). */
 export function toConsumedMessage(record: MessageRecord, queue: MessageQueue): ConsumedMessage {
   const properties = record.properties;
-  const offsetMsgId = createOffsetMessageId(record.storeHost, record.physicalOffset);
+  const offsetMsgId = offsetMessageId(record.storeHost, record.physicalOffset);
   const retryOrigin = properties[MessageProperty.RETRY_TOPIC];
   const topic = retryOrigin && isRetryTopic(record.topic) ? retryOrigin : record.topic;
   const keys = properties[MessageProperty.KEYS];
@@ -56,7 +86,8 @@ export function toConsumedMessage(record: MessageRecord, queue: MessageQueue): C
     topic,
     tags: properties[MessageProperty.TAGS],
     keys: keys ? keys.split(' ').filter((k) => k.length > 0) : [],
-    body: Buffer.from(uncompressedBody(record.body, record.sysFlag)),
+    // A view into the pull's response, not a copy (a compressed body is inflated into a buffer of its own).
+    body: uncompressedBody(record.body, record.sysFlag),
     properties,
     msgId: properties[MessageProperty.UNIQ_KEY] ?? offsetMsgId,
     offsetMsgId,
@@ -66,8 +97,8 @@ export function toConsumedMessage(record: MessageRecord, queue: MessageQueue): C
     reconsumeTimes: record.reconsumeTimes,
     bornTimestamp: record.bornTimestamp,
     storeTimestamp: record.storeTimestamp,
-    bornHost: hostText(record.bornHost),
-    storeHost: hostText(record.storeHost),
+    bornHost: hostText(record.bornHost, lastBornHost),
+    storeHost: hostText(record.storeHost, lastStoreHost),
     commitLogOffset: record.physicalOffset,
     storedTopic: record.topic,
   };

@@ -527,7 +527,8 @@ export abstract class ConsumerBase<O extends BaseOptions> {
     const next = result.nextBeginOffset >= 0 ? result.nextBeginOffset : entry.nextOffset;
     switch (result.status) {
       case PullStatus.FOUND: {
-        const messages = result.records.filter((r) => matchesSubscription(entry.subscription, r.properties)).map((r) => toConsumedMessage(r, queue));
+        const messages: ConsumedMessage[] = [];
+        for (const record of result.records) if (matchesSubscription(entry.subscription, record.properties)) messages.push(toConsumedMessage(record, queue));
         entry.nextOffset = next;
         if (messages.length > 0) this.deliver(entry, messages);
         else this.correctTagsOffset(entry);

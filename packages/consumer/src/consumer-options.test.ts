@@ -8,7 +8,7 @@ describe('consumer options', () => {
       messageModel: 'CLUSTERING',
       consumeFromWhere: 'CONSUME_FROM_LAST_OFFSET',
       concurrency: 20,
-      pullBatchSize: 32,
+      pullBatchSize: 256, // RocketMQ's is 32; a RocketMQ broker caps any pull at 32 anyway
       pullThresholdForQueue: 1000,
       pullThresholdSizeForQueue: 100,
       consumeConcurrentlyMaxSpan: 2000,

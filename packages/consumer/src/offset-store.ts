@@ -28,24 +28,50 @@ export interface OffsetStore {
   removeOffset(queue: MessageQueue): void;
 }
 
+interface OffsetEntry {
+  queue: MessageQueue;
+  offset: number;
+  /** Set once removed, so a stale shortcut from the queue object is not used. */
+  removed: boolean;
+}
+
 /** In-memory offsets keyed by queue, shared by both stores. */
 export class OffsetTable {
-  private readonly table = new Map<string, { queue: MessageQueue; offset: number }>();
+  private readonly table = new Map<string, OffsetEntry>();
+  /**
+   * The entry by queue object: a push consumer moves a queue's offset after every message, always
+   * with the same queue object, and building the string key each time was a visible cost.
+   */
+  private readonly byObject = new WeakMap<MessageQueue, OffsetEntry>();
+
+  private entryOf(queue: MessageQueue): OffsetEntry | undefined {
+    const cached = this.byObject.get(queue);
+    // The shortcut holds while the entry is in the table and the object still names the same queue.
+    if (cached !== undefined && !cached.removed && cached.queue.queueId === queue.queueId && cached.queue.topic === queue.topic && cached.queue.brokerName === queue.brokerName) return cached;
+    const entry = this.table.get(queueKey(queue));
+    if (entry !== undefined) this.byObject.set(queue, entry);
+    return entry;
+  }
 
   update(queue: MessageQueue, offset: number, increaseOnly: boolean): void {
     if (!Number.isSafeInteger(offset) || offset < 0) return;
-    const key = queueKey(queue);
-    const entry = this.table.get(key);
-    if (!entry) this.table.set(key, { queue: { ...queue }, offset });
-    else if (!increaseOnly || offset > entry.offset) entry.offset = offset;
+    const entry = this.entryOf(queue);
+    if (!entry) {
+      const added: OffsetEntry = { queue: { ...queue }, offset, removed: false };
+      this.table.set(queueKey(queue), added);
+      this.byObject.set(queue, added);
+    } else if (!increaseOnly || offset > entry.offset) entry.offset = offset;
   }
 
   get(queue: MessageQueue): number {
-    return this.table.get(queueKey(queue))?.offset ?? -1;
+    return this.entryOf(queue)?.offset ?? -1;
   }
 
   remove(queue: MessageQueue): void {
-    this.table.delete(queueKey(queue));
+    const key = queueKey(queue);
+    const entry = this.table.get(key);
+    if (entry) entry.removed = true;
+    this.table.delete(key);
   }
 
   entries(): Array<{ queue: MessageQueue; offset: number }> {

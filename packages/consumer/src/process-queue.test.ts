@@ -55,3 +55,33 @@ describe('ProcessQueue', () => {
     expect(pq.lockExpired(30_000, 31_001)).toBe(true);
   });
 });
+
+describe('ProcessQueue.removeOne', () => {
+  it('agrees with removeMessage on any order of finishing (the model: smallest offset still in flight)', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.integer({ min: 0, max: 5000 }), { minLength: 1, maxLength: 300 }), fc.infiniteStream(fc.nat()), (offsets, picks) => {
+        const sorted = [...offsets].sort((a, b) => a - b);
+        const pq = new ProcessQueue({ topic: 'T', brokerName: 'b', queueId: 0 });
+        const held = pq.put(sorted.map((o) => message(o)));
+        const left = new Set(sorted);
+        const it = picks[Symbol.iterator]();
+        while (held.length > 0) {
+          const m = held.splice(it.next().value % held.length, 1)[0]!;
+          left.delete(m.queueOffset);
+          const expected = left.size > 0 ? Math.min(...left) : sorted.at(-1)! + 1;
+          expect(pq.removeOne(m)).toBe(expected);
+          expect(pq.first()?.queueOffset).toBe(left.size > 0 ? expected : undefined);
+        }
+      }),
+    );
+  });
+
+  it('keeps answering in constant order over many pulls finished head first', () => {
+    const pq = new ProcessQueue({ topic: 'T', brokerName: 'b', queueId: 0 });
+    for (let batch = 0; batch < 20; batch++) {
+      const added = pq.put(Array.from({ length: 256 }, (_, i) => message(batch * 256 + i)));
+      for (const m of added) expect(pq.removeOne(m)).toBe(m.queueOffset + 1);
+    }
+    expect([pq.count, pq.size, pq.first()]).toEqual([0, 0, undefined]);
+  });
+});

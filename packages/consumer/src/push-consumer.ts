@@ -34,9 +34,13 @@ const UNLIMITED_RECONSUME = 2_147_483_647;
 /** How long a revoke waits for an orderly handler in progress before unlocking later (RocketMQ's 500 ms try-lock). */
 const ORDERLY_REVOKE_WAIT_MILLIS = 500;
 
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | undefined)?.then === 'function';
+}
+
 export class PushConsumer extends ConsumerBase<ResolvedPushConsumerOptions> implements AsyncDisposable, AsyncIterable<ConsumedMessage> {
   protected readonly consumeType = 'CONSUME_PASSIVELY' as const;
-  private readonly slots: HandlerSlots;
+  private readonly slots: HandlerSlots<QueueEntry, ConsumedMessage>;
   private handler: MessageHandler | undefined;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly flowControlled = new Set<string>();
@@ -48,7 +52,7 @@ export class PushConsumer extends ConsumerBase<ResolvedPushConsumerOptions> impl
   constructor(options: PushConsumerOptions) {
     const resolved = resolvePushConsumerOptions(options);
     super(resolved, options);
-    this.slots = new HandlerSlots(resolved.concurrency);
+    this.slots = new HandlerSlots(resolved.concurrency, this.consumeInSlot);
     this.handler = resolved.handler;
   }
 
@@ -157,7 +161,7 @@ export class PushConsumer extends ConsumerBase<ResolvedPushConsumerOptions> impl
       this.kickOrderly(entry);
       return;
     }
-    for (const message of added) this.track(this.consumeConcurrently(entry, message));
+    for (const message of added) this.slots.run(entry, message);
   }
 
   private track(task: Promise<void>): void {
@@ -186,45 +190,105 @@ export class PushConsumer extends ConsumerBase<ResolvedPushConsumerOptions> impl
   // -------------------------------------------------------------------------------------------
   // Concurrent consumption (§4.2, §4.7)
 
-  private async consumeConcurrently(entry: QueueEntry, message: ConsumedMessage): Promise<void> {
-    await this.slots.acquire();
-    let retryLater = false;
-    try {
-      // Revoked before its turn: the queue's next owner gets it from the committed offset.
-      if (entry.pq.dropped) return;
-      const context = this.contextFor(entry);
-      entry.pq.markConsumeStart(message);
-      const ok = await this.callHandler(entry, message, context);
-      // A failure while shutting down is left uncommitted (redelivered later), never sent back; a
-      // message already sent back by the consumeTimeout check is not sent back twice.
-      if (entry.pq.dropped || !entry.pq.holds(message) || (!ok && this.shutdownAbort.signal.aborted)) return;
-      if (!ok) {
-        if (this.options.messageModel === 'BROADCASTING') {
-          // §4.3: broadcasting has no retry topic; a failed message is reported and dropped.
-          this.emit({ type: 'message_dropped', msgId: message.msgId, reason: 'the handler failed in broadcasting mode, which has no retry' });
-        } else {
-          try {
-            const path = await sendMessageBack(this.client!, message, {
-              group: this.options.group,
-              delayLevel: context.delayLevelWhenNextConsume,
-              maxReconsumeTimes: this.maxReconsumeTimes(),
-              timeoutMillis: this.options.sendMessageBackTimeout,
-            });
-            this.emit({ type: 'message_sent_back', msgId: message.msgId, reconsumeTimes: message.reconsumeTimes, path });
-          } catch (error) {
-            message.reconsumeTimes++;
-            this.emit({ type: 'local_retry', msgId: message.msgId, reconsumeTimes: message.reconsumeTimes, error: error as Error });
-            retryLater = true;
-            return;
-          }
-        }
-      }
-      const offset = entry.pq.removeMessage([message]);
-      if (offset >= 0 && !entry.pq.dropped) this.offsetStore!.updateOffset(entry.queue, offset, true);
-    } finally {
-      this.slots.release();
-      if (retryLater) this.track(this.retryLocally(entry, message));
+  /**
+   * Handle one message in a slot (`HandlerSlots` calls this; the slot is released through `done`).
+   * A handler that answers without a promise is finished here, in the same call: no promise or
+   * closure per message, which at a few hundred thousand messages a second is most of the cost.
+   * One that returns a promise is tracked until it settles, so shutdown waits for it.
+   */
+  private readonly consumeInSlot = (entry: QueueEntry, message: ConsumedMessage, done: () => void): void => {
+    // Revoked before its turn: the queue's next owner gets it from the committed offset.
+    if (entry.pq.dropped) {
+      done();
+      return;
     }
+    const context = this.contextFor(entry);
+    let result: ReturnType<MessageHandler>;
+    try {
+      result = this.handler!(message, context);
+    } catch (error) {
+      this.handlerFailed(entry, message, error as Error);
+      this.track(this.finishConcurrently(entry, message, context, false).finally(done));
+      return;
+    }
+    if (isPromiseLike(result)) {
+      // Only a handler still running can outlive consumeTimeout; a synchronous one never needs the mark.
+      entry.pq.markConsumeStart(message);
+      this.track(
+        Promise.resolve(result)
+          .then(
+            (answer) => this.succeeded(entry, message, answer),
+            (error: unknown) => {
+              this.handlerFailed(entry, message, error as Error);
+              return false;
+            },
+          )
+          .then((ok) => this.finishConcurrently(entry, message, context, ok))
+          .finally(done),
+      );
+      return;
+    }
+    if (this.succeeded(entry, message, result)) {
+      this.commitConsumed(entry, message);
+      done();
+      return;
+    }
+    this.track(this.finishConcurrently(entry, message, context, false).finally(done));
+  };
+
+  /** Whether a handler's answer means success; reports the failure otherwise. */
+  private succeeded(entry: QueueEntry, message: ConsumedMessage, answer: void | ConsumeResult): boolean {
+    if (answer === undefined || answer === ConsumeResult.CONSUME_SUCCESS) return true;
+    this.emit({ type: 'handler_failed', queue: { ...entry.queue }, msgId: message.msgId, queueOffset: message.queueOffset, error: undefined });
+    return false;
+  }
+
+  private handlerFailed(entry: QueueEntry, message: ConsumedMessage, error: Error): void {
+    this.emit({ type: 'handler_failed', queue: { ...entry.queue }, msgId: message.msgId, queueOffset: message.queueOffset, error });
+  }
+
+  /**
+   * A message handled successfully: drop it from the process queue and move the offset; nothing to
+   * do when the queue was revoked or the consumeTimeout check already sent the message back.
+   */
+  private commitConsumed(entry: QueueEntry, message: ConsumedMessage): void {
+    const pq = entry.pq;
+    if (pq.dropped || !pq.holds(message)) return;
+    const offset = pq.removeOne(message);
+    if (offset >= 0) this.offsetStore!.updateOffset(entry.queue, offset, true);
+  }
+
+  /** After a handler call: commit a success, or send a failure back (or retry it locally). */
+  private async finishConcurrently(entry: QueueEntry, message: ConsumedMessage, context: ConsumeContext, ok: boolean): Promise<void> {
+    if (ok) {
+      this.commitConsumed(entry, message);
+      return;
+    }
+    // A failure while shutting down is left uncommitted (redelivered later), never sent back; a
+    // message already sent back by the consumeTimeout check is not sent back twice.
+    if (entry.pq.dropped || !entry.pq.holds(message) || this.shutdownAbort.signal.aborted) return;
+    if (this.options.messageModel === 'BROADCASTING') {
+      // §4.3: broadcasting has no retry topic; a failed message is reported and dropped.
+      this.emit({ type: 'message_dropped', msgId: message.msgId, reason: 'the handler failed in broadcasting mode, which has no retry' });
+    } else {
+      try {
+        const path = await sendMessageBack(this.client!, message, {
+          group: this.options.group,
+          delayLevel: context.delayLevelWhenNextConsume,
+          maxReconsumeTimes: this.maxReconsumeTimes(),
+          timeoutMillis: this.options.sendMessageBackTimeout,
+        });
+        this.emit({ type: 'message_sent_back', msgId: message.msgId, reconsumeTimes: message.reconsumeTimes, path });
+      } catch (error) {
+        message.reconsumeTimes++;
+        this.emit({ type: 'local_retry', msgId: message.msgId, reconsumeTimes: message.reconsumeTimes, error: error as Error });
+        // Its slot is released meanwhile (the caller's finally); the retry takes a new one.
+        this.track(this.retryLocally(entry, message));
+        return;
+      }
+    }
+    const offset = entry.pq.removeOne(message);
+    if (offset >= 0 && !entry.pq.dropped) this.offsetStore!.updateOffset(entry.queue, offset, true);
   }
 
   private consumeTimeoutMillis(): number {
@@ -259,7 +323,7 @@ export class PushConsumer extends ConsumerBase<ResolvedPushConsumerOptions> impl
   private async retryLocally(entry: QueueEntry, message: ConsumedMessage): Promise<void> {
     await sleep(this.options.localRetryDelayMillis, entry.abort.signal);
     if (entry.pq.dropped || this.stopping) return;
-    await this.consumeConcurrently(entry, message);
+    await new Promise<void>((resolve) => this.slots.run(entry, message, resolve));
   }
 
   // -------------------------------------------------------------------------------------------
