@@ -90,7 +90,7 @@ async function measure(cluster: KarmanTarget, workload: Workload, transport: 'ws
       consumed: c.received,
       problems,
       cpu: { publish: publish.cpu, consume: consume.cpu },
-      notes: [...cluster.notes, transport === 'ws' ? 'WebSocket transport (the client default)' : 'RocketMQ remoting TCP transport', producerOptions.autoBatch ? `producer autoBatch (linger 1 ms, ≤ 256 messages), ${concurrency} senders` : `${concurrency} senders awaiting producer.send`, 'one PushConsumer (default options), every body checked'],
+      notes: [...cluster.notes, transport === 'ws' ? 'WebSocket transport (the client default)' : 'RocketMQ remoting TCP transport', producerOptions.autoBatch ? `producer autoBatch (batches close at the end of each event-loop turn, ≤ 256 messages), ${concurrency} senders` : `${concurrency} senders awaiting producer.send`, 'one PushConsumer (default options), every body checked'],
     };
   } finally {
     await producer.shutdown();
