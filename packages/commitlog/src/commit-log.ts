@@ -100,10 +100,11 @@ export class CommitLog {
   /**
    * Read blocks by start offset, least recently loaded first. Written bytes never change while the
    * log is open (only recovery's `setEnd` cuts the tail, and it clears the cache), so a block, and
-   * the record views handed out from it, stay valid; a block cut short by the end of the written
-   * log is re-read when a later record needs more of it.
+   * the record views handed out from it, stay valid. A block is filled up to where the log was
+   * written when it was read; when a later record needs more, only the bytes past `filled` are
+   * read (a consumer at the tail reads each new byte once, not its whole block again).
    */
-  private readonly blocks = new Map<number, Buffer>();
+  private readonly blocks = new Map<number, { buf: Buffer; filled: number }>();
   private readonly readCacheBlocks: number;
 
   get minOffset(): number {
@@ -411,17 +412,19 @@ export class CommitLog {
     const blockStart = seg.baseOffset + Math.floor((offset - seg.baseOffset) / READ_BLOCK) * READ_BLOCK;
     const blockEnd = Math.min(blockStart + READ_BLOCK, seg.endOffset);
     if (offset + length > blockEnd) return this.readSync(offset, length); // a record across two blocks
+    const need = offset + length - blockStart;
     let block = this.blocks.get(blockStart);
-    if (!block || offset + length > blockStart + block.length) {
-      const len = Math.min(blockEnd, this.written) - blockStart;
-      const buf = seg.readSync(blockStart - seg.baseOffset, len);
-      if (buf.length < offset + length - blockStart) return undefined;
-      block = buf;
-      this.blocks.delete(blockStart);
+    if (!block) {
+      block = { buf: Buffer.allocUnsafeSlow(blockEnd - blockStart), filled: 0 };
       this.blocks.set(blockStart, block);
       if (this.blocks.size > this.readCacheBlocks) this.blocks.delete(this.blocks.keys().next().value!);
     }
-    return block.subarray(offset - blockStart, offset - blockStart + length);
+    if (block.filled < need) {
+      const upTo = Math.min(blockEnd, this.written) - blockStart;
+      block.filled += seg.readIntoSync(block.buf, block.filled, upTo - block.filled, blockStart - seg.baseOffset + block.filled);
+      if (block.filled < need) return undefined;
+    }
+    return block.buf.subarray(offset - blockStart, offset - blockStart + length);
   }
 
   /** `read` without the thread pool, for data the page cache is expected to hold. */

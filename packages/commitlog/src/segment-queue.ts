@@ -107,6 +107,18 @@ export class SegmentFile {
     });
   }
 
+  /** Read up to `length` bytes at `position` into `into[at]`; returns the bytes read (fewer only at the end of the file). */
+  readIntoSync(into: Buffer, at: number, length: number, position: number): number {
+    if (this.closed) throw new Error(`${this.path} is closed (deleted by retention)`);
+    let done = 0;
+    while (done < length) {
+      const n = fs.readSync(this.fd, into, at + done, length - done, position + done);
+      if (n === 0) break;
+      done += n;
+    }
+    return done;
+  }
+
   readSync(position: number, length: number): Buffer {
     if (this.closed) throw new Error(`${this.path} is closed (deleted by retention)`);
     const buf = Buffer.allocUnsafe(length);
