@@ -54,6 +54,20 @@ describe('karman-bench against a cluster', () => {
     expect(consumed.out.trim().split('\n')).toHaveLength(1);
   });
 
+  it('producer --topics N spreads the messages over N topics created by their first send', async () => {
+    await using auto = await startCluster({ brokerOptions: { autoCreateTopicEnable: true } });
+    const base = uniqueName('Spread');
+    const produced = await cli(['producer', '-n', auto.namesrvAddr, '-t', base, '-s', '128', '-w', '8', '-q', '300', '--topics', '3', '--json']);
+    expect(produced.code).toBe(0);
+    expect(JSON.parse(produced.out)).toMatchObject({ count: 300, failed: 0 });
+    const store = auto.broker('broker-a').context.store;
+    for (let i = 0; i < 3; i++) {
+      let stored = 0;
+      for (let q = 0; q < 8; q++) stored += store.getMaxOffsetInQueue(`${base}-${i}`, q);
+      expect(stored, `${base}-${i}`).toBe(100);
+    }
+  });
+
   it('e2e: produces and consumes in one process with born→consume latency', async () => {
     const result = await cli(['e2e', '-n', cluster.namesrvAddr, '-t', topic, '-s', '128', '-w', '8', '--rate', '4000', '-q', String(COUNT), '--json']);
     expect(result.code).toBe(0);
