@@ -25,17 +25,6 @@ import type { BrokerContext } from './broker-context.js';
 export const PullSysFlag = { COMMIT_OFFSET: 1, SUSPEND: 2, SUBSCRIPTION: 4, CLASS_FILTER: 8 } as const;
 export type PullSysFlag = (typeof PullSysFlag)[keyof typeof PullSysFlag];
 
-/**
- * Most messages one pull returns (`maxTransferCountOnMessageInMemory`, §4.1). RocketMQ caps at 32,
- * whatever the consumer asks; Karman serves up to 1024 (the consumer's `pullBatchSize` ceiling), so
- * a consumer asking for more gets more. Clients with RocketMQ's default (`pullBatchSize` 32) see no
- * difference; Karman's push consumer asks for 256 by default, since per-pull costs on both sides
- * (a request, a response frame, a store read, a round trip) dominated a backlog drain at 32.
- */
-export const MAX_TRANSFER_COUNT = 1024;
-/** Byte budget of one pull (`maxTransferBytesOnMessageInMemory`: 256 KiB in RocketMQ, 1 MiB here, see MAX_TRANSFER_COUNT). */
-export const MAX_TRANSFER_BYTES = 1024 * 1024;
-
 /** RocketMQ's `MixAll.MASTER_ID`. */
 const MASTER_ID = 0;
 /** `SubscriptionData.SUB_ALL`. */
@@ -197,8 +186,9 @@ async function pull(
   // Replication seam (§5.3): a slave that may not serve reads answers at once and sends the consumer to the master.
   const slaveRefuses = config.brokerRole === 'SLAVE' && !config.slaveReadEnable;
   const suspend = allowSuspend && !slaveRefuses && (header.sysFlag & PullSysFlag.SUSPEND) !== 0;
-  const maxCount = Math.max(1, Math.min(header.maxMsgNums, MAX_TRANSFER_COUNT));
-  const maxBytes = header.maxMsgBytes !== undefined && header.maxMsgBytes > 0 ? Math.min(header.maxMsgBytes, MAX_TRANSFER_BYTES) : MAX_TRANSFER_BYTES;
+  const maxCount = Math.max(1, Math.min(header.maxMsgNums, config.maxTransferCountOnMessageInMemory));
+  const byteCap = config.maxTransferBytesOnMessageInMemory;
+  const maxBytes = header.maxMsgBytes !== undefined && header.maxMsgBytes > 0 ? Math.min(header.maxMsgBytes, byteCap) : byteCap;
 
   let result: GetMessageResult;
   let code: number;

@@ -3,7 +3,6 @@ import { Perm, RequestCode, ResponseCode, decodeRecords } from '@karman/protocol
 import type { RemotingCommand } from '@karman/protocol';
 import { startTestBroker, uniqueName } from './broker-fixture.js';
 import { createTopic, heartbeatBody, pullFields, putMessage } from './pull-fixture.js';
-import { MAX_TRANSFER_BYTES, MAX_TRANSFER_COUNT } from '../src/pull-message-processor.js';
 
 const PULL = RequestCode.PULL_MESSAGE.code;
 
@@ -76,7 +75,7 @@ describe('PULL_MESSAGE', () => {
     expect(emptyQueueMoved.extFields.nextBeginOffset).toBe('0');
   });
 
-  it('returns at most min(maxMsgNums, MAX_TRANSFER_COUNT) messages per pull: 32 when asked for 32, as RocketMQ', async () => {
+  it('returns at most min(maxMsgNums, maxTransferCountOnMessageInMemory) messages per pull: 32 when asked for 32, as RocketMQ', async () => {
     await using b = await startTestBroker();
     const topic = uniqueName('pull_batch');
     const group = uniqueName('pull_group');
@@ -95,15 +94,26 @@ describe('PULL_MESSAGE', () => {
     const more = await b.request(PULL, pullFields(group, topic, 0, 37, { maxMsgNums: 100 }));
     expect(bodies(more)).toHaveLength(100);
     expect(more.extFields.nextBeginOffset).toBe('137');
-    expect(MAX_TRANSFER_COUNT).toBe(1024);
+    expect(b.broker.context.config.maxTransferCountOnMessageInMemory).toBe(1024);
   });
 
-  it('stops a pull at MAX_TRANSFER_BYTES, but always returns at least one message', async () => {
+  it("serves at most 32 messages per pull, as RocketMQ does, with maxTransferCountOnMessageInMemory 32", async () => {
+    await using b = await startTestBroker({ maxTransferCountOnMessageInMemory: 32 });
+    const topic = uniqueName('pull_rocketmq_cap');
+    const group = uniqueName('pull_group');
+    await createTopic(b, topic, 1);
+    for (let i = 0; i < 50; i++) await putMessage(b, topic, 0, `m${i}`);
+    const asked100 = await b.request(PULL, pullFields(group, topic, 0, 0, { maxMsgNums: 100 }));
+    expect(bodies(asked100)).toHaveLength(32);
+    expect(asked100.extFields.nextBeginOffset).toBe('32');
+  });
+
+  it('stops a pull at maxTransferBytesOnMessageInMemory, but always returns at least one message', async () => {
     await using b = await startTestBroker();
     const topic = uniqueName('pull_bytes');
     const group = uniqueName('pull_group');
     await createTopic(b, topic, 1);
-    const big = Math.floor(MAX_TRANSFER_BYTES / 3);
+    const big = Math.floor(b.broker.context.config.maxTransferBytesOnMessageInMemory / 3);
     for (let i = 0; i < 5; i++) await putMessage(b, topic, 0, `${i}`.padEnd(big, '.'));
 
     const capped = await b.request(PULL, pullFields(group, topic, 0, 0, { maxMsgNums: 32 }));
