@@ -196,8 +196,9 @@ async function deleteTopic(context: BrokerContext, request: RemotingCommand, top
     return fail(request, ResponseCode.SYSTEM_ERROR.code, `cannot delete topic "${topic}": it is a system topic the broker needs`);
   }
   const existed = await context.topics.delete(topic);
-  // RocketMQ drops the topic's offsets with it; a topic created again later starts afresh.
+  // RocketMQ drops the topic's offsets and consume queues with it; a topic created again later starts afresh.
   context.offsets.removeTopic(topic);
+  await context.store.deleteTopic(topic);
   if (existed) {
     context.log('info', `topic ${topic} deleted`, { topic });
     context.topicsChanged();

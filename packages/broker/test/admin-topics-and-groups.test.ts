@@ -3,6 +3,8 @@
  * deleteTopic, topicList, updateSubGroup and deleteSubGroup drive it: changes show in the listings,
  * survive a restart, and bad input is answered with a remark naming the problem.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RequestCode, ResponseCode } from '@karman/protocol';
 import type { RemotingCommand } from '@karman/protocol';
@@ -45,13 +47,19 @@ describe('topic administration', () => {
     expect((await b.request(RequestCode.UPDATE_AND_CREATE_TOPIC.code, createTopic(topic, { perm: 4 }))).code).toBe(0);
     expect(b.broker.context.topics.get(topic)).toMatchObject({ perm: 4, readQueueNums: 4, order: false });
 
+    await b.broker.context.store.put({ topic, queueId: 1, body: Buffer.from('kept until retention') });
+    expect(b.broker.context.store.getMaxOffsetInQueue(topic, 1)).toBe(1);
     const deleted = await b.request(RequestCode.DELETE_TOPIC_IN_BROKER.code, { topic });
     expect(deleted.code).toBe(ResponseCode.SUCCESS.code);
+    // Its consume queues go too (files and all), so a topic created again starts at offset 0.
+    expect(b.broker.context.store.getMaxOffsetInQueue(topic, 1)).toBe(0);
+    expect(existsSync(join(b.broker.context.store.options.storePathRootDir, 'consumequeue', topic))).toBe(false);
     const after = json(await b.request(RequestCode.GET_ALL_TOPIC_CONFIG.code));
     expect((after.topicConfigTable as Record<string, unknown>)[topic]).toBeUndefined();
     expect(b.broker.context.offsets.query('SomeGroup', topic, 0)).toBe(-1);
     await b.restart();
     expect(b.broker.context.topics.get(topic)).toBeUndefined();
+    expect(b.broker.context.store.getMaxOffsetInQueue(topic, 1)).toBe(0);
 
     // Deleting again is not an error: the topic is gone either way.
     const twice = await b.request(RequestCode.DELETE_TOPIC_IN_BROKER.code, { topic });

@@ -347,6 +347,11 @@ export class ConsumeQueueStore implements CommitLogDispatcher {
   gapSeen = false;
   /** Units overwritten because they differed from the commit log (recovery reports the count). */
   repaired = 0;
+  /**
+   * Deleted topics and the commit-log end at their deletion: records of such a topic below that
+   * offset are not dispatched (recovery re-reads recent segments and would rebuild the queues).
+   */
+  readonly tombstones = new Map<string, number>();
 
   constructor(
     readonly dir: string,
@@ -404,8 +409,29 @@ export class ConsumeQueueStore implements CommitLogDispatcher {
     for (const byId of this.queues.values()) yield* byId.values();
   }
 
+  /**
+   * Delete every queue of `topic`: their files and the topic's folder (RocketMQ's `deleteTopics`).
+   * Returns the queues deleted.
+   */
+  deleteTopic(topic: string): ConsumeQueue[] {
+    const byId = this.queues.get(topic);
+    if (!byId) return [];
+    const gone = [...byId.values()];
+    for (const cq of gone) {
+      this.touched.delete(cq);
+      cq.files.destroyAll();
+    }
+    this.queues.delete(topic);
+    fs.rmSync(join(this.dir, topic), { recursive: true, force: true });
+    return gone;
+  }
+
   dispatch(req: DispatchRequest): void {
     if (!isConsumable(req.sysFlag)) return;
+    if (this.tombstones.size > 0) {
+      const deletedAt = this.tombstones.get(req.topic);
+      if (deletedAt !== undefined && req.commitLogOffset < deletedAt) return;
+    }
     const cq = this.findOrCreate(req.topic, req.queueId);
     const outcome = cq.put(req.consumeQueueOffset, req.commitLogOffset, req.msgSize, req.tagsCode);
     if (outcome === 'gap') this.gapSeen = true;

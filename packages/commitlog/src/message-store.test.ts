@@ -339,3 +339,32 @@ describe('MessageStore read cache', () => {
     }
   });
 });
+
+describe('MessageStore.deleteTopic', () => {
+  it("deletes the topic's queues and folder, keeps other topics (even one whose name it prefixes), and stays deleted after a restart", async () => {
+    const root = tempDir();
+    {
+      await using store = await open(root);
+      for (let i = 0; i < 6; i++) {
+        await store.put({ topic: 'A', queueId: i % 2, body: body(i) });
+        await store.put({ topic: 'A-B', queueId: i % 2, body: body(i) });
+      }
+      expect(await store.deleteTopic('A')).toBe(2);
+      expect(readdirSync(join(root, 'consumequeue')).sort()).toEqual(['A-B']);
+      expect(store.getMaxOffsetInQueue('A', 0)).toBe(0);
+      expect((await store.getMessage({ topic: 'A', queueId: 0, offset: 0, maxCount: 10 })).status).toBe(GetMessageStatus.NO_MATCHED_LOGIC_QUEUE);
+      expect(store.getMaxOffsetInQueue('A-B', 1)).toBe(3);
+      expect(await store.deleteTopic('Missing')).toBe(0);
+      // Appending again starts the topic afresh.
+      expect((await store.put({ topic: 'A', queueId: 0, body: body(9) })).queueOffset).toBe(0);
+      expect(await store.deleteTopic('A')).toBe(1);
+    }
+    // A restart re-checks the recent segments (RocketMQ 4.x's clean-stop recovery): the deleted
+    // topic's records there must not rebuild its queues.
+    {
+      await using store = await open(root);
+      expect(store.getMaxOffsetInQueue('A', 0)).toBe(0);
+      expect(store.getMaxOffsetInQueue('A-B', 0)).toBe(3);
+    }
+  });
+});

@@ -12,7 +12,7 @@
  * Public methods check the closed state, then call a private twin. Expected outcomes are statuses
  * (`PutMessageStatus`, `GetMessageStatus`); exceptions are for a closed store and broken invariants.
  */
-import { mkdirSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -148,6 +148,38 @@ export interface CleanResult {
   reason: string;
 }
 
+/** File of deleted topics (`{ "topic": commitLogEndAtDeletion }`), see `deleteTopic`. */
+const TOMBSTONES_FILE = 'deletedTopics.json';
+
+function readTombstones(root: string): Map<string, number> {
+  const path = join(root, TOMBSTONES_FILE);
+  const found = new Map<string, number>();
+  if (!existsSync(path)) return found;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new KarmanError('STORE_CORRUPT', `${path} is not JSON (${(err as Error).message}): restore it, or delete it to let deleted topics' recent messages reappear in their queues`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new KarmanError('STORE_CORRUPT', `${path} must hold an object of topic → offset; restore it or delete it`);
+  for (const [topic, at] of Object.entries(parsed)) if (Number.isSafeInteger(at) && (at as number) >= 0) found.set(topic, at as number);
+  return found;
+}
+
+/** Write the deleted topics atomically (temporary file, fsync, rename). */
+function writeTombstones(root: string, tombstones: ReadonlyMap<string, number>): void {
+  const path = join(root, TOMBSTONES_FILE);
+  const tmp = `${path}.tmp`;
+  const fd = openSync(tmp, 'w');
+  try {
+    writeSync(fd, JSON.stringify(Object.fromEntries(tombstones)));
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+}
+
 /** What dispatch needs of each message besides its prepared record. */
 interface PutMeta {
   tagsCode: number;
@@ -234,6 +266,7 @@ export class MessageStore {
 
   private async start(): Promise<void> {
     const o = this.options;
+    for (const [topic, at] of readTombstones(o.storePathRootDir)) this.consumeQueues.tombstones.set(topic, at);
     this.recovery = await recoverStore({
       root: o.storePathRootDir,
       options: o,
@@ -771,6 +804,31 @@ export class MessageStore {
     return { messages, indexLastUpdateTimestamp: found.indexLastUpdateTimestamp, indexLastUpdatePhyoffset: found.indexLastUpdatePhyoffset };
   }
 
+  /**
+   * Delete the consume queues of `topic` (files and folder) and forget its queue offsets, then
+   * write a checkpoint so a restart does not rebuild them from the commit log (RocketMQ's
+   * `deleteTopics`). The commit-log records stay until retention deletes their segments; nothing
+   * reaches them any more. A later append to the topic starts its queues at offset 0. Returns the
+   * number of queues deleted.
+   */
+  async deleteTopic(topic: string): Promise<number> {
+    this.checkOpen('deleteTopic');
+    // Appends already placed are dispatched first, so none recreates a queue after the delete.
+    await this.commitLog.drain();
+    const gone = this.consumeQueues.deleteTopic(topic);
+    for (const cq of gone) this.queueOffsets.delete(`${topic}-${cq.queueId}`);
+    if (gone.length > 0) {
+      // Recovery re-reads recent segments: remember the deletion so it does not rebuild the queues.
+      this.consumeQueues.tombstones.set(topic, this.commitLog.maxOffset);
+      writeTombstones(this.options.storePathRootDir, this.consumeQueues.tombstones);
+      await this.commitLog.flush();
+      // A checkpoint already running may hold an older safe offset: let it end, then write a new one.
+      await this.checkpointing?.catch(() => undefined);
+      await this.checkpoint();
+    }
+    return gone.length;
+  }
+
   /** Next queue offset to be written for (topic, queueId); 0 for an unknown queue. */
   getMaxOffsetInQueue(topic: string, queueId: number): number {
     this.checkOpen('getMaxOffsetInQueue');
@@ -891,6 +949,15 @@ export class MessageStore {
         o.logger('info', `retention: deleted ${gone.map((s) => s.path).join(', ')} (${decision.reason})`);
         const min = this.commitLog.minOffset;
         for (const cq of this.consumeQueues.all()) cq.deleteBelow(min);
+        // A deleted topic's records are gone once the log starts past its deletion.
+        let pruned = false;
+        for (const [topic, at] of this.consumeQueues.tombstones) {
+          if (at <= min) {
+            this.consumeQueues.tombstones.delete(topic);
+            pruned = true;
+          }
+        }
+        if (pruned) writeTombstones(o.storePathRootDir, this.consumeQueues.tombstones);
         if (this.index) await this.index.deleteExpired(min);
       }
     }
