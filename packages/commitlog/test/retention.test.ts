@@ -3,7 +3,7 @@
  * at any hour above 75 % disk, regardless of age above 85 %, refused appends above 90 %, consume
  * queues and the index cleaned below the new minimum, and never a hole.
  */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -109,6 +109,23 @@ describe('retention', () => {
     expect((await h.store.queryMessage('R', 'old-0', 32, 0, Number.MAX_SAFE_INTEGER)).messages).toEqual([]);
     expect((await h.store.queryMessage('R', 'new-0', 32, 0, Number.MAX_SAFE_INTEGER)).messages).toHaveLength(1);
     expect(old).toBeGreaterThan(0);
+  });
+
+  it("forgets a deleted topic's tombstone once retention moves the log past its deletion", async () => {
+    const h = await harness();
+    await using _ = h.store;
+    for (let i = 0; i < 3; i++) await h.store.put({ topic: 'Gone', queueId: 0, body: Buffer.alloc(1000, 0x62) });
+    expect(await h.store.deleteTopic('Gone')).toBe(1);
+    const tombstones = (): Record<string, number> => JSON.parse(readFileSync(join(h.root, 'deletedTopics.json'), 'utf8')) as Record<string, number>;
+    expect(tombstones()).toEqual({ Gone: h.store.maxPhyOffset });
+    await fill(h, 3, 'old');
+    h.setNow(T0 + 60 * HOUR);
+    await fill(h, 1, 'new');
+    h.setNow(new Date(2026, 0, 14, 4, 30).getTime());
+    const r = await h.store.cleanExpiredFiles();
+    expect(r.deletedFiles).toBeGreaterThanOrEqual(1);
+    expect(h.store.minPhyOffset).toBeGreaterThan(0);
+    expect(tombstones()).toEqual({});
   });
 
   it('deletes expired segments at any hour above diskMaxUsedSpaceRatio, but only expired ones', async () => {
