@@ -367,4 +367,17 @@ describe('MessageStore.deleteTopic', () => {
       expect(store.getMaxOffsetInQueue('A-B', 0)).toBe(3);
     }
   });
+
+  it('refuses to open with an unreadable deletedTopics.json, naming the file and what to do', async () => {
+    const root = tempDir();
+    {
+      await using store = await open(root);
+      await store.put({ topic: 'A', queueId: 0, body: body(0) });
+      await store.deleteTopic('A');
+    }
+    writeFileSync(join(root, 'deletedTopics.json'), '{"A": 12');
+    await expect(open(root)).rejects.toThrow(/deletedTopics\.json is not JSON .*restore it, or delete it/);
+    writeFileSync(join(root, 'deletedTopics.json'), '[1, 2]');
+    await expect(open(root)).rejects.toThrow(/must hold an object of topic → offset/);
+  });
 });
