@@ -29,7 +29,7 @@ import {
   writeRecord,
 } from '@karman/protocol';
 import type { HostAddress, MessageRecord, PreparedRecord } from '@karman/protocol';
-import { writeCheckpoint } from './checkpoint.js';
+import { writeCheckpointAsync } from './checkpoint.js';
 import { CommitLog } from './commit-log.js';
 import { CQ_STORE_UNIT_SIZE, ConsumeQueueStore, TOPIC_NAME_PATTERN, readUnit } from './consume-queue.js';
 import type { CommitLogDispatcher, DispatchRequest, MessageArrivingListener } from './dispatcher.js';
@@ -891,7 +891,7 @@ export class MessageStore {
     await this.consumeQueues.flush();
     if (this.index) await this.index.flush();
     const safe = Math.min(dispatchedTo, this.commitLog.flushedOffset);
-    writeCheckpoint(join(this.options.storePathRootDir, 'checkpoint'), {
+    await writeCheckpointAsync(join(this.options.storePathRootDir, 'checkpoint'), {
       physicMsgTimestamp: ts,
       logicsMsgTimestamp: ts,
       indexMsgTimestamp: this.index?.lastFlushedTimestamp ?? ts,
