@@ -2,14 +2,10 @@
  * Reading the two broker answers that are not standard JSON. RocketMQ writes ConsumeStats (208)
  * and TopicStatsTable (202) with fastjson, whose maps keyed by a MessageQueue put the key object
  * itself in key position: `{"offsetTable":{{"brokerName":"b","queueId":0,"topic":"T"}:{...}}}`.
- * The Karman broker sends the same bytes so Java tools read them unchanged.
- *
- * The broker package has a general reader (`parseRemotingJson` in its admin processor) that is not
- * part of its public surface; until it is, this reads the one shape these answers have: flat key
- * objects (a MessageQueue has only string and number fields, and topic and broker names cannot hold
- * braces), which are quoted into string keys so `JSON.parse` can read the rest.
+ * The Karman broker sends the same bytes so Java tools read them unchanged. `@karman/protocol`'s
+ * `parseRemotingJson` reads them; this sorts the object-keyed maps for display.
  */
-import { ProtocolError } from '@karman/protocol';
+import { ProtocolError, parseRemotingJson } from '@karman/protocol';
 
 /** One entry of an object-keyed map. */
 export interface KeyedEntry<K, V> {
@@ -25,30 +21,32 @@ export interface QueueKey {
 }
 
 /**
- * Parse a body whose `offsetTable` (or any map) is keyed by flat objects; each such map becomes an
+ * Parse a body whose `offsetTable` (or any map) is keyed by objects; each such map becomes an
  * array of `{ key, value }` sorted by topic, broker name and queue id.
  */
 export function parseQueueKeyedJson(text: string): Record<string, unknown> {
-  const quoted = text.replace(/([{,]\s*)(\{[^{}]*\})(\s*):/g, (_all, lead: string, key: string, gap: string) => `${lead}${JSON.stringify(`\u0000${key}`)}${gap}:`);
   let parsed: unknown;
   try {
-    parsed = JSON.parse(quoted);
+    parsed = parseRemotingJson(text);
   } catch (error) {
     throw new ProtocolError(`the broker's answer is not readable JSON (${(error as Error).message})`, error);
   }
-  return unkey(parsed) as Record<string, unknown>;
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ProtocolError("the broker's answer is not a JSON object");
+  return sortKeyed(parsed) as Record<string, unknown>;
 }
 
-function unkey(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(unkey);
-  if (value === null || typeof value !== 'object') return value;
-  const entries = Object.entries(value as Record<string, unknown>);
-  if (entries.length > 0 && entries.every(([k]) => k.startsWith('\u0000'))) {
-    return entries
-      .map(([k, v]) => ({ key: JSON.parse(k.slice(1)) as unknown, value: unkey(v) }))
-      .sort((a, b) => compareKeys(a.key as Partial<QueueKey>, b.key as Partial<QueueKey>));
+/** An array that `parseRemotingJson` made of an object-keyed map: every element a `{ key, value }` with an object key. */
+function isKeyedMap(value: unknown[]): value is Array<KeyedEntry<unknown, unknown>> {
+  return value.length > 0 && value.every((e) => e !== null && typeof e === 'object' && 'key' in e && 'value' in e && typeof (e as KeyedEntry<unknown, unknown>).key === 'object');
+}
+
+function sortKeyed(value: unknown): unknown {
+  if (Array.isArray(value)) {
+    if (!isKeyedMap(value)) return value.map(sortKeyed);
+    return value.map((e) => ({ key: e.key, value: sortKeyed(e.value) })).sort((a, b) => compareKeys(a.key as Partial<QueueKey>, b.key as Partial<QueueKey>));
   }
-  return Object.fromEntries(entries.map(([k, v]) => [k, unkey(v)]));
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, sortKeyed(v)]));
 }
 
 function compareKeys(a: Partial<QueueKey>, b: Partial<QueueKey>): number {

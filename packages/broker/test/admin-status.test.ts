@@ -5,9 +5,8 @@
  * checks: broker offset, consumer offset and lag per queue, min/max offset and last update time.
  */
 import { describe, expect, it } from 'vitest';
-import { RequestCode, ResponseCode } from '@karman/protocol';
+import { RequestCode, ResponseCode, parseRemotingJson } from '@karman/protocol';
 import type { RemotingCommand } from '@karman/protocol';
-import { parseRemotingJson } from '../src/admin-processor.js';
 import type { ClientChannel } from '../src/client-manager.js';
 import { startTestBroker, uniqueName } from './broker-fixture.js';
 import type { TestBroker } from './broker-fixture.js';

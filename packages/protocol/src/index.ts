@@ -21,6 +21,7 @@ export {
   FrameDecoder,
 } from './remoting-command.js';
 export type { RemotingCommand, ExtFieldValue, FrameLimits } from './remoting-command.js';
+export { parseRemotingJson } from './remoting-json.js';
 export {
   TOPIC_MAX_LENGTH,
   GROUP_MAX_LENGTH,
