@@ -107,10 +107,7 @@ export function indexKeyHash(key: string): number {
 
 /** `indexKeyHash(topic + '#' + key)` without building the string (the dispatch path runs it per key). */
 export function topicKeyHash(topic: string, key: string): number {
-  let h = 0;
-  for (let i = 0; i < topic.length; i++) h = (Math.imul(31, h) + topic.charCodeAt(i)) | 0;
-  h = (Math.imul(31, h) + 0x23) | 0; // '#'
-  for (let i = 0; i < key.length; i++) h = (Math.imul(31, h) + key.charCodeAt(i)) | 0;
+  const h = javaStringHashCode(key, javaStringHashCode('#', javaStringHashCode(topic)));
   return h === -0x80000000 ? 0 : Math.abs(h);
 }
 

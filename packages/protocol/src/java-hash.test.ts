@@ -18,6 +18,12 @@ describe('javaStringHashCode', () => {
     expect(javaStringHashCode(text)).toBe(expected);
   });
 
+  it('continues from a seed: hash(b, hash(a)) is hash(a + b)', () => {
+    for (const [a, b] of [['', ''], ['Topic', '#key'], ['polygene', 'lubricants'], ['😀', 'x']]) {
+      expect(javaStringHashCode(b!, javaStringHashCode(a!)), `${a}|${b}`).toBe(javaStringHashCode(a! + b!));
+    }
+  });
+
   it('hashes UTF-16 code units, so an emoji counts as its two surrogate halves', () => {
     expect(javaStringHashCode('😀')).toBe(0xd83d * 31 + 0xde00);
   });

@@ -5,9 +5,12 @@
  * `charCodeAt` returns, surrogate halves included) with 32-bit wrap-around: s[0]*31^(n-1) + … + s[n-1].
  */
 
-/** Java `String.hashCode()` of `s`: a signed 32-bit integer, 0 for the empty string. */
-export function javaStringHashCode(s: string): number {
-  let h = 0;
+/**
+ * Java `String.hashCode()` of `s`: a signed 32-bit integer, 0 for the empty string. With `seed`
+ * the hash of a string `p` it gives the hash of `p + s` without building that string.
+ */
+export function javaStringHashCode(s: string, seed = 0): number {
+  let h = seed;
   for (let i = 0; i < s.length; i++) {
     // Math.imul keeps the product in 32 bits exactly as Java's int arithmetic does.
     h = (Math.imul(31, h) + s.charCodeAt(i)) | 0;
