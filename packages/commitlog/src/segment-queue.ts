@@ -120,14 +120,8 @@ export class SegmentFile {
   }
 
   readSync(position: number, length: number): Buffer {
-    if (this.closed) throw new Error(`${this.path} is closed (deleted by retention)`);
     const buf = Buffer.allocUnsafe(length);
-    let done = 0;
-    while (done < length) {
-      const n = fs.readSync(this.fd, buf, done, length - done, position + done);
-      if (n === 0) break;
-      done += n;
-    }
+    const done = this.readIntoSync(buf, 0, length, position);
     return done === length ? buf : buf.subarray(0, done);
   }
 
