@@ -371,9 +371,13 @@ export class MessageStore {
       let p: PreparedRecord;
       try {
         const text = propertiesToString(properties);
-        const size = text.length === 0 ? 0 : Buffer.byteLength(text, 'utf8');
-        if (size > MAX_PROPERTIES_SIZE) {
-          return Promise.resolve(illegal(PutMessageStatus.PROPERTIES_SIZE_EXCEEDED, `properties encode to ${size} bytes; the limit is ${MAX_PROPERTIES_SIZE}`));
+        // prepareRecord measures the text exactly; measure here only when the 3-bytes-per-unit
+        // bound says it could be over the limit, which must answer its own status.
+        if (text.length * 3 > MAX_PROPERTIES_SIZE) {
+          const size = Buffer.byteLength(text, 'utf8');
+          if (size > MAX_PROPERTIES_SIZE) {
+            return Promise.resolve(illegal(PutMessageStatus.PROPERTIES_SIZE_EXCEEDED, `properties encode to ${size} bytes; the limit is ${MAX_PROPERTIES_SIZE}`));
+          }
         }
         p = prepareRecord(
           {
