@@ -306,7 +306,7 @@ describe('MessageStore read cache', () => {
     expect(decodeRecord(second.buffers[0]!, 0, { checkCrc: true })).toMatchObject({ kind: 'record', record: { queueOffset: 1 } });
   });
 
-  it('reads the same bytes with the cache on, tiny or off, across 256 KiB block boundaries and interleaved queues', async () => {
+  it('reads the same bytes with the cache on, tiny or off, or as old data, across 256 KiB block boundaries and interleaved queues', async () => {
     const root = tempDir();
     const written: Buffer[][] = [[], [], []];
     {
@@ -318,8 +318,9 @@ describe('MessageStore read cache', () => {
         written[i % 3]!.push((await store.readRecord(r.wroteOffset))!.buffer);
       }
     }
-    for (const readCacheBytes of [64 * 1024 * 1024, 256 * 1024, 0]) {
-      await using store = await open(root, { mappedFileSizeCommitLog: 4 * 1024 * 1024, readCacheBytes });
+    // The last case reads everything as old data: on the thread pool, a pread per stretch of records.
+    for (const [readCacheBytes, accessMessageInMemoryMaxRatio] of [[64 * 1024 * 1024, 40], [256 * 1024, 40], [0, 40], [64 * 1024 * 1024, 0]] as const) {
+      await using store = await open(root, { mappedFileSizeCommitLog: 4 * 1024 * 1024, readCacheBytes, accessMessageInMemoryMaxRatio });
       const offsets = [0, 0, 0];
       const got: Buffer[][] = [[], [], []];
       for (let live = 3; live > 0; ) {
@@ -333,8 +334,8 @@ describe('MessageStore read cache', () => {
         }
       }
       for (let q = 0; q < 3; q++) {
-        expect(got[q]!.length, `queue ${q}, readCacheBytes ${readCacheBytes}`).toBe(300);
-        expect(got[q]!.every((b, i) => b.equals(written[q]![i]!)), `queue ${q}, readCacheBytes ${readCacheBytes}`).toBe(true);
+        expect(got[q]!.length, `queue ${q}, readCacheBytes ${readCacheBytes}, ratio ${accessMessageInMemoryMaxRatio}`).toBe(300);
+        expect(got[q]!.every((b, i) => b.equals(written[q]![i]!)), `queue ${q}, readCacheBytes ${readCacheBytes}, ratio ${accessMessageInMemoryMaxRatio}`).toBe(true);
       }
     }
   });

@@ -31,7 +31,7 @@ import {
 import type { HostAddress, MessageRecord, PreparedRecord } from '@karman/protocol';
 import { writeCheckpointAsync } from './checkpoint.js';
 import { CommitLog } from './commit-log.js';
-import { CQ_STORE_UNIT_SIZE, ConsumeQueueStore, TOPIC_NAME_PATTERN, readUnit } from './consume-queue.js';
+import { CQ_STORE_UNIT_SIZE, ConsumeQueueStore, TOPIC_NAME_PATTERN } from './consume-queue.js';
 import type { CommitLogDispatcher, DispatchRequest, MessageArrivingListener } from './dispatcher.js';
 import { parseReplicationChunk, readReplicationChunk, type ReplicationChunk } from './ha-append.js';
 import { IndexService } from './index-service.js';
@@ -178,6 +178,13 @@ function writeTombstones(root: string, tombstones: ReadonlyMap<string, number>):
     closeSync(fd);
   }
   renameSync(tmp, path);
+}
+
+/** Nearby older records read with one pread (see `readStretches`). */
+interface Stretch {
+  start: number;
+  end: number;
+  items: Array<{ phy: number; size: number; queueOffset: number }>;
 }
 
 /** What dispatch needs of each message besides its prepared record. */
@@ -662,17 +669,20 @@ export class MessageStore {
     const n = units.length / CQ_STORE_UNIT_SIZE;
     const tags = req.tagsCodes;
     const result = res(GetMessageStatus.NO_MATCHED_MESSAGE, offset, min, max);
-    const firstPhy = n > 0 ? readInt64BE(units, 0) : 0;
-    if (this.commitLog.maxOffset - firstPhy <= this.inMemoryBytes) {
-      let i = 0;
-      for (; i < n; i++) {
-        if (result.buffers.length >= maxCount) break;
-        const at = i * CQ_STORE_UNIT_SIZE;
-        const phy = readInt64BE(units, at);
-        const size = units.readInt32BE(at + 8);
-        if (phy < minPhy || size <= 0) continue; // deleted by retention, or a unit never written
-        if (result.buffers.length > 0 && result.bufferTotalSize + size > maxBytes) break;
-        if (tags && !tags.has(readInt64BE(units, at + 12))) continue;
+    const hot = n > 0 && this.commitLog.maxOffset - readInt64BE(units, 0) <= this.inMemoryBytes;
+    const cold: Stretch['items'] = [];
+    let taken = 0;
+    let bytes = 0;
+    let i = 0;
+    for (; i < n; i++) {
+      if (taken >= maxCount) break;
+      const at = i * CQ_STORE_UNIT_SIZE;
+      const phy = readInt64BE(units, at);
+      const size = units.readInt32BE(at + 8);
+      if (phy < minPhy || size <= 0) continue; // deleted by retention, or a unit never written
+      if (taken > 0 && bytes + size > maxBytes) break;
+      if (tags && !tags.has(readInt64BE(units, at + 12))) continue;
+      if (hot) {
         let b: Buffer | undefined;
         try {
           b = this.commitLog.readCached(phy, size);
@@ -683,28 +693,22 @@ export class MessageStore {
         result.buffers.push(b);
         result.queueOffsets.push(offset + i);
         result.bufferTotalSize += size;
-      }
-      result.nextBeginOffset = offset + i;
-      if (result.buffers.length > 0) result.status = GetMessageStatus.FOUND;
-      return result;
-    }
-
-    const picked: { phy: number; size: number; queueOffset: number }[] = [];
-    let bytes = 0;
-    let i = 0;
-    for (; i < n; i++) {
-      if (picked.length >= maxCount) break;
-      const u = readUnit(units, i * CQ_STORE_UNIT_SIZE);
-      if (u.commitLogOffset < minPhy || u.size <= 0) continue; // deleted by retention, or a unit never written
-      if (picked.length > 0 && bytes + u.size > maxBytes) break;
-      if (tags && !tags.has(u.tagsCode)) continue;
-      picked.push({ phy: u.commitLogOffset, size: u.size, queueOffset: offset + i });
-      bytes += u.size;
+      } else cold.push({ phy, size, queueOffset: offset + i });
+      taken++;
+      bytes += size;
     }
     result.nextBeginOffset = offset + i;
-    if (picked.length === 0) return result;
+    if (cold.length > 0) await this.readStretches(cold, result);
+    if (result.buffers.length > 0) result.status = GetMessageStatus.FOUND;
+    return result;
+  }
 
-    const runs: { start: number; end: number; items: typeof picked }[] = [];
+  /**
+   * Read older records on the thread pool, one pread per stretch of nearby records in one segment
+   * (small gaps are read and skipped), and append them to `result` in order.
+   */
+  private async readStretches(picked: Stretch['items'], result: GetMessageResult): Promise<void> {
+    const runs: Stretch[] = [];
     const fileSize = this.options.mappedFileSizeCommitLog;
     for (const p of picked) {
       const last = runs.at(-1);
@@ -731,8 +735,6 @@ export class MessageStore {
         result.bufferTotalSize += b.length;
       }
     }
-    if (result.buffers.length > 0) result.status = GetMessageStatus.FOUND;
-    return result;
   }
 
   /** Read and decode the record at `physicalOffset`; undefined when no record starts there. */
