@@ -20,10 +20,11 @@
 import { z } from 'zod';
 import { GetMessageStatus, PutMessageStatus } from '@karman/commitlog';
 import type { PutMessageInput } from '@karman/commitlog';
-import { MessageProperty, MessageSysFlag, SystemTopic, decodeRecord, recordFieldPositions } from '@karman/protocol';
+import { MessageProperty, SystemTopic, decodeRecord, recordFieldPositions } from '@karman/protocol';
 import type { MessageRecord } from '@karman/protocol';
 import type { BrokerContext } from './broker-context.js';
 import { JsonConfigFile } from './json-config-file.js';
+import { reputInput } from './send-message-processor.js';
 
 const FileSchema = z.looseObject({ offsetTable: z.record(z.string(), z.number().int().min(0)) });
 type DelayOffsetFile = z.infer<typeof FileSchema>;
@@ -55,19 +56,7 @@ export function restoreScheduledMessage(record: MessageRecord): PutMessageInput 
   delete properties[MessageProperty.TIMER_DELIVER_MS];
   delete properties[MessageProperty.TIMER_DELAY_SEC];
   properties[MessageProperty.WAIT] = 'false';
-  return {
-    topic,
-    queueId,
-    body: record.body,
-    flag: record.flag,
-    properties,
-    // The store derives the host bits from the hosts it is given.
-    sysFlag: record.sysFlag & ~(MessageSysFlag.BORNHOST_V6 | MessageSysFlag.STOREHOST_V6),
-    bornTimestamp: record.bornTimestamp,
-    bornHost: record.bornHost,
-    reconsumeTimes: record.reconsumeTimes,
-    preparedTransactionOffset: record.preparedTransactionOffset,
-  };
+  return { ...reputInput(record, topic, queueId, properties, record.reconsumeTimes), preparedTransactionOffset: record.preparedTransactionOffset };
 }
 
 /**

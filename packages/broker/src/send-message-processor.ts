@@ -38,6 +38,7 @@ import type {
   ConsumerSendMsgBackRequestHeader,
   ExtFieldValue,
   HostAddress,
+  MessageRecord,
   RemotingCommand,
   SendMessageRequestHeader,
   SendMessageRequestHeaderV2,
@@ -157,6 +158,25 @@ export function routeThroughSchedule(input: PutMessageInput, levels: number): Pu
       [MessageProperty.REAL_TOPIC]: input.topic,
       [MessageProperty.REAL_QID]: String(input.queueId),
     },
+  };
+}
+
+/**
+ * A stored record to store again under another topic and queue (a send-back, a delayed message
+ * coming due): body, flag, born time and host as stored, with `properties`. SYSFLAG loses its host
+ * bits, which the store derives from the hosts it is given.
+ */
+export function reputInput(record: MessageRecord, topic: string, queueId: number, properties: Record<string, string>, reconsumeTimes: number): PutMessageInput {
+  return {
+    topic,
+    queueId,
+    body: record.body,
+    flag: record.flag,
+    properties,
+    sysFlag: record.sysFlag & ~(MessageSysFlag.BORNHOST_V6 | MessageSysFlag.STOREHOST_V6),
+    bornTimestamp: record.bornTimestamp,
+    bornHost: record.bornHost,
+    reconsumeTimes,
   };
 }
 
@@ -449,20 +469,7 @@ class SendMessageProcessor {
     if (!isWriteable(topic.perm)) {
       return reply(ResponseCode.NO_PERMISSION.code, `topic "${topic.topicName}" is not writable on broker ${this.brokerName} (perm ${topic.perm}); give it write permission with updateTopic`);
     }
-    const routed = routeThroughSchedule(
-      {
-        topic: topic.topicName,
-        queueId,
-        body: record.body,
-        flag: record.flag,
-        properties,
-        sysFlag: record.sysFlag & ~(MessageSysFlag.BORNHOST_V6 | MessageSysFlag.STOREHOST_V6),
-        bornTimestamp: record.bornTimestamp,
-        bornHost: record.bornHost,
-        reconsumeTimes: record.reconsumeTimes + 1,
-      },
-      context.delayLevels.length,
-    );
+    const routed = routeThroughSchedule(reputInput(record, topic.topicName, queueId, properties, record.reconsumeTimes + 1), context.delayLevels.length);
     if (isRefusal(routed)) return reply(routed.code, routed.remark);
     const result = await context.store.put(routed);
     if (!stored(result.status)) return reply(putStatusResponseCode(result.status), putRemark(result, 'the message sent back'));
