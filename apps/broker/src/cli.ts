@@ -6,6 +6,8 @@
  * with a message naming it instead of being ignored.
  */
 import { parseArgs } from 'node:util';
+import { LOG_LEVELS, parseLogLevel } from '@karman/server-runtime';
+import type { LogLevel } from '@karman/server-runtime';
 import type { z } from 'zod';
 import { InvalidArgumentError, applySetFlags, readConfigFile, splitListenAddress } from '@karman/protocol';
 import { BrokerConfigSchema, resolveBrokerConfig } from '@karman/broker';
@@ -13,10 +15,9 @@ import type { BrokerOptions } from '@karman/broker';
 import { resolveStoreOptions, storeOptionsSchema } from '@karman/commitlog';
 
 /** Log levels pino knows. */
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** What the command line asks for. */
+export type { LogLevel };
 export type CliCommand = { kind: 'help' } | { kind: 'run'; options: BrokerOptions; logLevel: LogLevel };
 
 /** Store options the broker sets itself (from its own address, clock and logger); not settable here. */
@@ -167,8 +168,7 @@ export async function parseCommandLine(argv: readonly string[]): Promise<CliComm
   }
   const { values } = parsed;
   if (values.help) return { kind: 'help' };
-  const logLevel = (values['log-level'] ?? 'info') as LogLevel;
-  if (!LOG_LEVELS.includes(logLevel)) throw new InvalidArgumentError(`--log-level ${JSON.stringify(logLevel)} is not one of ${LOG_LEVELS.join(', ')}`);
+  const logLevel = parseLogLevel(values['log-level']);
 
   let options: Record<string, unknown> = {};
   if (values.config !== undefined) options = await readConfigFile(values.config);

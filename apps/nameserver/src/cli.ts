@@ -5,15 +5,16 @@
  * bad value stops the process with a message naming it.
  */
 import { parseArgs } from 'node:util';
+import { LOG_LEVELS, parseLogLevel } from '@karman/server-runtime';
+import type { LogLevel } from '@karman/server-runtime';
 import { InvalidArgumentError, applySetFlags, readConfigFile, splitListenAddress } from '@karman/protocol';
 import { NameServerOptionsSchema, nameServerOptionNames, resolveNameServerOptions } from '@karman/nameserver';
 import type { NameServerConfig } from '@karman/nameserver';
 
 /** Log levels pino knows. */
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** What the command line asks for. */
+export type { LogLevel };
 export type CliCommand = { kind: 'help' } | { kind: 'run'; config: NameServerConfig; logLevel: LogLevel };
 
 /** The usage text, listing every flag and every option with its default. */
@@ -75,8 +76,7 @@ export async function parseCommandLine(argv: readonly string[]): Promise<CliComm
   }
   const { values } = parsed;
   if (values.help) return { kind: 'help' };
-  const logLevel = (values['log-level'] ?? 'info') as LogLevel;
-  if (!LOG_LEVELS.includes(logLevel)) throw new InvalidArgumentError(`--log-level ${JSON.stringify(logLevel)} is not one of ${LOG_LEVELS.join(', ')}`);
+  const logLevel = parseLogLevel(values['log-level']);
 
   let options: Record<string, unknown> = {};
   if (values.config !== undefined) options = { ...(await readConfigFile(values.config)) };
