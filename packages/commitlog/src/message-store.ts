@@ -258,7 +258,7 @@ export class MessageStore {
   static async open(options: StoreOptions): Promise<MessageStore> {
     const resolved = resolveStoreOptions(options);
     mkdirSync(resolved.storePathRootDir, { recursive: true });
-    const lock = StoreLock.acquire(resolved.storePathRootDir);
+    const lock = await StoreLock.acquire(resolved.storePathRootDir);
     const store = new MessageStore(resolved, lock);
     try {
       await store.start();
