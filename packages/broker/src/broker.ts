@@ -4,16 +4,20 @@
  * remoting server port (TCP, WebSocket and HTTP), keeps its topic, group and offset tables under
  * `<storePathRootDir>/config/`, and registers with every configured nameserver.
  *
- * Start order: listen (to learn the port when it is 0), open the store with that address as its
- * STOREHOST, load the tables, register the processors, start the timers, then register with the
- * nameservers. Stop order is the reverse, so a clean stop unregisters first, answers held pulls,
+ * Start order: pick the port (a free one when it is 0), open the store with that address as its
+ * STOREHOST (recovering it after a crash), load the tables, register the processors, start the
+ * timers, and only then listen and register with the nameservers: as RocketMQ's `BrokerController`
+ * serves only once its store is loaded, no client ever meets a half-started broker. While the
+ * store recovers, a connection is refused, which every client treats as "try another broker". Stop order is the reverse, so a clean stop unregisters first, answers held pulls,
  * persists offsets and closes the store last.
  */
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { MessageStore, storeOptionsSchema } from '@karman/commitlog';
 import type { StoreOptions } from '@karman/commitlog';
-import { RemotingServer, RequestCode, createRequest, isReadable, isWriteable } from '@karman/protocol';
+import { KarmanError, RemotingServer, RequestCode, createRequest, isReadable, isWriteable } from '@karman/protocol';
 import type { ServerConnection } from '@karman/protocol';
 import type { BrokerConfig, BrokerConfigInput } from './broker-config.js';
 import { BrokerConfigSchema, parseDelayLevels, resolveBrokerConfig } from './broker-config.js';
@@ -81,11 +85,12 @@ export class Broker implements AsyncDisposable {
     const log = options.logger ?? defaultLogger;
     const delayLevels = parseDelayLevels(config.messageDelayLevel);
 
-    // The server starts before the context exists (its port is part of it); /metrics reads it once set.
+    // The server is made before the context exists (its port is part of it); /metrics reads it once set.
     const contextRef: { current: BrokerContext | undefined } = { current: undefined };
+    const port = config.listenPort !== 0 ? config.listenPort : await freePort(config.listenHost);
     const server = new RemotingServer({
       host: config.listenHost,
-      port: config.listenPort,
+      port,
       onError: (error: Error, connection?: ServerConnection) => log('warn', error.message, connection ? { peer: connection.remoteAddress } : undefined),
       health: () => ({ status: 'ok', role: config.brokerRole, brokerName: config.brokerName }),
       http: (method, path) =>
@@ -93,7 +98,6 @@ export class Broker implements AsyncDisposable {
           ? { status: 200, contentType: METRICS_CONTENT_TYPE, body: renderMetrics(contextRef.current) }
           : undefined,
     });
-    const { port } = await server.listen();
     const host = advertisedHost(config);
     const brokerAddr = `${host}:${port}`;
     let store: MessageStore;
@@ -231,6 +235,12 @@ export class Broker implements AsyncDisposable {
     synchronizer?.start();
     broker.every(config.flushConsumerOffsetInterval, () => offsets.persist());
     broker.every(config.clientHousekeepingInterval, async () => clients.scanExpired());
+    try {
+      await server.listen();
+    } catch (error) {
+      await broker.close();
+      throw error;
+    }
     await registrar?.start();
     log('info', `broker ${config.brokerName} (${config.brokerRole}, id ${config.brokerId}) listening on ${brokerAddr}`);
     return broker;
@@ -309,3 +319,20 @@ function advertisedHost(config: BrokerConfig): string {
   }
   return '127.0.0.1';
 }
+
+/**
+ * A port on `host` that was free a moment ago, for `listenPort` 0: the store needs its STOREHOST
+ * before the broker may listen. Another process could take it in between; the broker then fails
+ * to start with LISTEN_FAILED naming the port (only tests ask for port 0).
+ */
+function freePort(host: string): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const probe = createServer();
+    probe.once('error', (error) => reject(new KarmanError('LISTEN_FAILED', `cannot find a free port on ${host}: ${error.message}`, { cause: error })));
+    probe.listen(0, host, () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolvePort(port));
+    });
+  });
+}
+
