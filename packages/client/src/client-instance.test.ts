@@ -37,3 +37,60 @@ describe('ClientInstance broker connections', () => {
     expect(broker.seen).toEqual([expected, expected]);
   });
 });
+
+/** A fake broker that counts heartbeats. */
+async function heartbeatCounter(): Promise<{ address: string; heartbeats: () => number }> {
+  let count = 0;
+  const server = new RemotingServer({ host: '127.0.0.1', port: 0 });
+  server.registerHandler(34, (request: RemotingCommand) => {
+    count++;
+    return createResponse(request, ResponseCode.SUCCESS.code);
+  });
+  cleanups.push(() => server.close());
+  const { port } = await server.listen();
+  return { address: `127.0.0.1:${port}`, heartbeats: () => count };
+}
+
+/** A fake nameserver whose route for any topic names the brokers `route.brokers` holds, or TOPIC_NOT_EXIST when empty. */
+async function routingNameServer(route: { brokers: Array<[string, string]> }): Promise<string> {
+  const server = new RemotingServer({ host: '127.0.0.1', port: 0 });
+  server.registerHandler(105, (request: RemotingCommand) => {
+    if (route.brokers.length === 0) return createResponse(request, ResponseCode.TOPIC_NOT_EXIST.code, 'no route');
+    const body = {
+      brokerDatas: route.brokers.map(([brokerName, addr]) => ({ cluster: 'C', brokerName, brokerAddrs: { '0': addr } })),
+      queueDatas: route.brokers.map(([brokerName]) => ({ brokerName, readQueueNums: 4, writeQueueNums: 4, perm: 6, topicSysFlag: 0 })),
+    };
+    return createResponse(request, ResponseCode.SUCCESS.code, undefined, {}, Buffer.from(JSON.stringify(body)));
+  });
+  cleanups.push(() => server.close());
+  const { port } = await server.listen();
+  return `127.0.0.1:${port}`;
+}
+
+describe('ClientInstance forgets brokers no route names (RocketMQ MQClientInstance.cleanOfflineBroker)', () => {
+  it.each(['left the route', 'lost its last topic (TOPIC_NOT_EXIST)'] as const)('stops heartbeating a broker that %s, and says so', async (how) => {
+    const a = await heartbeatCounter();
+    const b = await heartbeatCounter();
+    const route = { brokers: [['broker-a', a.address], ['broker-b', b.address]] as Array<[string, string]> };
+    const nameserver = await routingNameServer(route);
+    const instance = ClientInstance.acquire({ nameservers: nameserver, instanceName: `offline-${how}`, transport: 'tcp', heartbeatBrokerInterval: 30, pollNameServerInterval: 30 });
+    cleanups.push(() => instance.release());
+    const dropped: string[] = [];
+    instance.on('status', (s) => (s.type === 'broker_dropped' ? dropped.push(s.broker) : undefined));
+    instance.registerProducer({ group: 'pg-offline' });
+    instance.watchTopic(how === 'left the route' ? 'Both' : 'OnlyB');
+    if (how === 'left the route') await instance.updateRoute('Both');
+    else {
+      route.brokers = [['broker-b', b.address]];
+      await instance.updateRoute('OnlyB');
+    }
+    await expect.poll(() => b.heartbeats(), { timeout: 5_000 }).toBeGreaterThan(0);
+    route.brokers = how === 'left the route' ? [['broker-a', a.address]] : [];
+    await expect.poll(() => dropped, { timeout: 5_000 }).toContain(b.address);
+    const seen = b.heartbeats();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(b.heartbeats()).toBe(seen);
+    expect(instance.findBrokerAddress('broker-b')).toBeUndefined();
+    if (how === 'left the route') expect(a.heartbeats()).toBeGreaterThan(1);
+  });
+});

@@ -230,7 +230,19 @@ export class ClientInstance {
    */
   async updateRoute(topic: string): Promise<TopicRouteData | undefined> {
     const response = await this.requestNameServer(RequestCode.GET_ROUTEINFO_BY_TOPIC.code, { topic });
-    if (response.code === ResponseCode.TOPIC_NOT_EXIST.code) return undefined;
+    if (response.code === ResponseCode.TOPIC_NOT_EXIST.code) {
+      // The nameservers say no broker serves the topic any more (deleted, or its last broker
+      // expired): forget the cached route so its brokers can be dropped, and let consumers give up
+      // its queues. The next use asks again, so the topic comes back when a broker serves it.
+      const old = this.routes.get(topic);
+      if (old) {
+        this.routes.delete(topic);
+        const empty: TopicRouteData = { ...old, brokerDatas: [], queueDatas: [] };
+        this.emit({ type: 'route_updated', topic, route: empty });
+        for (const consumer of this.consumers.values()) if (consumer.topics().includes(topic)) consumer.onRouteChanged?.(topic, empty);
+      }
+      return undefined;
+    }
     if (response.code !== ResponseCode.SUCCESS.code) throw new RemoteError(response.code, response.remark, this.nameserver.current);
     const parsed = TopicRouteDataSchema.safeParse(JSON.parse(Buffer.from(response.body ?? []).toString('utf8') || 'null'));
     if (!parsed.success) throw new RemoteError(ResponseCode.SYSTEM_ERROR.code, `route of ${topic} is not TopicRouteData JSON`, this.nameserver.current);
@@ -350,8 +362,15 @@ export class ClientInstance {
     );
   }
 
-  /** Close connections to brokers that no route mentions any more. */
+  /**
+   * Forget broker names that no cached route mentions any more, and close connections to
+   * addresses no route names (RocketMQ's `MQClientInstance.cleanOfflineBroker`): otherwise a broker
+   * gone from every route is heartbeated and reconnected forever.
+   */
   private cleanOfflineBrokers(): void {
+    const routed = new Set<string>();
+    for (const route of this.routes.values()) for (const bd of route.brokerDatas) routed.add(bd.brokerName);
+    for (const brokerName of [...this.brokerAddrs.keys()]) if (!routed.has(brokerName)) this.brokerAddrs.delete(brokerName);
     const live = new Set<string>();
     for (const ids of this.brokerAddrs.values()) for (const a of ids.values()) live.add(a);
     for (const [address, client] of this.brokers) {
