@@ -24,7 +24,7 @@ const TOPIC: FlagSpec = { long: 'topic', short: 't', type: 'string', value: 'TOP
 const SIZE: FlagSpec = { long: 'size', short: 's', type: 'string', value: 'BYTES', description: `Body size in bytes, at least ${HEADER_SIZE} (the checked header).`, defaultText: '128' };
 const CONCURRENCY: FlagSpec = { long: 'concurrency', short: 'w', type: 'string', value: 'N', description: 'Senders, each awaiting its send before the next.', defaultText: '64' };
 const COUNT: FlagSpec = { long: 'count', short: 'q', type: 'string', value: 'COUNT', description: 'Stop after this many messages (without it: run until Ctrl-C or SIGTERM).' };
-const TRANSPORT: FlagSpec = { long: 'transport', type: 'string', value: 'ws|tcp', description: 'Client transport: Karman WebSocket or RocketMQ remoting TCP.', defaultText: 'ws' };
+const TRANSPORT: FlagSpec = { long: 'transport', type: 'string', value: 'ws|tcp', description: 'Client transport: RocketMQ remoting TCP or Karman WebSocket.', defaultText: 'tcp' };
 const JSON_FLAG: FlagSpec = { long: 'json', type: 'boolean', description: 'Print the summary as one JSON object on stdout; per-second lines go to stderr.' };
 const RATE: FlagSpec = { long: 'rate', type: 'string', value: 'R', description: 'Cap the send rate at R messages/s (all senders together).' };
 const HELP: FlagSpec = { long: 'help', short: 'h', type: 'boolean', description: 'Print this help.' };
@@ -56,7 +56,7 @@ export const COMMAND_FLAGS: Record<CommandName, readonly FlagSpec[]> = {
     { long: 'latency-count', type: 'string', value: 'N', description: 'One-at-a-time sends for the publish→ack latency.', defaultText: '2000' },
     { long: 'only', type: 'string', value: 'LIST', description: 'Run only these systems, comma-separated: karman, nats, redis, rabbitmq.', defaultText: 'all' },
     { long: 'out', type: 'string', value: 'FILE', description: 'Write a markdown report to FILE and an SVG chart of the ratios beside it (FILE with .svg).' },
-    { long: 'transport', type: 'string', value: 'ws|tcp', description: "Karman clients' transport.", defaultText: 'ws' },
+    { long: 'transport', type: 'string', value: 'ws|tcp', description: "Karman clients' transport.", defaultText: 'tcp' },
     JSON_FLAG, HELP,
   ],
 };
@@ -170,7 +170,7 @@ function target(command: CommandName, values: FlagValues, env: Readonly<Record<s
 }
 
 function transportFlag(values: FlagValues): 'ws' | 'tcp' {
-  const transport = values.transport ?? 'ws';
+  const transport = values.transport ?? 'tcp';
   if (transport !== 'ws' && transport !== 'tcp') throw new InvalidArgumentError(`--transport ${JSON.stringify(transport)} is not a transport: give ws (Karman WebSocket) or tcp (RocketMQ remoting)`);
   return transport;
 }

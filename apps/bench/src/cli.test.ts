@@ -65,12 +65,12 @@ describe('karman-bench command line', () => {
 
   it('applies RocketMQ benchmark defaults and NAMESRV_ADDR', () => {
     const options = producerOptions(parseFlags('producer', []), { NAMESRV_ADDR: '10.0.0.1:9876' });
-    expect(options).toMatchObject({ nameservers: '10.0.0.1:9876', topic: 'BenchmarkTest', size: 128, concurrency: 64, batch: 1, autoBatch: false, count: undefined, transport: 'ws', tags: 0, delayLevel: 0 });
+    expect(options).toMatchObject({ nameservers: '10.0.0.1:9876', topic: 'BenchmarkTest', size: 128, concurrency: 64, batch: 1, autoBatch: false, count: undefined, transport: 'tcp', tags: 0, delayLevel: 0 });
     expect(producerOptions(parseFlags('producer', ['-q', '1_000_000', '--tags', '4', '--keys', '--topics', '1000']), { NAMESRV_ADDR: 'h:1' })).toMatchObject({ count: 1_000_000, tags: 4, keys: true, topics: 1000 });
   });
 
   it('parses compare options, and refuses an unknown system in --only', async () => {
-    expect(compareOptions(parseFlags('compare', []))).toEqual({ count: 200_000, size: 1024, latencyCount: 2_000, systems: ['karman', 'nats', 'redis', 'rabbitmq'], out: undefined, transport: 'ws', json: false });
+    expect(compareOptions(parseFlags('compare', []))).toEqual({ count: 200_000, size: 1024, latencyCount: 2_000, systems: ['karman', 'nats', 'redis', 'rabbitmq'], out: undefined, transport: 'tcp', json: false });
     expect(compareOptions(parseFlags('compare', ['--only', 'Redis, karman', '--count', '10']))).toMatchObject({ systems: ['karman', 'redis'], count: 10 });
     expect((await cli(['compare', '--only', 'kafka'])).err).toContain('--only "kafka" names an unknown system "kafka": give a comma-separated list of karman, nats, redis, rabbitmq');
   });

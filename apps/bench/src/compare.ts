@@ -59,7 +59,7 @@ export async function startKarmanProcesses(): Promise<KarmanTarget & AsyncDispos
 }
 
 /** The drivers compare runs, in order; the Karman target is injectable for tests. */
-export function drivers(env: Readonly<Record<string, string | undefined>>, transport: 'ws' | 'tcp' = 'ws', karman: () => Promise<KarmanTarget & AsyncDisposable> = startKarmanProcesses): PeerDriver[] {
+export function drivers(env: Readonly<Record<string, string | undefined>>, transport: 'ws' | 'tcp' = 'tcp', karman: () => Promise<KarmanTarget & AsyncDisposable> = startKarmanProcesses): PeerDriver[] {
   return [karmanDriver(karman, transport), natsDriver(env.NATS_URL || DEFAULT_NATS_URL), redisDriver(env.REDIS_URL || DEFAULT_REDIS_URL), rabbitDriver(env.AMQP_URL || DEFAULT_AMQP_URL)];
 }
 
@@ -69,7 +69,7 @@ const DISPLAY: Record<string, string> = { karman: 'Karman', nats: 'NATS JetStrea
 function commandLine(options: CompareOptions): string {
   const parts = ['karman-bench compare', `--count ${options.count}`, `--size ${options.size}`, `--latency-count ${options.latencyCount}`];
   if (options.systems.length < 4) parts.push(`--only ${options.systems.join(',')}`);
-  if (options.transport !== 'ws') parts.push(`--transport ${options.transport}`);
+  if (options.transport !== 'tcp') parts.push(`--transport ${options.transport}`);
   if (options.out) parts.push(`--out ${options.out}`);
   if (options.json) parts.push('--json');
   return parts.join(' ');

@@ -28,7 +28,7 @@ export interface KarmanTarget {
 export const PLAIN_CONCURRENCY = 64;
 export const TOPIC_QUEUES = 8;
 
-export function karmanDriver(target: () => Promise<KarmanTarget & AsyncDisposable>, transport: 'ws' | 'tcp' = 'ws'): PeerDriver {
+export function karmanDriver(target: () => Promise<KarmanTarget & AsyncDisposable>, transport: 'ws' | 'tcp' = 'tcp'): PeerDriver {
   return {
     name: 'karman',
     run: async (workload) => {
@@ -90,7 +90,7 @@ async function measure(cluster: KarmanTarget, workload: Workload, transport: 'ws
       consumed: c.received,
       problems,
       cpu: { publish: publish.cpu, consume: consume.cpu },
-      notes: [...cluster.notes, transport === 'ws' ? 'WebSocket transport (the client default)' : 'RocketMQ remoting TCP transport', producerOptions.autoBatch ? `producer autoBatch (batches close at the end of each event-loop turn, ≤ 256 messages), ${concurrency} senders` : `${concurrency} senders awaiting producer.send`, 'one PushConsumer (default options), every body checked'],
+      notes: [...cluster.notes, transport === 'ws' ? 'WebSocket transport' : 'RocketMQ remoting TCP transport (the client default)', producerOptions.autoBatch ? `producer autoBatch (batches close at the end of each event-loop turn, ≤ 256 messages), ${concurrency} senders` : `${concurrency} senders awaiting producer.send`, 'one PushConsumer (default options), every body checked'],
     };
   } finally {
     await producer.shutdown();

@@ -14,8 +14,12 @@ export const ClientOptionsSchema = z.object({
   clientIP: z.string().optional(),
   /** Unit name appended to the client id when set. */
   unitName: z.string().optional(),
-  /** `ws` (default: Karman's own WebSocket transport) or `tcp` (RocketMQ remoting TCP) for `host:port` addresses. */
-  transport: z.enum(['ws', 'tcp']).default('ws'),
+  /**
+   * Transport for `host:port` addresses: `tcp` (RocketMQ's remoting TCP, which Apache RocketMQ's
+   * nameserver and broker speak as well as Karman's) or `ws` (WebSocket, which only Karman's servers
+   * speak, for browsers and HTTP-only proxies). `tcp://` and `ws://` addresses choose for themselves.
+   */
+  transport: z.enum(['ws', 'tcp']).default('tcp'),
   /**
    * Header serialization of requests to brokers: `JSON` (what Java clients send by default) or
    * `ROCKETMQ` (RocketMQ's binary `RocketMQSerializable`, which Java brokers also read and answer
