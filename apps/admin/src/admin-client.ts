@@ -7,15 +7,29 @@
  * writes that change a nameserver's own table (delete a topic, wipe or add write permission, KV
  * config) go to every nameserver, as mqadmin does, because nothing copies them from one to another.
  */
-import { ConnectionClosedError, InvalidArgumentError, KarmanError, RemoteError, RemotingClient, RequestCode, RequestTimeoutError, ResponseCode, createRequest } from '@karman/protocol';
+import { z } from 'zod';
+import { ConnectionClosedError, InvalidArgumentError, KarmanError, RemoteError, RemotingClient, RequestCode, RequestTimeoutError, ResponseCode, createRequest, parseRemotingJson } from '@karman/protocol';
 import type { ExtFieldValue, RemotingCommand } from '@karman/protocol';
-import { TopicRouteDataSchema } from '@karman/client';
+import { BrokerDataSchema, TopicRouteDataSchema } from '@karman/client';
 import type { BrokerData, TopicRouteData } from '@karman/client';
 
 /** GET_BROKER_CLUSTER_INFO's answer (RocketMQ `ClusterInfo`). */
 export interface ClusterInfo {
   brokerAddrTable: Record<string, BrokerData>;
   clusterAddrTable: Record<string, string[]>;
+}
+
+const ClusterInfoSchema = z.looseObject({
+  brokerAddrTable: z.record(z.string(), BrokerDataSchema).default({}),
+  clusterAddrTable: z.record(z.string(), z.array(z.string())).default({}),
+});
+
+/**
+ * A GET_BROKER_CLUSTER_INFO body, from Karman's nameserver (standard JSON) or Apache RocketMQ's
+ * (fastjson, whose `brokerAddrs` keys are unquoted numbers: `{0:"127.0.0.1:10911"}`).
+ */
+export function parseClusterInfo(text: string): ClusterInfo {
+  return ClusterInfoSchema.parse(text === '' ? {} : parseRemotingJson(text));
 }
 
 /** One broker process: its group name, id (0 = master) and address. */
@@ -81,7 +95,7 @@ export class AdminClient implements AsyncDisposable {
 
   async clusterInfo(): Promise<ClusterInfo> {
     const response = expectSuccess(await this.nameserver(RequestCode.GET_BROKER_CLUSTER_INFO.code));
-    return jsonOf(response) as ClusterInfo;
+    return parseClusterInfo(textOf(response));
   }
 
   /** A topic's route; TOPIC_NOT_EXIST becomes an error naming the topic. */
@@ -168,9 +182,12 @@ export function textOf(response: RemotingCommand): string {
   return response.body ? Buffer.from(response.body.buffer, response.body.byteOffset, response.body.byteLength).toString('utf8') : '';
 }
 
-/** A response body as JSON (standard JSON only; see remoting-json.ts for fastjson's object-keyed maps). */
+/**
+ * A response body as JSON, read as fastjson writes it (`parseRemotingJson`): Apache RocketMQ's
+ * servers leave number keys unquoted, and such a map comes back as `[{ key, value }]`.
+ */
 export function jsonOf(response: RemotingCommand): unknown {
   const text = textOf(response);
   if (text === '') return {};
-  return JSON.parse(text) as unknown;
+  return parseRemotingJson(text);
 }

@@ -14,7 +14,7 @@ import type { ClientOptions, ResolvedClientOptions } from './client-options.js';
 import { resolveClientOptions } from './client-options.js';
 import { NameServerClient, withScheme } from './nameserver-client.js';
 import type { TopicRouteData } from './topic-route.js';
-import { TopicRouteDataSchema, routeChanged } from './topic-route.js';
+import { parseTopicRoute, routeChanged } from './topic-route.js';
 
 /** A consumer group's heartbeat entry (RocketMQ `ConsumerData`). */
 export interface ConsumerData {
@@ -244,9 +244,8 @@ export class ClientInstance {
       return undefined;
     }
     if (response.code !== ResponseCode.SUCCESS.code) throw new RemoteError(response.code, response.remark, this.nameserver.current);
-    const parsed = TopicRouteDataSchema.safeParse(JSON.parse(Buffer.from(response.body ?? []).toString('utf8') || 'null'));
-    if (!parsed.success) throw new RemoteError(ResponseCode.SYSTEM_ERROR.code, `route of ${topic} is not TopicRouteData JSON`, this.nameserver.current);
-    const route = parsed.data;
+    const route = parseTopicRoute(response.body);
+    if (!route) throw new RemoteError(ResponseCode.SYSTEM_ERROR.code, `route of ${topic} is not TopicRouteData JSON`, this.nameserver.current);
     const old = this.routes.get(topic);
     this.routes.set(topic, route);
     let newBroker = false;

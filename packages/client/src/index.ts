@@ -5,5 +5,5 @@ export type { ClientOptions, ResolvedClientOptions } from './client-options.js';
 export { buildClientId, localIPv4 } from './client-id.js';
 export { NameServerClient } from './nameserver-client.js';
 export type { NameServerClientOptions } from './nameserver-client.js';
-export { TopicRouteDataSchema, publishQueues, subscribeQueues, sortQueues, queueKey, masterAddress, routeChanged } from './topic-route.js';
+export { BrokerDataSchema, TopicRouteDataSchema, parseTopicRoute, publishQueues, subscribeQueues, sortQueues, queueKey, masterAddress, routeChanged } from './topic-route.js';
 export type { TopicRouteData, QueueData, BrokerData, MessageQueue } from './topic-route.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { TopicRouteData } from './topic-route.js';
-import { TopicRouteDataSchema, publishQueues, queueKey, routeChanged, subscribeQueues } from './topic-route.js';
+import { TopicRouteDataSchema, parseTopicRoute, publishQueues, queueKey, routeChanged, subscribeQueues } from './topic-route.js';
 
 const route: TopicRouteData = TopicRouteDataSchema.parse({
   queueDatas: [
@@ -48,5 +48,15 @@ describe('topic routes', () => {
     expect(routeChanged(route, reordered)).toBe(false);
     expect(routeChanged(route, { ...route, queueDatas: route.queueDatas.slice(1) })).toBe(true);
     expect(routeChanged(undefined, route)).toBe(true);
+  });
+
+  it("reads a route as Apache RocketMQ's nameserver writes it: fastjson leaves brokerAddrs' Long keys unquoted", () => {
+    const body = '{"brokerDatas":[{"brokerAddrs":{0:"127.0.0.1:10911",1:"127.0.0.1:10921"},"brokerName":"broker-a","cluster":"DefaultCluster","enableActingMaster":false}],"filterServerTable":{},"queueDatas":[{"brokerName":"broker-a","perm":6,"readQueueNums":4,"topicSysFlag":0,"writeQueueNums":4}]}';
+    const parsed = parseTopicRoute(Buffer.from(body));
+    expect(parsed?.brokerDatas[0]!.brokerAddrs).toEqual({ '0': '127.0.0.1:10911', '1': '127.0.0.1:10921' });
+    expect(publishQueues('T', parsed!).map((q) => `${q.brokerName}/${q.queueId}`)).toEqual(['broker-a/0', 'broker-a/1', 'broker-a/2', 'broker-a/3']);
+    // Karman's nameserver quotes the keys, as standard JSON must.
+    expect(parseTopicRoute(Buffer.from(body.replace('{0:', '{"0":').replace(',1:', ',"1":')))).toEqual(parsed);
+    expect(parseTopicRoute(Buffer.from('{"brokerDatas":'))).toBeUndefined();
   });
 });

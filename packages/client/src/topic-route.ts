@@ -5,7 +5,7 @@
  * (readable queues).
  */
 import { z } from 'zod';
-import { isReadable, isWriteable } from '@karman/protocol';
+import { isReadable, isWriteable, parseRemotingJson } from '@karman/protocol';
 
 export const QueueDataSchema = z.looseObject({
   brokerName: z.string(),
@@ -16,10 +16,20 @@ export const QueueDataSchema = z.looseObject({
 });
 export type QueueData = z.infer<typeof QueueDataSchema>;
 
+/**
+ * Broker id → address. Apache RocketMQ's nameserver writes this `HashMap<Long, String>` with
+ * fastjson, which leaves the Long keys unquoted (`{0:"10.0.0.1:10911"}`); `parseRemotingJson`
+ * reads such a map as `[{ key: 0, value: ... }]`, and this turns it back into `{ "0": ... }`.
+ */
+const BrokerAddrsSchema = z.union([
+  z.record(z.string(), z.string()),
+  z.array(z.object({ key: z.union([z.number(), z.string()]), value: z.string() })).transform((entries) => Object.fromEntries(entries.map((e) => [String(e.key), e.value]))),
+]);
+
 export const BrokerDataSchema = z.looseObject({
   cluster: z.string(),
   brokerName: z.string(),
-  brokerAddrs: z.record(z.string(), z.string()),
+  brokerAddrs: BrokerAddrsSchema,
 });
 export type BrokerData = z.infer<typeof BrokerDataSchema>;
 
@@ -31,6 +41,21 @@ export const TopicRouteDataSchema = z.looseObject({
 });
 /** A topic's route as RocketMQ's nameserver serializes it. */
 export type TopicRouteData = z.infer<typeof TopicRouteDataSchema>;
+
+/**
+ * A GET_ROUTEINFO_BY_TOPIC body (Karman's standard JSON or Apache RocketMQ's fastjson text) as a
+ * route, or undefined when it is not one.
+ */
+export function parseTopicRoute(body: Uint8Array | undefined): TopicRouteData | undefined {
+  let value: unknown;
+  try {
+    value = parseRemotingJson(Buffer.from(body ?? []).toString('utf8') || 'null');
+  } catch {
+    return undefined;
+  }
+  const parsed = TopicRouteDataSchema.safeParse(value);
+  return parsed.success ? parsed.data : undefined;
+}
 
 /** One queue of a topic on one broker group. */
 export interface MessageQueue {
