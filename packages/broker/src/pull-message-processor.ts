@@ -183,9 +183,7 @@ async function pull(
 ): Promise<RemotingCommand> {
   const { store, config } = context;
   const { header } = plan;
-  // Replication seam (§5.3): a slave that may not serve reads answers at once and sends the consumer to the master.
-  const slaveRefuses = config.brokerRole === 'SLAVE' && !config.slaveReadEnable;
-  const suspend = allowSuspend && !slaveRefuses && (header.sysFlag & PullSysFlag.SUSPEND) !== 0;
+  const suspend = allowSuspend && (header.sysFlag & PullSysFlag.SUSPEND) !== 0;
   const maxCount = Math.max(1, Math.min(header.maxMsgNums, config.maxTransferCountOnMessageInMemory));
   const byteCap = config.maxTransferBytesOnMessageInMemory;
   const maxBytes = header.maxMsgBytes !== undefined && header.maxMsgBytes > 0 ? Math.min(header.maxMsgBytes, byteCap) : byteCap;
@@ -215,16 +213,12 @@ async function pull(
     suggest = result.status === GetMessageStatus.FOUND && suggestSlave(context, result) ? plan.whichBrokerWhenConsumeSlowly : plan.groupBrokerId;
   }
   let remark: string | undefined;
-  let nextBeginOffset = result.nextBeginOffset;
-  if (slaveRefuses) {
-    code = ResponseCode.PULL_RETRY_IMMEDIATELY.code;
-    suggest = MASTER_ID;
-    // RocketMQ 4.x answers the read's nextBeginOffset here, and clients (ali-ons, ours) take it as
-    // their next offset: with the master gone that silently skips every message the slave holds.
-    // Keep the consumer where it asked to be; it moves on once it pulls from the master.
-    nextBeginOffset = header.queueOffset;
-    remark = `${config.brokerName} is a slave with slaveReadEnable=false; pull from the master`;
-  } else if (config.brokerRole === 'SLAVE' && code === ResponseCode.PULL_OFFSET_MOVED.code) {
+  const nextBeginOffset = result.nextBeginOffset;
+  // A slave serves what it found whatever slaveReadEnable says: RocketMQ's PullMessageProcessor sets
+  // PULL_RETRY_IMMEDIATELY for a slave without it and then overwrites the code from the store's
+  // status, so only the suggestion (the master, above) differs. That is what lets consumers read a
+  // dead master's messages from its slave; slaveReadEnable only steers live consumers to slaves.
+  if (config.brokerRole === 'SLAVE' && code === ResponseCode.PULL_OFFSET_MOVED.code) {
     // A slave never corrects offsets (offsetCheckInSlave=false): it only asks for a retry.
     code = ResponseCode.PULL_RETRY_IMMEDIATELY.code;
   }

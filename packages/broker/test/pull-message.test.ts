@@ -224,7 +224,7 @@ describe('PULL_MESSAGE', () => {
     expect((await b.request(PULL, pullFields(group, topic, 0, 0))).code).toBe(ResponseCode.PULL_NOT_FOUND.code);
   });
 
-  it('suggests the group\'s broker id with slaveReadEnable, and a slave that may not serve reads sends consumers to the master (§5.3)', async () => {
+  it('suggests the group\'s broker id with slaveReadEnable; a slave without it still serves what it has, pointing consumers back to the master', async () => {
     await using master = await startTestBroker({ slaveReadEnable: true });
     const topic = uniqueName('pull_suggest');
     const group = uniqueName('pull_group');
@@ -235,17 +235,23 @@ describe('PULL_MESSAGE', () => {
     expect(suggested.code).toBe(ResponseCode.SUCCESS.code);
     expect(suggested.extFields.suggestWhichBrokerId).toBe('1');
 
+    // slaveReadEnable=false (the default): RocketMQ's PullMessageProcessor still answers SUCCESS
+    // with the messages a slave found (only the suggestion says "go back to the master"), which is
+    // what lets consumers read from the slave of a master that died.
     await using slave = await startTestBroker({ brokerRole: 'SLAVE', brokerId: 1 });
     await createTopic(slave, topic, 1);
     // A slave's store refuses appends (only replication writes it); lift that to set up its data directly.
     slave.broker.context.store.refuseAppends(undefined);
     await putMessage(slave, topic, 0, 'm');
-    const refused = await slave.request(PULL, pullFields(group, topic, 0, 0, { suspend: true, commitOffset: 1 }));
-    expect(refused.code).toBe(ResponseCode.PULL_RETRY_IMMEDIATELY.code);
-    // The refusal must not move the consumer past messages it never received: clients take
-    // nextBeginOffset as their next offset, so it stays at the requested offset.
-    expect(refused.extFields).toMatchObject({ suggestWhichBrokerId: '0', nextBeginOffset: '0', minOffset: '0', maxOffset: '1' });
-    expect(refused.remark).toMatch(/slave.*pull from the master/);
+    const served = await slave.request(PULL, pullFields(group, topic, 0, 0, { suspend: true, commitOffset: 1 }));
+    expect(served.code).toBe(ResponseCode.SUCCESS.code);
+    expect(served.extFields).toMatchObject({ suggestWhichBrokerId: '0', nextBeginOffset: '1', minOffset: '0', maxOffset: '1' });
+    expect(decodeRecords(Buffer.from(served.body!)).map((r) => r.body.toString())).toEqual(["m"]);
+    // A slave stores no commit offsets: its offsets come from the master.
     expect(slave.broker.context.offsets.query(group, topic, 0)).toBe(-1);
+    // Nothing more there: PULL_NOT_FOUND as on a master (a pull without suspend is not held).
+    const empty = await slave.request(PULL, pullFields(group, topic, 0, 1));
+    expect(empty.code).toBe(ResponseCode.PULL_NOT_FOUND.code);
+    expect(empty.extFields.suggestWhichBrokerId).toBe('0');
   });
 });

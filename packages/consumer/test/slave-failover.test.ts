@@ -11,11 +11,12 @@ import { FAST, sendMessages, startProducer, uniqueName, waitFor } from './consum
 const HA = { registerNameServerPeriod: 300, haSendHeartbeatInterval: 200, haReconnectInterval: 50, slaveSyncInterval: 200 } as const;
 
 describe('consuming from a slave', () => {
-  it('carries on from the slave when the master stops, and back on the master when it returns', async () => {
+  // With defaults (slaveReadEnable=false) too: a slave serves what it has once the master is gone.
+  it.each([{ name: 'default options', slave: {} }, { name: 'slaveReadEnable=true', slave: { slaveReadEnable: true } }])('carries on from the slave when the master stops, and back on the master when it returns ($name)', async ({ slave: slaveOptions }) => {
     await using cluster = await startCluster({
       brokers: [
         { brokerName: 'broker-a', options: HA },
-        { brokerName: 'broker-a', brokerId: 1, options: { ...HA, slaveReadEnable: true } },
+        { brokerName: 'broker-a', brokerId: 1, options: { ...HA, ...slaveOptions } },
       ],
     });
     const topic = uniqueName('T');
