@@ -82,11 +82,14 @@ export class SlaveSynchronizer {
   }
 
   /**
-   * Offsets consumers committed to this slave while the master was away (they differ from the
-   * master's table as last copied) go back to the master before its table is copied over them, so
-   * consumers returning to the master do not rewind. RocketMQ drops them; the issue asks for this.
+   * Offsets consumers committed to this slave while the master was away go back to the master
+   * before its table is copied over them, so consumers returning to the master do not rewind
+   * (RocketMQ drops them, and the group re-consumes). Only an offset that moves forward is handed
+   * back: ahead of what the master had when this slave last copied it, and ahead of what the master
+   * has now. A master now behind that copy was moved back on purpose (resetOffsetByTime, a consumer
+   * rewinding), and the slave's older view must not undo it.
    */
-  private async handBackOffsets(client: RemotingClient, address: string): Promise<void> {
+  private async handBackOffsets(client: RemotingClient, address: string, current: Record<string, Record<string, number>>): Promise<void> {
     const copied = this.copiedOffsets;
     if (!copied) return; // nothing copied yet: every offset here came from the master or a previous run
     const local = this.context.offsets.serialize().offsetTable;
@@ -95,7 +98,9 @@ export class SlaveSynchronizer {
       const topic = key.slice(0, at);
       const consumerGroup = key.slice(at + 1);
       for (const [queueId, offset] of Object.entries(queues)) {
-        if (copied[key]?.[queueId] === offset) continue;
+        const took = copied[key]?.[queueId] ?? -1;
+        const now = current[key]?.[queueId] ?? -1;
+        if (offset <= took || now < took || offset <= now) continue;
         const response = await client.request(createRequest(RequestCode.UPDATE_CONSUMER_OFFSET.code, { consumerGroup, topic, queueId: Number(queueId), commitOffset: offset }));
         if (response.code !== ResponseCode.SUCCESS.code) throw new RemoteError(response.code, response.remark, address);
         this.context.log('info', `handed back offset ${offset} of ${topic}:${queueId} for ${consumerGroup}, committed here while the master was away`);
@@ -123,7 +128,8 @@ export class SlaveSynchronizer {
       fetch(RequestCode.GET_ALL_TOPIC_CONFIG.code, TopicsBody).then(async (b) => {
         if (await topics.replaceAll(b.topicConfigTable, b.dataVersion)) this.context.topicsChanged();
       }),
-      this.handBackOffsets(client, address).then(async () => {
+      fetch(RequestCode.GET_ALL_CONSUMER_OFFSET.code, OffsetsBody).then(async (current) => {
+        await this.handBackOffsets(client, address, current.offsetTable);
         const b = await fetch(RequestCode.GET_ALL_CONSUMER_OFFSET.code, OffsetsBody);
         offsets.replaceAll(b.offsetTable);
         this.copiedOffsets = b.offsetTable;

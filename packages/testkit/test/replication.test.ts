@@ -321,6 +321,32 @@ describe('master/slave replication', () => {
     }
   });
 
+  it.each([
+    ['a consumer commits further on the returned master', 12],
+    ['an operator resets the offset back on the returned master', 2],
+  ])('never rewinds the master with an offset from the slave when %s', async (_what, onMaster) => {
+    // A slow sync round, so the master's new offset lands before the slave's next round.
+    await using cluster = await pair({}, { slaveSyncInterval: 1_500 });
+    const topic = uniqueName('T');
+    const group = uniqueName('G');
+    await cluster.createTopic(topic, { queues: 1 });
+    const slave = cluster.broker('broker-a', 1);
+    try {
+      await client(cluster.broker('broker-a').address).request(createRequest(RequestCode.UPDATE_CONSUMER_OFFSET.code, { consumerGroup: group, topic, queueId: 0, commitOffset: 5 }));
+      await waitFor('the slave to copy the offset', () => slave.context.offsets.query(group, topic, 0) === 5);
+      await cluster.stopBroker('broker-a');
+      await client(slave.address).request(createRequest(RequestCode.UPDATE_CONSUMER_OFFSET.code, { consumerGroup: group, topic, queueId: 0, commitOffset: 9 }));
+      const master = await cluster.startBroker('broker-a');
+      const moved = await client(master.address).request(createRequest(RequestCode.UPDATE_CONSUMER_OFFSET.code, { consumerGroup: group, topic, queueId: 0, commitOffset: onMaster }));
+      expect(moved.code).toBe(ResponseCode.SUCCESS.code);
+      // Two sync rounds: the slave's 9 must not overwrite what the master has now.
+      await waitFor('the slave to copy the master again', () => slave.context.offsets.query(group, topic, 0) === onMaster, 8_000);
+      expect(master.context.offsets.query(group, topic, 0)).toBe(onMaster);
+    } finally {
+      await closeClients();
+    }
+  });
+
   it('suggests the slave to a consumer reading further behind than the memory rule allows (§5.3)', async () => {
     // 40 % of 64 KiB: a pull more than ~26 KiB behind the log's end is sent to broker id 1.
     await using cluster = await pair({ slaveReadEnable: true, physicalMemoryBytes: 64 * 1024 });
