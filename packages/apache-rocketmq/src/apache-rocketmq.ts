@@ -42,6 +42,19 @@ export interface ApacheRocketMQOptions {
   clusterName?: string;
   /** `brokerName` (`broker-a`). */
   brokerName?: string;
+  /**
+   * The broker's `autoCreateTopicEnable`: whether a send to an unknown topic creates it from
+   * `TBW102`'s template. Left out, RocketMQ's own default applies (true). `brokerConfig` wins.
+   */
+  autoCreateTopicEnable?: boolean;
+  /** Extra `namesrv.conf` entries, after the generated `listenPort` (so they win). */
+  nameserverConfig?: Record<string, string | number | boolean>;
+  /**
+   * How long `close()` lets each JVM run RocketMQ's shutdown hooks after SIGTERM before SIGKILL
+   * (0: SIGKILL both at once). The store is removed on close, so a graceful stop keeps nothing; it
+   * only lets the broker unregister, which costs about 10 s.
+   */
+  stopGraceMillis?: number;
 }
 
 /** Whether this machine can start the reference cluster, and if not, one line saying why. */
@@ -118,6 +131,25 @@ function propertiesText(entries: Record<string, string | number | boolean>): str
   return Object.entries(entries).map(([key, value]) => `${key}=${String(value)}`).join('\n') + '\n';
 }
 
+/**
+ * JVMs still running, killed when this Node process exits without closing them (a test worker
+ * stopped at its timeout, an uncaught error): a JVM outliving its parent would hold a gigabyte
+ * of heap and its ports until someone finds it.
+ */
+const runningJvms = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+function trackJvm(child: ChildProcess): void {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', () => {
+      for (const jvm of runningJvms) jvm.kill('SIGKILL');
+    });
+  }
+  runningJvms.add(child);
+  child.once('exit', () => runningJvms.delete(child));
+}
+
 /** One JVM of the reference cluster: its output goes to a file; the tail is kept for errors. */
 class JavaProcess {
   private tail = '';
@@ -134,6 +166,7 @@ class JavaProcess {
       this.tail = (this.tail + chunk.toString('utf8')).slice(-8_000);
       for (const wake of [...this.waiters]) wake();
     };
+    trackJvm(child);
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);
     this.exited = new Promise((done) =>
@@ -172,9 +205,14 @@ class JavaProcess {
     }
   }
 
-  /** SIGTERM (RocketMQ's shutdown hooks flush and unregister), then SIGKILL after `graceMillis`. */
+  /** SIGTERM (RocketMQ's shutdown hooks flush and unregister), then SIGKILL after `graceMillis`; 0 is SIGKILL at once. */
   async stop(graceMillis = 15_000): Promise<void> {
     if (!this.running) return;
+    if (graceMillis <= 0) {
+      this.child.kill('SIGKILL');
+      await this.exited;
+      return;
+    }
     this.child.kill('SIGTERM');
     const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMillis);
     await this.exited;
@@ -195,6 +233,7 @@ export class ApacheRocketMQ implements AsyncDisposable {
     readonly brokerName: string,
     private readonly nameserver: JavaProcess,
     private readonly broker: JavaProcess,
+    private readonly stopGraceMillis: number,
   ) {}
 
   /** The Apache RocketMQ release running. */
@@ -204,17 +243,17 @@ export class ApacheRocketMQ implements AsyncDisposable {
 
   static async start(options: ApacheRocketMQOptions = {}): Promise<ApacheRocketMQ> {
     const deadline = Date.now() + (options.startTimeoutMillis ?? 90_000);
-    const classpath = apacheRocketMQClasspath();
-    const root = mkdtempSync(join(tmpdir(), 'apache-rocketmq-'));
     const clusterName = options.clusterName ?? 'DefaultCluster';
     const brokerName = options.brokerName ?? 'broker-a';
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(brokerName) || !/^[A-Za-z0-9_-]{1,64}$/.test(clusterName)) throw new InvalidArgumentError(`brokerName and clusterName must be 1–64 letters, digits, _ or -; got ${JSON.stringify(brokerName)} / ${JSON.stringify(clusterName)}`);
+    const classpath = apacheRocketMQClasspath();
+    const root = mkdtempSync(join(tmpdir(), 'apache-rocketmq-'));
     const started: JavaProcess[] = [];
     try {
       mkdirSync(join(root, 'conf'));
       const namesrvPort = await freePort();
       const brokerPort = await freeBrokerPort();
-      writeFileSync(join(root, 'conf', 'namesrv.conf'), propertiesText({ listenPort: namesrvPort }));
+      writeFileSync(join(root, 'conf', 'namesrv.conf'), propertiesText({ listenPort: namesrvPort, ...options.nameserverConfig }));
       writeFileSync(
         join(root, 'conf', 'broker.conf'),
         propertiesText({
@@ -228,6 +267,7 @@ export class ApacheRocketMQ implements AsyncDisposable {
           namesrvAddr: `127.0.0.1:${namesrvPort}`,
           storePathRootDir: join(root, 'store'),
           storePathCommitLog: join(root, 'store', 'commitlog'),
+          ...(options.autoCreateTopicEnable === undefined ? {} : { autoCreateTopicEnable: options.autoCreateTopicEnable }),
           ...options.brokerConfig,
         }),
       );
@@ -243,11 +283,11 @@ export class ApacheRocketMQ implements AsyncDisposable {
       await nameserver.waitFor('The Name Server boot success', deadline);
       const broker = launch('broker', [...jvm(options.brokerHeap ?? '1g'), 'org.apache.rocketmq.broker.BrokerStartup', '-c', join(root, 'conf', 'broker.conf')]);
       await broker.waitFor('boot success', deadline);
-      const rmq = new ApacheRocketMQ(root, `127.0.0.1:${namesrvPort}`, `127.0.0.1:${brokerPort}`, clusterName, brokerName, nameserver, broker);
+      const rmq = new ApacheRocketMQ(root, `127.0.0.1:${namesrvPort}`, `127.0.0.1:${brokerPort}`, clusterName, brokerName, nameserver, broker, options.stopGraceMillis ?? 0);
       await rmq.waitForRegistration(deadline);
       return rmq;
     } catch (error) {
-      await Promise.all(started.map((p) => p.stop(5_000)));
+      await Promise.all(started.map((p) => p.stop(0)));
       rmSync(root, { recursive: true, force: true });
       throw error;
     }
@@ -276,10 +316,18 @@ export class ApacheRocketMQ implements AsyncDisposable {
     }
   }
 
-  /** Stop the broker, then the nameserver, and remove the folder. */
+  /**
+   * Stop both JVMs and remove the folder: with `stopGraceMillis` 0 (the default) both are killed at
+   * once; otherwise the broker gets SIGTERM first (it unregisters from the nameserver), then the
+   * nameserver, each killed if still running after the grace time.
+   */
   async close(): Promise<void> {
-    await this.broker.stop();
-    await this.nameserver.stop();
+    if (this.stopGraceMillis <= 0) {
+      await Promise.all([this.broker.stop(0), this.nameserver.stop(0)]);
+    } else {
+      await this.broker.stop(this.stopGraceMillis);
+      await this.nameserver.stop(this.stopGraceMillis);
+    }
     rmSync(this.root, { recursive: true, force: true });
   }
 
