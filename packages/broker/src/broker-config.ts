@@ -63,7 +63,7 @@ export const BrokerConfigSchema = z.object({
   notifyConsumerIdsChangedEnable: bool(true, 'Push NOTIFY_CONSUMER_IDS_CHANGED to a group when its members change.'),
   rebalanceLockMaxLiveTime: millis(60_000, 'An orderly-consumption queue lock expires this long after its last renewal.'),
   slaveReadEnable: bool(false, 'Suggest slaves to consumers whose backlog is no longer in memory.'),
-  accessMessageInMemoryMaxRatio: z.coerce.number().int().min(1).max(100).default(40).describe('Backlog share of physical memory past which reads go to a slave.'),
+  accessMessageInMemoryMaxRatio: z.coerce.number().int().min(0).max(100).default(40).describe('Backlog share of physical memory past which reads go to a slave.'),
   physicalMemoryBytes: z.coerce.number().int().min(0).default(0).describe('Physical memory the slave-read rule measures against (§5.3); 0 reads it from the OS. Tests set a few MiB.'),
   haMasterAddress: z.string().default('').describe('Slave: the master\'s `host:port` to replicate from; empty learns it from the nameserver registration answer.'),
   haSendHeartbeatInterval: millis(5_000, 'Longest a replication request waits for new data before answering empty (a heartbeat both ways).'),

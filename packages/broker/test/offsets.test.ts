@@ -68,6 +68,22 @@ describe('consumer offsets', () => {
     expect([committed.code, committed.extFields.offset]).toEqual([ResponseCode.SUCCESS.code, '25']);
   });
 
+  it('counts every message as on disk with accessMessageInMemoryMaxRatio 0, so a new group gets QUERY_NOT_FOUND (LAST_OFFSET then starts at the end)', async () => {
+    // RocketMQ's MessageStoreConfig takes any int here; UPDATE_BROKER_CONFIG sets it while running.
+    await using b = await startTestBroker({ accessMessageInMemoryMaxRatio: 0 });
+    const topic = uniqueName('off_ratio0');
+    const group = uniqueName('off_group');
+    await createTopic(b, topic, 1);
+    await putMessage(b, topic, 0, 'first');
+    await putMessage(b, topic, 0, 'second');
+    const query = await b.request(QUERY, { consumerGroup: group, topic, queueId: 0 });
+    expect(query.code).toBe(ResponseCode.QUERY_NOT_FOUND.code);
+    const updated = await b.request(RequestCode.UPDATE_BROKER_CONFIG.code, {}, Buffer.from('accessMessageInMemoryMaxRatio=40\n'));
+    expect(updated.code).toBe(ResponseCode.SUCCESS.code);
+    const young = await b.request(QUERY, { consumerGroup: group, topic, queueId: 0 });
+    expect([young.code, young.extFields.offset]).toEqual([ResponseCode.SUCCESS.code, '0']);
+  });
+
   it('answers max, min, by-timestamp and earliest-store-time queries with RocketMQ field names', async () => {
     let now = 1_700_000_000_000;
     await using b = await startTestBroker({ clock: () => now });
