@@ -1,5 +1,5 @@
 /**
- * PULL_MESSAGE (11) with long polling (RocketMQ `PullMessageProcessor` and
+ * PULL_MESSAGE (11) and LITE_PULL_MESSAGE (361) with long polling (RocketMQ `PullMessageProcessor` and
  * `DefaultPullMessageResultHandler`, reference §4.1, §4.8, §5.3).
  *
  * A pull is checked in RocketMQ's order (group exists or is auto-created, group may consume, topic
@@ -83,7 +83,11 @@ interface PullPlan {
   whichBrokerWhenConsumeSlowly: number;
 }
 
-/** Register PULL_MESSAGE (11). */
+/**
+ * Register PULL_MESSAGE (11) and LITE_PULL_MESSAGE (361). RocketMQ 5.x's DefaultLitePullConsumer
+ * sends the second with the same header; its broker serves both with one `PullMessageProcessor`
+ * (on a separate thread pool, which Karman does not need).
+ */
 export function registerPullProcessor(context: BrokerContext): void {
   // Held pulls per connection, so a closing connection settles their handler promises at once.
   const abandoners = new Map<number, Set<() => void>>();
@@ -93,11 +97,13 @@ export function registerPullProcessor(context: BrokerContext): void {
     for (const abandon of set ?? []) abandon();
   });
 
-  context.server.registerHandler(RequestCode.PULL_MESSAGE.code, async (request, { connection, header }) => {
-    const checked = await checkPull(context, request, header as PullMessageRequestHeader);
-    if ('response' in checked) return checked.response;
-    return pull(context, request, connection, checked.plan, true, abandoners);
-  });
+  for (const code of [RequestCode.PULL_MESSAGE.code, RequestCode.LITE_PULL_MESSAGE.code]) {
+    context.server.registerHandler(code, async (request, { connection, header }) => {
+      const checked = await checkPull(context, request, header as PullMessageRequestHeader);
+      if ('response' in checked) return checked.response;
+      return pull(context, request, connection, checked.plan, true, abandoners);
+    });
+  }
 }
 
 type Checked = { response: RemotingCommand } | { plan: PullPlan };

@@ -45,6 +45,19 @@ describe('PULL_MESSAGE', () => {
     expect(all.extFields.nextBeginOffset).toBe('4');
   });
 
+  it('serves LITE_PULL_MESSAGE (361, what 5.x DefaultLitePullConsumer sends) as PULL_MESSAGE', async () => {
+    await using b = await startTestBroker();
+    const topic = uniqueName('pull_lite');
+    const group = uniqueName('pull_group');
+    await createTopic(b, topic, 1);
+    await putMessage(b, topic, 0, 'first', 'TagA');
+    await putMessage(b, topic, 0, 'second', 'TagB');
+    const lite = await b.request(RequestCode.LITE_PULL_MESSAGE.code, pullFields(group, topic, 0, 0, { subscription: 'TagB' }));
+    expect(lite.code).toBe(ResponseCode.SUCCESS.code);
+    expect(bodies(lite)).toEqual(['second']);
+    expect(offsets(lite)).toEqual({ nextBeginOffset: '2', minOffset: '0', maxOffset: '2', suggestWhichBrokerId: '0' });
+  });
+
   it('answers each store status with the code of §4.1, always with nextBeginOffset, minOffset, maxOffset and suggestWhichBrokerId', async () => {
     await using b = await startTestBroker();
     const topic = uniqueName('pull_status');

@@ -73,6 +73,7 @@ export const RequestHeaderSchemas: ReadonlyMap<number, z.ZodType> = new Map<numb
   [RequestCode.CHECK_TRANSACTION_STATE.code, CheckTransactionStateRequestHeaderSchema],
   // Consume (consume-headers.ts)
   [RequestCode.PULL_MESSAGE.code, PullMessageRequestHeaderSchema],
+  [RequestCode.LITE_PULL_MESSAGE.code, PullMessageRequestHeaderSchema],
   [RequestCode.QUERY_MESSAGE.code, QueryMessageRequestHeaderSchema],
   [RequestCode.QUERY_CONSUMER_OFFSET.code, QueryConsumerOffsetRequestHeaderSchema],
   [RequestCode.UPDATE_CONSUMER_OFFSET.code, UpdateConsumerOffsetRequestHeaderSchema],
