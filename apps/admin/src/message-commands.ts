@@ -117,16 +117,20 @@ const queryMsgByOffset: Command = {
     const offset = intFlag(context, 'offset', undefined, 0);
     const address = context.admin.masterOf(await context.admin.route(topic), brokerName);
     const units = jsonOf(await context.admin.call(address, RequestCode.QUERY_CONSUME_QUEUE.code, { topic, queueId, index: offset, count: 1 })) as {
-      minQueueIndex: number;
-      maxQueueIndex: number;
-      queueData: Array<{ physicOffset: number; queueOffset: number }>;
+      minQueueIndex?: number;
+      maxQueueIndex?: number;
+      queueData?: Array<{ physicOffset: number; queueOffset?: number }>;
     };
-    const unit = units.queueData.find((u) => u.queueOffset === offset);
+    // The answer's units start at `index`. RocketMQ's ConsumeQueueData has no queue offset field
+    // (Karman's broker adds one), so the unit is found by position, inside the queue's bounds; for
+    // an index it does not hold, RocketMQ answers SUCCESS with no body at all.
+    const inQueue = units.minQueueIndex !== undefined && units.maxQueueIndex !== undefined && offset >= units.minQueueIndex && offset < units.maxQueueIndex;
+    const unit = inQueue ? units.queueData?.find((u, i) => (u.queueOffset ?? offset + i) === offset) : undefined;
     if (!unit) {
-      throw new KarmanError(
-        'NO_MESSAGE',
-        `queue ${queueId} of "${topic}" on ${brokerName} has no message at offset ${offset} (it holds ${units.minQueueIndex} to ${units.maxQueueIndex - 1}); check -o`,
-      );
+      const bound = async (code: number): Promise<number> => Number((await context.admin.call(address, code, { topic, queueId })).extFields.offset);
+      const min = units.minQueueIndex ?? (await bound(RequestCode.GET_MIN_OFFSET.code));
+      const max = units.maxQueueIndex ?? (await bound(RequestCode.GET_MAX_OFFSET.code));
+      throw new KarmanError('NO_MESSAGE', `queue ${queueId} of "${topic}" on ${brokerName} has no message at offset ${offset} (it holds ${min} to ${max - 1}); check -o`);
     }
     const view = viewOf(await context.admin.call(address, RequestCode.VIEW_MESSAGE_BY_ID.code, { offset: unit.physicOffset, topic }));
     return { text: messageDetail(view), value: view };

@@ -69,6 +69,24 @@ describe.skipIf(skipReason !== undefined)(skipReason === undefined ? title : `${
     expect(text).toContain('Consumed 1 message.');
   });
 
+  it('queryMsgByOffset, queryMsgById and queryMsgByKey find a message the broker stored', async () => {
+    const topic = uniqueName('AT');
+    await admin('updateTopic', '-c', rmq.clusterName, '-t', topic, '-r', '1', '-w', '1');
+    await using producer = new Producer({ group: uniqueName('AP'), nameservers: rmq.namesrvAddr });
+    await producer.start();
+    const sent: SendResult[] = [];
+    for (let i = 0; i < 3; i++) sent.push(await producer.send({ topic, body: `query-${i}`, keys: [`query-key-${i}`] }));
+    const byOffset = await adminJson<{ body: string; queueOffset: number; keys: string[] }>('queryMsgByOffset', '-t', topic, '-b', rmq.brokerName, '-i', '0', '-o', '1');
+    expect([byOffset.body, byOffset.queueOffset]).toEqual(['query-1', 1]);
+    const byId = await admin('queryMsgById', '-i', sent[2]!.offsetMsgId);
+    expect(byId).toMatch(/Keys\s+: \[query-key-2\]/);
+    expect(byId).toContain('query-2');
+    const byKey = await adminJson<Array<{ msgId: string; queueOffset: number }>>('queryMsgByKey', '-t', topic, '-k', 'query-key-0');
+    expect(byKey.map((m) => [m.msgId, m.queueOffset])).toEqual([[sent[0]!.msgId, 0]]);
+    const past = await karmanAdmin(['queryMsgByOffset', '-t', topic, '-b', rmq.brokerName, '-i', '0', '-o', '3', '-n', rmq.namesrvAddr]);
+    expect([past.code, past.stderr]).toEqual([1, expect.stringContaining('has no message at offset 3 (it holds 0 to 2)')]);
+  });
+
   it("consumerProgress shows a default PushConsumer's committed offsets per queue, and topicStatus the broker's", async () => {
     const topic = uniqueName('AT');
     await admin('updateTopic', '-c', rmq.clusterName, '-t', topic, '-r', '2', '-w', '2');
