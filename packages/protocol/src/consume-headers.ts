@@ -5,7 +5,7 @@
  * required fields are the ones marked `@CFNotNull` there. Unknown fields are kept.
  */
 import { z } from 'zod';
-import { boolField, intField, longField, stringField } from './header-fields.js';
+import { boolField, intField, longField, stringField, timeBoundField } from './header-fields.js';
 
 /**
  * PULL_MESSAGE (11), `PullMessageRequestHeader` (reference §4.1):
@@ -44,14 +44,14 @@ export type PullMessageResponseHeader = z.infer<typeof PullMessageResponseHeader
 
 /**
  * QUERY_MESSAGE (12), `QueryMessageRequestHeader`: topic, key, maxNum, beginTimestamp,
- * endTimestamp: required.
+ * endTimestamp: required. The time bounds take any Java long (`Long.MAX_VALUE` for no end).
  */
 export const QueryMessageRequestHeaderSchema = z.looseObject({
   topic: stringField(),
   key: stringField(),
   maxNum: intField(),
-  beginTimestamp: longField(),
-  endTimestamp: longField(),
+  beginTimestamp: timeBoundField(),
+  endTimestamp: timeBoundField(),
 });
 export type QueryMessageRequestHeader = z.infer<typeof QueryMessageRequestHeaderSchema>;
 

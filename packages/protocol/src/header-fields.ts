@@ -55,6 +55,32 @@ export function intField() {
   return z.unknown().transform((value, ctx) => (present(value, ctx) ? integer(value, ctx, INT32_MIN, INT32_MAX, 'an integer') : z.NEVER));
 }
 
+const JAVA_LONG_MIN = -(2n ** 63n);
+const JAVA_LONG_MAX = 2n ** 63n - 1n;
+
+/**
+ * A Java `Long` bounding a time range (QUERY_MESSAGE's begin and end), where clients send
+ * `Long.MAX_VALUE` for "no end" (RocketMQ's `queryMessageByUniqKey`). Any Java long is accepted;
+ * one beyond what a JavaScript number holds exactly reads as ±`Number.MAX_SAFE_INTEGER`, which lies
+ * past every millisecond timestamp anyway. Required.
+ */
+export function timeBoundField() {
+  return z.unknown().transform((value, ctx) => {
+    if (!present(value, ctx)) return z.NEVER;
+    const long = typeof value === 'number' && Number.isInteger(value) ? BigInt(value) : typeof value === 'string' && DECIMAL.test(value) ? BigInt(value) : undefined;
+    if (long === undefined) {
+      fail(ctx, `must be an integer, got ${show(value)}`);
+      return z.NEVER;
+    }
+    if (long < JAVA_LONG_MIN || long > JAVA_LONG_MAX) {
+      fail(ctx, `must be an integer between ${JAVA_LONG_MIN} and ${JAVA_LONG_MAX}, got ${show(value)}`);
+      return z.NEVER;
+    }
+    const n = Number(long);
+    return n > Number.MAX_SAFE_INTEGER ? Number.MAX_SAFE_INTEGER : n < Number.MIN_SAFE_INTEGER ? Number.MIN_SAFE_INTEGER : n === 0 ? 0 : n;
+  });
+}
+
 /**
  * A Java `Long` field (offsets, timestamps): an integer a JavaScript number holds exactly (±2^53-1).
  * RocketMQ's offsets and millisecond timestamps stay far below that. Required.

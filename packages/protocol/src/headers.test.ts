@@ -157,6 +157,14 @@ describe('parseRequestHeader', () => {
     expect(reject(PULL, { ...javaPull, queueOffset: '9'.repeat(400) })).toContain('field "queueOffset" must be an integer between');
   });
 
+  it('reads a time-range bound of Long.MAX_VALUE (no end, as queryMessageByUniqKey sends) as the largest exact number', () => {
+    const query = { topic: 'T', key: 'K', maxNum: '32', beginTimestamp: '0', endTimestamp: '9223372036854775807' };
+    expect(accept(RequestCode.QUERY_MESSAGE.code, query)).toMatchObject({ beginTimestamp: 0, endTimestamp: Number.MAX_SAFE_INTEGER });
+    expect(accept(RequestCode.QUERY_MESSAGE.code, { ...query, beginTimestamp: '-9223372036854775808' }).beginTimestamp).toBe(Number.MIN_SAFE_INTEGER);
+    expect(reject(RequestCode.QUERY_MESSAGE.code, { ...query, endTimestamp: '9223372036854775808' })).toContain('field "endTimestamp" must be an integer between -9223372036854775808 and 9223372036854775807');
+    expect(reject(RequestCode.QUERY_MESSAGE.code, { ...query, endTimestamp: 'never' })).toContain('field "endTimestamp" must be an integer, got "never"');
+  });
+
   it('says a missing required field is required', () => {
     const { topic: _topic, ...noTopic } = javaPull;
     expect(reject(PULL, noTopic)).toBe('invalid request header for PULL_MESSAGE (11): field "topic" is required');
