@@ -21,7 +21,8 @@ export {
   FrameDecoder,
 } from './remoting-command.js';
 export type { RemotingCommand, ExtFieldValue, FrameLimits } from './remoting-command.js';
-export { parseRemotingJson } from './remoting-json.js';
+export { parseRemotingJson, encodeObjectKeyMap, readQueueOffsets, encodeQueueOffsets } from './remoting-json.js';
+export type { QueueOffset } from './remoting-json.js';
 export {
   TOPIC_MAX_LENGTH,
   GROUP_MAX_LENGTH,

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseRemotingJson } from './remoting-json.js';
+import { encodeObjectKeyMap, encodeQueueOffsets, parseRemotingJson, readQueueOffsets } from './remoting-json.js';
 
 describe('parseRemotingJson', () => {
   it('reads object-keyed maps as { key, value } arrays', () => {
@@ -40,5 +40,25 @@ describe('parseRemotingJson', () => {
     const parsed = parseRemotingJson('{"__proto__":{"polluted":true}}') as Record<string, unknown>;
     expect(Object.keys(parsed)).toEqual(['__proto__']);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
+
+describe('offset tables keyed by queue (ResetOffsetBody, GetConsumerStatusBody)', () => {
+  it('writes Map<MessageQueue, Long> as fastjson does and reads it back', () => {
+    const entries = [
+      { queue: { topic: 'T', brokerName: 'b', queueId: 0 }, offset: 5 },
+      { queue: { topic: 'T', brokerName: 'b', queueId: 1 }, offset: 0 },
+    ];
+    const text = `{"offsetTable":${encodeQueueOffsets(entries)}}`;
+    expect(text).toBe('{"offsetTable":{{"brokerName":"b","queueId":0,"topic":"T"}:5,{"brokerName":"b","queueId":1,"topic":"T"}:0}}');
+    expect(readQueueOffsets((parseRemotingJson(text) as { offsetTable: unknown }).offsetTable)).toEqual(entries);
+  });
+
+  it('reads an empty map as no entries, skips malformed entries, and refuses what is no map', () => {
+    expect(readQueueOffsets(parseRemotingJson('{}'))).toEqual([]);
+    expect(readQueueOffsets(parseRemotingJson('{{"brokerName":"b","queueId":"x","topic":"T"}:5,{"brokerName":"b","queueId":2,"topic":"T"}:7}'))).toEqual([{ queue: { topic: 'T', brokerName: 'b', queueId: 2 }, offset: 7 }]);
+    expect(readQueueOffsets(5)).toBeUndefined();
+    expect(readQueueOffsets({ a: 1 })).toBeUndefined();
+    expect(encodeObjectKeyMap([])).toBe('{}');
   });
 });

@@ -1,8 +1,9 @@
 /**
- * Reading remoting JSON bodies as fastjson writes them. RocketMQ's Java side serializes some
+ * Reading and writing remoting JSON bodies as fastjson writes them. RocketMQ's Java side serializes some
  * answers (ConsumeStats, TopicStatsTable) with maps keyed by objects, which is not JSON:
  * `{"offsetTable":{{"brokerName":"b","queueId":0,"topic":"T"}:{...}}}`. The broker writes the same
- * bytes so Java tools read them unchanged; this reads them back for Karman's tools and tests.
+ * bytes so Java tools read them unchanged; this reads them back for Karman's tools and tests, and
+ * writes them for the bodies Karman's broker and clients send (offset tables keyed by queue).
  */
 
 /**
@@ -86,4 +87,46 @@ export function parseRemotingJson(text: string): unknown {
   space();
   if (i < text.length) fail('unexpected trailing text');
   return result;
+}
+
+/** A copy of `value` with its keys in alphabetical order, as fastjson writes a bean. */
+function sortedKeys(value: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/**
+ * Write a map whose keys are objects as fastjson does: `{<key json>:<value json>,...}`, each key
+ * object with its fields in alphabetical order (ConsumeStats, TopicStatsTable, ResetOffsetBody,
+ * GetConsumerStatusBody). What `parseRemotingJson` reads back.
+ */
+export function encodeObjectKeyMap(entries: ReadonlyArray<readonly [Record<string, unknown>, unknown]>): string {
+  return `{${entries.map(([key, value]) => `${JSON.stringify(sortedKeys(key))}:${JSON.stringify(value)}`).join(',')}}`;
+}
+
+/** A queue and its offset, one entry of a `Map<MessageQueue, Long>`. */
+export interface QueueOffset {
+  queue: { topic: string; brokerName: string; queueId: number };
+  offset: number;
+}
+
+/**
+ * The entries of a `Map<MessageQueue, Long>` as `parseRemotingJson` returns it (an array of
+ * `{ key, value }`, or `{}` when empty), e.g. ResetOffsetBody's `offsetTable`. Entries that are not
+ * a queue with an integer offset are left out; `undefined` when the value is no such map at all.
+ */
+export function readQueueOffsets(value: unknown): QueueOffset[] | undefined {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length === 0) return [];
+  if (!Array.isArray(value)) return undefined;
+  const out: QueueOffset[] = [];
+  for (const entry of value as Array<{ key?: unknown; value?: unknown }>) {
+    const key = entry?.key as { topic?: unknown; brokerName?: unknown; queueId?: unknown } | undefined;
+    if (!key || typeof key.topic !== 'string' || typeof key.brokerName !== 'string' || !Number.isSafeInteger(key.queueId) || !Number.isSafeInteger(entry.value)) continue;
+    out.push({ queue: { topic: key.topic, brokerName: key.brokerName, queueId: key.queueId as number }, offset: entry.value as number });
+  }
+  return out;
+}
+
+/** Write queue offsets as fastjson writes a `Map<MessageQueue, Long>` (the inverse of `readQueueOffsets`). */
+export function encodeQueueOffsets(entries: readonly QueueOffset[]): string {
+  return encodeObjectKeyMap(entries.map(({ queue, offset }) => [{ brokerName: queue.brokerName, queueId: queue.queueId, topic: queue.topic }, offset] as const));
 }
