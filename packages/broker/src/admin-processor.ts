@@ -11,9 +11,9 @@
  *     "topic":"T"}:{"brokerOffset":5,...}}}`. ConsumeStats (208) and TopicStatsTable (202) are such
  *     maps, so that is what we send: Java tools (mqadmin, the dashboard) read it unchanged. It is not
  *     JSON.parse-able; `@karman/protocol`'s `parseRemotingJson` reads it and turns object-keyed maps into
- *     `[{ key, value }]` arrays.
- *   - fastjson writes bean fields in alphabetical order; `sorted` does the same so bodies compare
- *     byte for byte with a Java broker's.
+ *     `[{ key, value }]` arrays, and its `encodeObjectKeyMap` writes it.
+ *   - fastjson writes bean fields in alphabetical order; `encodeObjectKeyMap` sorts key objects the
+ *     same way so bodies compare byte for byte with a Java broker's.
  *
  * A message by queue offset (mqadmin `queryMsgByOffset`): RocketMQ's tool runs a pull as the group
  * TOOLS_CONSUMER, which creates that group and its offsets as a side effect. Karman answers
@@ -31,6 +31,7 @@ import {
   ResponseCode,
   createResponse,
   decodeRecord,
+  encodeObjectKeyMap,
   groupNameProblem,
   isSystemTopic,
   recordFieldPositions,
@@ -41,18 +42,22 @@ import type {
   CreateTopicRequestHeader,
   DeleteSubscriptionGroupRequestHeader,
   ExtFieldValue,
+  GetConsumeStatsInBrokerHeader,
   GetConsumeStatsRequestHeader,
+  GetConsumerStatusRequestHeader,
   GetConsumerConnectionListRequestHeader,
   GetProducerConnectionListRequestHeader,
   QueryMessageRequestHeader,
   RemotingCommand,
   RequestContext,
+  ResetOffsetRequestHeader,
   TopicRequestHeader,
   ViewMessageRequestHeader,
 } from '@karman/protocol';
 import { INDEX_QUERY_MAX_NUM, storeOptionsSchema } from '@karman/commitlog';
 import { formatProperties, parseProperties } from '@karman/protocol';
 import { replicationRuntimeInfo } from './ha-service.js';
+import { consumerStatus, resetOffset } from './broker-to-client.js';
 import type { BrokerContext } from './broker-context.js';
 import type { BrokerConfig } from './broker-config.js';
 import { BrokerConfigSchema, resolveBrokerConfig } from './broker-config.js';
@@ -109,6 +114,7 @@ export function registerAdminProcessor(context: BrokerContext): void {
   handle(RequestCode.UPDATE_AND_CREATE_TOPIC.code, async (request, { header }) => updateTopic(context, request, header as CreateTopicRequestHeader));
   handle(RequestCode.DELETE_TOPIC_IN_BROKER.code, async (request, { header }) => deleteTopic(context, request, (header as TopicRequestHeader).topic));
   handle(RequestCode.GET_ALL_TOPIC_CONFIG.code, (request) => ok(request, jsonBody(context.topics.serialize())));
+  handle(RequestCode.GET_TOPIC_CONFIG.code, (request, { header }) => topicConfig(context, request, (header as TopicRequestHeader).topic));
   handle(RequestCode.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP.code, async (request) => updateGroup(context, request));
   handle(RequestCode.GET_ALL_SUBSCRIPTIONGROUP_CONFIG.code, (request) => ok(request, jsonBody(context.groups.serialize())));
   handle(RequestCode.DELETE_SUBSCRIPTIONGROUP.code, async (request, { header }) => deleteGroup(context, request, header as DeleteSubscriptionGroupRequestHeader));
@@ -118,6 +124,9 @@ export function registerAdminProcessor(context: BrokerContext): void {
   handle(RequestCode.GET_BROKER_RUNTIME_INFO.code, async (request) => ok(request, jsonBody({ table: await runtimeInfo(context, rates) })));
   handle(RequestCode.GET_CONSUME_STATS.code, async (request, { header }) => consumeStats(context, request, header as GetConsumeStatsRequestHeader));
   handle(RequestCode.GET_TOPIC_STATS_INFO.code, async (request, { header }) => topicStats(context, request, (header as TopicRequestHeader).topic));
+  handle(RequestCode.GET_BROKER_CONSUME_STATS.code, async (request, { header }) => brokerConsumeStats(context, request, (header as GetConsumeStatsInBrokerHeader).isOrder));
+  handle(RequestCode.INVOKE_BROKER_TO_RESET_OFFSET.code, async (request, { header }) => resetOffset(context, request, header as ResetOffsetRequestHeader));
+  handle(RequestCode.INVOKE_BROKER_TO_GET_CONSUMER_STATUS.code, async (request, { header }) => consumerStatus(context, request, header as GetConsumerStatusRequestHeader));
   handle(RequestCode.GET_CONSUMER_CONNECTION_LIST.code, (request, { header }) => consumerConnections(context, request, (header as GetConsumerConnectionListRequestHeader).consumerGroup));
   handle(RequestCode.GET_PRODUCER_CONNECTION_LIST.code, (request, { header }) => producerConnections(context, request, (header as GetProducerConnectionListRequestHeader).producerGroup));
   handle(RequestCode.GET_BROKER_CONFIG.code, (request) =>
@@ -147,15 +156,8 @@ function jsonBody(value: unknown): Buffer {
   return Buffer.from(JSON.stringify(value), 'utf8');
 }
 
-/** A copy of `value` with its keys in alphabetical order, as fastjson writes a bean. */
-function sorted<T extends Record<string, unknown>>(value: T): T {
-  return Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) as T;
-}
-
-/** A fastjson map whose keys are objects: `{<key json>:<value json>,...}` (see the file comment). */
-export function encodeObjectKeyMap(entries: ReadonlyArray<readonly [Record<string, unknown>, unknown]>): string {
-  return `{${entries.map(([key, value]) => `${JSON.stringify(sorted(key))}:${JSON.stringify(value)}`).join(',')}}`;
-}
+/** A fastjson map whose keys are objects (see the file comment); written by `@karman/protocol`. */
+export { encodeObjectKeyMap };
 
 // ---- topics --------------------------------------------------------------------------------
 
@@ -205,6 +207,18 @@ async function deleteTopic(context: BrokerContext, request: RemotingCommand, top
   }
   // Like RocketMQ, deleting an absent topic succeeds: the caller's goal (no such topic) holds.
   return createResponse(request, ResponseCode.SUCCESS.code, existed ? undefined : `topic "${topic}" did not exist on ${brokerName}`);
+}
+
+/**
+ * GET_TOPIC_CONFIG (5.x): one topic's config as `TopicConfigAndQueueMapping`, the TopicConfig
+ * fields plus the static-topic `mappingDetail`, which Karman never has (static topics are not
+ * supported), so it is left out as fastjson leaves out a null. The 5.x admin tools read it for
+ * every topic of a group in `examineConsumeStats` (mqadmin consumerProgress).
+ */
+function topicConfig(context: BrokerContext, request: RemotingCommand, topic: string): RemotingCommand {
+  const config = context.topics.get(topic);
+  if (!config) return fail(request, ResponseCode.TOPIC_NOT_EXIST.code, `No topic in this broker. topic: ${topic} (broker ${context.config.brokerName})`);
+  return ok(request, jsonBody(config));
 }
 
 // ---- subscription groups -------------------------------------------------------------------
@@ -330,6 +344,38 @@ async function consumeStats(context: BrokerContext, request: RemotingCommand, he
   }
   // consumeTps: Karman keeps no per-group rate yet; 0 tells tools "unknown" as RocketMQ's idle value does.
   return ok(request, Buffer.from(`{"consumeTps":0.0,"offsetTable":${encodeObjectKeyMap(entries)}}`, 'utf8'));
+}
+
+/**
+ * GET_BROKER_CONSUME_STATS (mqadmin brokerConsumeStats, `fetchConsumeStatsInBroker`): the consume
+ * stats of every subscription group for each topic it has offsets of (ordered topics only when
+ * `isOrder`), skipping topics an online group no longer subscribes to, as RocketMQ's
+ * `fetchAllConsumeStatsInBroker` does. Body ConsumeStatsList: brokerAddr, consumeStatsList
+ * `[{group:[ConsumeStats,...]},...]`, totalDiff.
+ */
+async function brokerConsumeStats(context: BrokerContext, request: RemotingCommand, isOrder: boolean): Promise<RemotingCommand> {
+  const perGroup: string[] = [];
+  let totalDiff = 0;
+  for (const { groupName } of context.groups.all()) {
+    const online = context.clients.consumerGroup(groupName);
+    const statsList: string[] = [];
+    for (const topic of context.offsets.topicsOf(groupName).sort()) {
+      const config = context.topics.get(topic);
+      if (!config || (isOrder && !config.order)) continue;
+      if (online && online.subscriptions.size > 0 && !online.subscriptions.has(topic)) continue;
+      const entries: Array<readonly [Record<string, unknown>, unknown]> = [];
+      for (let queueId = 0; queueId < config.writeQueueNums; queueId++) {
+        const brokerOffset = Math.max(0, context.store.getMaxOffsetInQueue(topic, queueId));
+        const consumerOffset = Math.max(0, context.offsets.query(groupName, topic, queueId));
+        const lastTimestamp = await storeTimestampAt(context, topic, queueId, consumerOffset - 1);
+        totalDiff += brokerOffset - consumerOffset;
+        entries.push([{ brokerName: context.config.brokerName, queueId, topic }, { brokerOffset, consumerOffset, lastTimestamp }]);
+      }
+      statsList.push(`{"consumeTps":0.0,"offsetTable":${encodeObjectKeyMap(entries)}}`);
+    }
+    perGroup.push(`{${JSON.stringify(groupName)}:[${statsList.join(',')}]}`);
+  }
+  return ok(request, Buffer.from(`{"brokerAddr":${JSON.stringify(context.brokerAddr)},"consumeStatsList":[${perGroup.join(',')}],"totalDiff":${totalDiff}}`, 'utf8'));
 }
 
 async function topicStats(context: BrokerContext, request: RemotingCommand, topic: string): Promise<RemotingCommand> {

@@ -9,6 +9,7 @@ function channel(): ClientChannel & { closedWith?: string } {
     remoteAddress: '127.0.0.1:1',
     closed: false,
     oneway() {},
+    request: () => Promise.reject(new Error('not used by these tests')),
     close(reason) {
       c.closed = true;
       c.closedWith = reason;

@@ -15,6 +15,8 @@ export interface ClientChannel {
   readonly closed: boolean;
   close(reason?: string): void;
   oneway(command: RemotingCommand): void;
+  /** A request to the client, answered on the same connection (GET_CONSUMER_STATUS_FROM_CLIENT). */
+  request(command: RemotingCommand, timeoutMillis?: number): Promise<RemotingCommand>;
 }
 
 const SubscriptionDataSchema = z.looseObject({

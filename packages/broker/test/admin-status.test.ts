@@ -22,7 +22,7 @@ async function createTopic(b: TestBroker, topic: string, queues: number): Promis
 
 /** A connection as the client registry sees it; the admin answers only read its address. */
 function channel(id: number, remoteAddress: string): ClientChannel {
-  return { id, remoteAddress, closed: false, close: () => {}, oneway: () => {} };
+  return { id, remoteAddress, closed: false, close: () => {}, oneway: () => {}, request: () => Promise.reject(new Error('not used by these tests')) };
 }
 
 type Entry<V> = { key: { brokerName: string; queueId: number; topic: string }; value: V };

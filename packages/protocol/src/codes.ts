@@ -96,6 +96,7 @@ export const RequestCode = {
   SEND_REPLY_MESSAGE_V2: { code: 325, message: 'send a reply message (short header names)', retriable: true },
   PUSH_REPLY_MESSAGE_TO_CLIENT: { code: 326, message: 'push a reply to a client', retriable: true },
   ADD_WRITE_PERM_OF_BROKER: { code: 327, message: "restore a broker's write permission", retriable: false },
+  GET_TOPIC_CONFIG: { code: 351, message: "read one topic's config (5.x)", retriable: true },
   LITE_PULL_MESSAGE: { code: 361, message: 'pull messages for a lite pull consumer (5.x)', retriable: true },
   GET_BROKER_MEMBER_GROUP: { code: 901, message: "list a broker group's members", retriable: true },
   BROKER_HEARTBEAT: { code: 904, message: 'broker heartbeat', retriable: true },

@@ -89,6 +89,8 @@ export const RequestHeaderSchemas: ReadonlyMap<number, z.ZodType> = new Map<numb
   [RequestCode.GET_CONSUMER_CONNECTION_LIST.code, ConsumerGroupRequestHeaderSchema],
   // Broker admin (admin-headers.ts)
   [RequestCode.UPDATE_AND_CREATE_TOPIC.code, CreateTopicRequestHeaderSchema],
+  // GET_TOPIC_CONFIG (5.x `GetTopicConfigRequestHeader`): topic; lo (static-topic mapping) optional.
+  [RequestCode.GET_TOPIC_CONFIG.code, TopicRequestHeaderSchema],
   [RequestCode.GET_TOPIC_STATS_INFO.code, TopicRequestHeaderSchema],
   [RequestCode.GET_PRODUCER_CONNECTION_LIST.code, GetProducerConnectionListRequestHeaderSchema],
   [RequestCode.DELETE_SUBSCRIPTIONGROUP.code, DeleteSubscriptionGroupRequestHeaderSchema],
