@@ -3,12 +3,13 @@
  * §2.1), shared by every producer and consumer that asks for the same: it owns the nameserver
  * connection with failover, the route cache and its refresh every `pollNameServerInterval`, the
  * broker connections, the heartbeat to every broker every `heartbeatBrokerInterval` (and at once
- * when groups or subscriptions change), and answers to server-initiated requests. Producers and
+ * when groups or subscriptions change), and answers to server-initiated requests (members changed,
+ * offset reset, consumer status: handed to the group's consumer). Producers and
  * consumers register as members; the instance shuts down when the last one leaves.
  */
 import { EventEmitter } from 'node:events';
-import { InvalidArgumentError, RemoteError, RemotingClient, RequestCode, ResponseCode, SerializeType, createRequest, createResponse } from '@karman/protocol';
-import type { ExtFieldValue, RemotingCommand } from '@karman/protocol';
+import { InvalidArgumentError, RemoteError, RemotingClient, RequestCode, ResponseCode, SerializeType, createRequest, createResponse, encodeQueueOffsets, isOneway, parseRemotingJson, readQueueOffsets } from '@karman/protocol';
+import type { ExtFieldValue, QueueOffset, RemotingCommand } from '@karman/protocol';
 import { buildClientId, localIPv4 } from './client-id.js';
 import type { ClientOptions, ResolvedClientOptions } from './client-options.js';
 import { resolveClientOptions } from './client-options.js';
@@ -41,6 +42,13 @@ export interface ConsumerMember {
   onConsumerIdsChanged?(): void;
   /** A subscribed topic's route changed. */
   onRouteChanged?(topic: string, route: TopicRouteData): void;
+  /**
+   * A broker reset the group's offsets of `topic` (RESET_CONSUMER_CLIENT_OFFSET, pushed by an
+   * admin's resetOffsetByTime): continue each listed queue this member holds from its new offset.
+   */
+  resetOffset?(topic: string, offsets: QueueOffset[]): Promise<void>;
+  /** This member's in-memory offsets of `topic` (GET_CONSUMER_STATUS_FROM_CLIENT). */
+  consumerStatus?(topic: string): Promise<QueueOffset[]>;
 }
 
 /** What the instance reports as it runs. */
@@ -49,7 +57,8 @@ export type ClientStatus =
   | { type: 'route_updated'; topic: string; route: TopicRouteData }
   | { type: 'route_failed'; topic: string; error: Error }
   | { type: 'heartbeat_failed'; broker: string; error: Error }
-  | { type: 'broker_dropped'; broker: string };
+  | { type: 'broker_dropped'; broker: string }
+  | { type: 'offset_reset_unreadable'; topic: string; reason: string };
 
 const registry = new Map<string, ClientInstance>();
 
@@ -319,13 +328,42 @@ export class ClientInstance {
     return client;
   }
 
-  private onServerRequest(request: RemotingCommand): RemotingCommand | undefined {
+  private async onServerRequest(request: RemotingCommand): Promise<RemotingCommand | undefined> {
     if (request.code === RequestCode.NOTIFY_CONSUMER_IDS_CHANGED.code) {
       const group = String(request.extFields.consumerGroup ?? '');
       this.consumers.get(group)?.onConsumerIdsChanged?.();
       return undefined;
     }
+    if (request.code === RequestCode.RESET_CONSUMER_CLIENT_OFFSET.code) return this.onResetOffset(request);
+    if (request.code === RequestCode.GET_CONSUMER_STATUS_FROM_CLIENT.code) {
+      // As RocketMQ's client: a group this client does not run answers an empty table.
+      const consumer = this.consumers.get(String(request.extFields.group ?? ''));
+      const offsets = (await consumer?.consumerStatus?.(String(request.extFields.topic ?? ''))) ?? [];
+      return createResponse(request, ResponseCode.SUCCESS.code, undefined, {}, Buffer.from(`{"consumerTable":{},"messageQueueTable":${encodeQueueOffsets(offsets)}}`, 'utf8'));
+    }
     return createResponse(request, ResponseCode.REQUEST_CODE_NOT_SUPPORTED.code, `client ${this.clientId} does not handle request code ${request.code}`);
+  }
+
+  /**
+   * RESET_CONSUMER_CLIENT_OFFSET (oneway, header topic and group, body ResetOffsetBody): hand the
+   * offset table to the group's consumer. A body that cannot be read is reported and ignored; the
+   * broker has stored the offsets already, so the consumer picks them up when it next reads them.
+   */
+  private async onResetOffset(request: RemotingCommand): Promise<RemotingCommand | undefined> {
+    const topic = String(request.extFields.topic ?? '');
+    const consumer = this.consumers.get(String(request.extFields.group ?? ''));
+    let offsets: QueueOffset[] | undefined;
+    try {
+      offsets = readQueueOffsets((parseRemotingJson(Buffer.from(request.body ?? []).toString('utf8')) as { offsetTable?: unknown } | null)?.offsetTable);
+    } catch {
+      offsets = undefined;
+    }
+    if (!offsets) {
+      this.emit({ type: 'offset_reset_unreadable', topic, reason: 'the RESET_CONSUMER_CLIENT_OFFSET body is not ResetOffsetBody {"offsetTable":{<queue>:offset}}' });
+    } else if (consumer?.resetOffset) {
+      await consumer.resetOffset(topic, offsets);
+    }
+    return isOneway(request) ? undefined : createResponse(request, ResponseCode.SUCCESS.code);
   }
 
   /** Heartbeat body: this client, its producer groups, its consumer groups with subscriptions. */

@@ -18,6 +18,7 @@ import { EventEmitter } from 'node:events';
 import { ClientInstance, queueKey, subscribeQueues } from '@karman/client';
 import type { ClientStatus, ConsumerData, MessageQueue } from '@karman/client';
 import { ConnectionClosedError, InvalidArgumentError, KarmanError, RemoteError, RequestTimeoutError, ResponseCode, isRetryTopic, retryTopic } from '@karman/protocol';
+import type { QueueOffset } from '@karman/protocol';
 import type { AllocateStrategy } from './allocate-strategy.js';
 import { getConsumerIdList, getMaxOffset, pullMessage, PullStatus, PullSysFlag, searchOffset } from './broker-requests.js';
 import type { PullResult } from './broker-requests.js';
@@ -46,6 +47,7 @@ export type ConsumerStatus =
   | { type: 'rebalance_failed'; topic: string; error: Error }
   | { type: 'pull_failed'; queue: MessageQueue; error: Error }
   | { type: 'offset_moved'; queue: MessageQueue; from: number; to: number }
+  | { type: 'offset_reset'; queue: MessageQueue; offset: number }
   | { type: 'offset_commit_failed'; queue: MessageQueue; error: Error }
   | { type: 'flow_control'; queue: MessageQueue; reason: 'count' | 'size' | 'span' }
   | { type: 'handler_failed'; queue: MessageQueue; msgId: string; queueOffset: number; error: Error | undefined }
@@ -231,6 +233,8 @@ export abstract class ConsumerBase<O extends BaseOptions> {
         topics: () => this.allSubscriptions().map((s) => s.topic),
         onConsumerIdsChanged: () => this.rebalancer?.wakeup(),
         onRouteChanged: () => this.rebalancer?.wakeup(),
+        resetOffset: (topic, offsets) => this.resetOffset(topic, offsets),
+        consumerStatus: (topic) => this.consumerStatus(topic),
       });
     } catch (error) {
       await client.release();
@@ -420,10 +424,53 @@ export abstract class ConsumerBase<O extends BaseOptions> {
     entry.abort.abort();
     await entry.loop;
     const fresh: QueueEntry = { queue: entry.queue, pq: new ProcessQueue(entry.queue), subscription: entry.subscription, nextOffset: offset, brokerId: entry.brokerId, abort: new AbortController(), loop: undefined };
+    // An orderly queue keeps its broker lock across the restart.
+    fresh.pq.locked = entry.pq.locked;
+    fresh.pq.lastLockTimestamp = entry.pq.lastLockTimestamp;
     if (this.stopping || this.entries.get(queueKey(entry.queue)) !== entry) return fresh;
     this.entries.set(queueKey(entry.queue), fresh);
     fresh.loop = this.pullLoop(fresh);
     return fresh;
+  }
+
+  /**
+   * A broker pushed new offsets for `topic` (RESET_CONSUMER_CLIENT_OFFSET, RocketMQ's
+   * `MQClientInstance.resetOffset`): each listed queue this member holds drops what it pulled and
+   * has in flight (results of those messages are ignored) and continues from its new offset, which
+   * becomes the committed one. RocketMQ's client waits 10 s and lets the next rebalance re-create
+   * the queues; restarting them in place gives the same outcome without the wait. Queues held by
+   * other members are theirs to reset; the broker has stored the offsets already.
+   */
+  protected async resetOffset(topic: string, offsets: readonly QueueOffset[]): Promise<void> {
+    if (this.stopping || !this.offsetStore) return;
+    const wanted = new Map(offsets.filter((o) => o.queue.topic === topic).map((o) => [queueKey(o.queue), o.offset]));
+    const reset: MessageQueue[] = [];
+    for (const entry of [...this.entries.values()]) {
+      const offset = wanted.get(queueKey(entry.queue));
+      if (entry.queue.topic !== topic || offset === undefined) continue;
+      this.offsetStore.updateOffset(entry.queue, offset, false);
+      this.offsetWasReset(entry.queue, offset);
+      await this.restartQueue(entry, offset);
+      reset.push({ ...entry.queue });
+      this.emit({ type: 'offset_reset', queue: { ...entry.queue }, offset });
+    }
+    await this.offsetStore.persistAll(reset);
+  }
+
+  /** Pull consumers forget what `poll` returned before the reset, so it is not committed over it. */
+  protected offsetWasReset(_queue: MessageQueue, _offset: number): void {}
+
+  /** GET_CONSUMER_STATUS_FROM_CLIENT: the in-memory offsets of this member's queues of `topic`. */
+  protected async consumerStatus(topic: string): Promise<QueueOffset[]> {
+    const store = this.offsetStore;
+    if (!store) return [];
+    const out: QueueOffset[] = [];
+    for (const entry of this.entries.values()) {
+      if (entry.queue.topic !== topic) continue;
+      const offset = await store.readOffset(entry.queue, ReadOffsetType.MEMORY);
+      if (offset >= 0) out.push({ queue: { ...entry.queue }, offset });
+    }
+    return out;
   }
 
   /** Stop pulling a queue, commit its offset, forget it. */

@@ -206,6 +206,11 @@ export class PullConsumer extends ConsumerBase<ResolvedPullConsumerOptions> impl
     await this.restartQueue(entry, offset);
   }
 
+  protected override offsetWasReset(queue: MessageQueue, offset: number): void {
+    const key = queueKey(queue);
+    if (this.consumed.has(key)) this.consumed.set(key, { queue: this.entries.get(key)?.queue ?? queue, offset });
+  }
+
   /** Seek to the queue's first stored message. */
   async seekToBegin(queue: MessageQueue): Promise<void> {
     const client = this.started();
