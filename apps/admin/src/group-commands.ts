@@ -208,9 +208,17 @@ const resetOffsetByTime: Command = {
       }
     }
     if (online) {
-      // RocketMQ has the broker push the new offsets to running consumers (RESET_CONSUMER_CLIENT_OFFSET);
-      // Karman brokers do not yet, and a running consumer's next commit overwrites the reset.
-      context.warn(`consumers of group "${group}" are online: they keep their own offsets and will overwrite this reset; stop them, run the reset again, then restart them`);
+      // Running consumers keep offsets of their own and would commit them over the reset: each
+      // master pushes the new offsets to its online members (INVOKE_BROKER_TO_RESET_OFFSET, which
+      // sends RESET_CONSUMER_CLIENT_OFFSET), computed from the same time against the offsets just
+      // stored, so the same ones. A master without members answers CONSUMER_NOT_ONLINE: nothing to push.
+      for (const brokerName of [...new Set(rows.map((r) => r.brokerName))]) {
+        const address = context.admin.masterOf(route, brokerName);
+        const pushed = await context.admin.request(address, RequestCode.INVOKE_BROKER_TO_RESET_OFFSET.code, { topic, group, timestamp, isForce: force });
+        if (pushed.code !== ResponseCode.SUCCESS.code && pushed.code !== ResponseCode.CONSUMER_NOT_ONLINE.code) {
+          context.warn(`${brokerName} (${address}) stored the new offsets but could not push them to the running consumers (${pushed.remark ?? `code ${pushed.code}`}); restart the group's consumers so they read them`);
+        }
+      }
     }
     return {
       text: table(['Broker Name', 'QID', 'Old Offset', 'New Offset'], rows.map((r) => [r.brokerName, r.queueId, r.previousOffset ?? '-', r.offset])),

@@ -4,7 +4,8 @@
  * table or JSON printed, the exit code, and the cluster's state afterwards.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RemotingClient, RequestCode, createRequest } from '@karman/protocol';
+import { RemotingClient, RequestCode, createRequest, parseRemotingJson, readQueueOffsets } from '@karman/protocol';
+import type { RemotingCommand } from '@karman/protocol';
 import { startCluster, uniqueName } from '@karman/testkit';
 import type { TestCluster } from '@karman/testkit';
 import { run } from '../src/cli.js';
@@ -67,6 +68,14 @@ interface Sent {
 }
 
 /** A topic on both brokers with `queues` queues each, routed by both nameservers. */
+async function waitFor(check: () => boolean, what: string, timeoutMillis = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMillis;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMillis} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 async function newTopic(queues = 2): Promise<string> {
   const topic = uniqueName('AdminT');
   const created = await admin('updateTopic', '-c', 'DefaultCluster', '-t', topic, '-r', String(queues), '-w', String(queues));
@@ -385,7 +394,14 @@ describe('groups', () => {
   it('consumerConnection lists an online consumer with its subscription; an offline group fails', async () => {
     const topic = await newTopic();
     const group = uniqueName('AdminG');
-    const client = new RemotingClient(`tcp://${cluster.brokers[0]!.address}`, { reconnect: false });
+    const pushed: RemotingCommand[] = [];
+    const client = new RemotingClient(`tcp://${cluster.brokers[0]!.address}`, {
+      reconnect: false,
+      onRequest: (request) => {
+        if (request.code === RequestCode.RESET_CONSUMER_CLIENT_OFFSET.code) pushed.push(request);
+        return undefined;
+      },
+    });
     try {
       const heartbeat = {
         clientID: '10.0.0.9@admin-test',
@@ -411,10 +427,17 @@ describe('groups', () => {
       expect(human.out).toMatch(new RegExp(`${topic}\\s+tagA \\|\\| tagB`));
       expect(human.out).toContain('MessageModel: CLUSTERING');
 
-      // resetOffsetByTime warns that online consumers would overwrite it.
+      // resetOffsetByTime stores the offsets and has the broker push them to the online consumer.
       const reset = await admin('resetOffsetByTime', '-g', group, '-t', topic, '-s', 'now');
       expect(reset.code).toBe(0);
-      expect(reset.err).toContain('are online');
+      expect(reset.err).toBe('');
+      await waitFor(() => pushed.length === 1, 'the reset pushed to the consumer');
+      expect(pushed[0]!.extFields).toMatchObject({ topic, group });
+      const table = readQueueOffsets((parseRemotingJson(Buffer.from(pushed[0]!.body!).toString()) as { offsetTable: unknown }).offsetTable)!;
+      expect(table.map((e) => [e.queue.brokerName, e.queue.queueId, e.offset])).toEqual([
+        ['broker-a', 0, 0],
+        ['broker-a', 1, 0],
+      ]);
     } finally {
       await client.close();
     }
