@@ -127,6 +127,7 @@ export function registerAdminProcessor(context: BrokerContext): void {
   handle(RequestCode.GET_BROKER_CONSUME_STATS.code, async (request, { header }) => brokerConsumeStats(context, request, (header as GetConsumeStatsInBrokerHeader).isOrder));
   handle(RequestCode.INVOKE_BROKER_TO_RESET_OFFSET.code, async (request, { header }) => resetOffset(context, request, header as ResetOffsetRequestHeader));
   handle(RequestCode.INVOKE_BROKER_TO_GET_CONSUMER_STATUS.code, async (request, { header }) => consumerStatus(context, request, header as GetConsumerStatusRequestHeader));
+  handle(RequestCode.QUERY_TOPIC_CONSUME_BY_WHO.code, (request, { header }) => topicConsumers(context, request, (header as TopicRequestHeader).topic));
   handle(RequestCode.GET_CONSUMER_CONNECTION_LIST.code, (request, { header }) => consumerConnections(context, request, (header as GetConsumerConnectionListRequestHeader).consumerGroup));
   handle(RequestCode.GET_PRODUCER_CONNECTION_LIST.code, (request, { header }) => producerConnections(context, request, (header as GetProducerConnectionListRequestHeader).producerGroup));
   handle(RequestCode.GET_BROKER_CONFIG.code, (request) =>
@@ -389,6 +390,15 @@ async function topicStats(context: BrokerContext, request: RemotingCommand, topi
     entries.push([{ brokerName: context.config.brokerName, queueId, topic }, { lastUpdateTimestamp, maxOffset, minOffset }]);
   }
   return ok(request, Buffer.from(`{"offsetTable":${encodeObjectKeyMap(entries)}}`, 'utf8'));
+}
+
+/**
+ * QUERY_TOPIC_CONSUME_BY_WHO (mqadmin's message track, `queryTopicConsumeByWho`): the groups online
+ * with a subscription to the topic plus those holding offsets on it, as GroupList `{"groupList":[...]}`.
+ */
+function topicConsumers(context: BrokerContext, request: RemotingCommand, topic: string): RemotingCommand {
+  const groups = new Set([...context.clients.groupsSubscribedTo(topic), ...context.offsets.groupsOf(topic)]);
+  return ok(request, jsonBody({ groupList: [...groups].sort() }));
 }
 
 function connection(member: ClientInfo): Record<string, unknown> {
