@@ -151,6 +151,29 @@ describe.skipIf(skipReason !== undefined)(skipReason === undefined ? title : `${
     expect(maxInFlight).toBe(1);
   });
 
+  it('lets a second orderly member take its queues within seconds of the first letting go of their locks', async () => {
+    const topic = await createTopic(4);
+    const group = uniqueName('KG');
+    const got = { a: [] as string[], b: [] as string[] };
+    const member = (name: 'a' | 'b'): PushConsumer =>
+      new PushConsumer({ nameservers: rmq.namesrvAddr, group, instanceName: uniqueName(name), orderly: true, subscriptions: { [topic]: '*' }, consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET', handler: (m) => void got[name].push(m.body.toString()) });
+    const owned = (c: PushConsumer): number[] => c.assignment().filter((q) => q.topic === topic).map((q) => q.queueId).sort();
+    await using a = member('a');
+    await a.start();
+    await waitFor(() => owned(a).length === 4, 'a alone to lock all 4 queues');
+    // b's first locks are refused while a still holds the queues; a lets go on its own rebalance,
+    // and b tries again one minimum gap (1 s) later, not a rebalance interval (20 s) later.
+    await using b = member('b');
+    const joined = Date.now();
+    await b.start();
+    await waitFor(() => owned(a).length === 2 && owned(b).length === 2, 'a 2/2 split of locked queues', 10_000);
+    expect(Date.now() - joined).toBeLessThan(10_000);
+    for (let i = 0; i < 8; i++) await producer.send({ topic, body: `locked-${i}` }, { queue: queueOf(topic, i % 4) });
+    await waitFor(() => got.a.length + got.b.length === 8, '8 messages over a and b');
+    expect(got.b.map((body) => Number(body.split('-')[1]) % 4).every((q) => owned(b).includes(q))).toBe(true);
+    expect([...got.a, ...got.b].sort()).toEqual(Array.from({ length: 8 }, (_, i) => `locked-${i}`).sort());
+  });
+
   it('shares the queues of a topic between two push consumers of a group, and gives all to the one left', async () => {
     const topic = await createTopic(4);
     const group = uniqueName('KG');

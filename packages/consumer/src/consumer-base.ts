@@ -316,40 +316,47 @@ export abstract class ConsumerBase<O extends BaseOptions> {
   // -------------------------------------------------------------------------------------------
   // Rebalance
 
-  /** Run one rebalance now (also what the schedule runs). */
-  protected async doRebalance(): Promise<void> {
-    if (!this.rebalancing()) return;
+  /**
+   * Run one rebalance now (also what the schedule runs). Answers whether it is balanced: false when
+   * a queue allocated to this member could not be taken (its orderly lock was refused), so the
+   * schedule tries again after the minimum gap rather than a whole interval later.
+   */
+  protected async doRebalance(): Promise<boolean> {
+    if (!this.rebalancing()) return true;
     const subs = this.allSubscriptions();
     const topics = new Set(subs.map((s) => s.topic));
     for (const entry of [...this.entries.values()]) {
       if (!topics.has(entry.queue.topic)) await this.removeQueue(entry);
     }
+    let balanced = true;
     for (const sub of subs) {
-      if (this.stopping) return;
+      if (this.stopping) return true;
       try {
-        await this.rebalanceTopic(sub);
+        if (!(await this.rebalanceTopic(sub))) balanced = false;
       } catch (error) {
         this.emit({ type: 'rebalance_failed', topic: sub.topic, error: error as Error });
       }
     }
+    return balanced;
   }
 
-  private async rebalanceTopic(sub: Subscription): Promise<void> {
+  private async rebalanceTopic(sub: Subscription): Promise<boolean> {
     const client = this.client!;
     const route = await client.route(sub.topic);
     // A topic without a route (yet: the retry topic appears after the first heartbeat) is left as is.
-    if (!route) return;
+    if (!route) return true;
     const mqAll = subscribeQueues(sub.topic, route);
-    if (mqAll.length === 0) return;
+    if (mqAll.length === 0) return true;
     if (this.options.messageModel === 'BROADCASTING') {
-      await this.updateQueues(sub, mqAll);
+      const all = await this.updateQueues(sub, mqAll);
       this.reportRebalance(sub.topic, mqAll, [client.clientId], mqAll.length);
-      return;
+      return all;
     }
     const cidAll = await this.findConsumerIds(route.brokerDatas.map((b) => b.brokerName));
     const allocated = this.options.allocateStrategy.allocate(this.options.group, client.clientId, mqAll, cidAll);
-    await this.updateQueues(sub, allocated);
+    const all = await this.updateQueues(sub, allocated);
     this.reportRebalance(sub.topic, allocated, [...cidAll].sort(), mqAll.length);
+    return all;
   }
 
   /** The group's client ids from one broker (a random one first, the others if it fails). */
@@ -369,18 +376,23 @@ export abstract class ConsumerBase<O extends BaseOptions> {
     throw lastError ?? new KarmanError('NO_BROKER_ADDRESS', `no broker of ${brokerNames.join(', ')} has an address to ask for group ${this.options.group}'s members`, { retriable: true });
   }
 
-  /** Make the queues of `sub.topic` exactly `wanted`: drop the others first, then add the new. */
-  protected async updateQueues(sub: Subscription, wanted: readonly MessageQueue[]): Promise<void> {
+  /**
+   * Make the queues of `sub.topic` exactly `wanted`: drop the others first, then add the new.
+   * Answers false when a wanted queue could not be added (its orderly lock was refused).
+   */
+  protected async updateQueues(sub: Subscription, wanted: readonly MessageQueue[]): Promise<boolean> {
     const keys = new Set(wanted.map(queueKey));
     for (const entry of [...this.entries.values()]) {
       if (entry.queue.topic !== sub.topic) continue;
       if (!keys.has(queueKey(entry.queue)) || this.pullStuck(entry)) await this.removeQueue(entry);
       else entry.subscription = sub;
     }
+    let all = true;
     for (const queue of wanted) {
-      if (this.stopping) return;
-      if (!this.entries.has(queueKey(queue))) await this.addQueue(queue, sub);
+      if (this.stopping) return true;
+      if (!this.entries.has(queueKey(queue)) && !(await this.addQueue(queue, sub))) all = false;
     }
+    return all;
   }
 
   /** Push consumers re-create a queue whose pulls stopped (`pullMaxIdleTime`); others never do. */
@@ -396,23 +408,25 @@ export abstract class ConsumerBase<O extends BaseOptions> {
   /** Orderly consumers wait for the queue's handler and unlock; called after the offset is committed. */
   protected async queueRemoved(_entry: QueueEntry): Promise<void> {}
 
-  private async addQueue(queue: MessageQueue, sub: Subscription): Promise<void> {
+  /** Start consuming a queue; false when its orderly lock was refused (the next rebalance retries). */
+  private async addQueue(queue: MessageQueue, sub: Subscription): Promise<boolean> {
     const store = this.offsetStore!;
     store.removeOffset(queue);
     const entry: QueueEntry = { queue: { ...queue }, pq: new ProcessQueue(queue), subscription: sub, nextOffset: -1, brokerId: 0, abort: new AbortController(), loop: undefined };
-    if (!(await this.prepareQueue(entry))) return;
+    if (!(await this.prepareQueue(entry))) return false;
     try {
       entry.nextOffset = await this.computePullFromWhere(queue);
     } catch (error) {
       // RocketMQ skips the queue this round rather than guess an offset (computePullFromWhereWithException).
       this.emit({ type: 'rebalance_failed', topic: queue.topic, error: error as Error });
       await this.queueRemoved(entry);
-      return;
+      return true;
     }
-    if (this.stopping) return;
+    if (this.stopping) return true;
     this.entries.set(queueKey(queue), entry);
     this.emit({ type: 'queue_assigned', queue: { ...queue }, offset: entry.nextOffset });
     entry.loop = this.pullLoop(entry);
+    return true;
   }
 
   /**

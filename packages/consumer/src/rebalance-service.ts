@@ -2,7 +2,9 @@
  * When rebalancing runs (RocketMQ `RebalanceService`, §4.3): every `rebalanceInterval` (20 s), and
  * at once when woken (consumer start, NOTIFY_CONSUMER_IDS_CHANGED, an unreachable broker, an
  * illegal offset), never two at a time and never closer than `minGapMillis` (1 s). Wake-ups during
- * a run are folded into one more run after it.
+ * a run are folded into one more run after it. A run that answers `false` (not balanced yet: an
+ * orderly queue's broker lock was refused because its last owner had not let go) is followed by
+ * another after `minGapMillis` instead of the interval, as RocketMQ 5.x's `RebalanceService` does.
  */
 export class RebalanceService {
   private timer: NodeJS.Timeout | undefined;
@@ -12,7 +14,7 @@ export class RebalanceService {
   private stopped = true;
 
   constructor(
-    private readonly run: () => Promise<void>,
+    private readonly run: () => Promise<boolean | void>,
     private readonly intervalMillis: number,
     private readonly minGapMillis: number,
   ) {}
@@ -58,10 +60,10 @@ export class RebalanceService {
     this.lastRun = Date.now();
     this.running = this.run()
       .catch(() => undefined)
-      .finally(() => {
+      .then((balanced) => {
         this.running = undefined;
         if (this.stopped) return;
-        if (this.pending) {
+        if (this.pending || balanced === false) {
           this.pending = false;
           this.schedule(this.minGapMillis);
         } else {
