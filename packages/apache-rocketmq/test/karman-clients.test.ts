@@ -6,7 +6,8 @@
  *
  * Only where a test would otherwise sit out one of RocketMQ's 20–30 s client timers is an interval
  * shortened, and the line says so. The broker runs with `messageDelayLevel` of one second per level
- * so the retry test's redeliveries take seconds, not RocketMQ's 10 s, 30 s, 1 min, ...
+ * so the retry test's redeliveries take seconds, not RocketMQ's 10 s, 30 s, 1 min, ..., and
+ * without `autoCreateTopicEnable`, as production brokers run.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Producer, selectByHash } from '@karman/producer';
@@ -28,7 +29,7 @@ describe.skipIf(skipReason !== undefined)(skipReason === undefined ? title : `${
   let producer: Producer;
 
   beforeAll(async () => {
-    rmq = await startApacheRocketMQ({ brokerConfig: { messageDelayLevel: Array.from({ length: 18 }, () => '1s').join(' ') } });
+    rmq = await startApacheRocketMQ({ autoCreateTopicEnable: false, brokerConfig: { messageDelayLevel: Array.from({ length: 18 }, () => '1s').join(' ') } });
     producer = new Producer({ group: uniqueName('karman_producer'), nameservers: rmq.namesrvAddr });
     await producer.start();
   }, 120_000);
@@ -87,6 +88,11 @@ describe.skipIf(skipReason !== undefined)(skipReason === undefined ? title : `${
       const mine = [...got.values()].filter((m) => m.body.toString().startsWith(`order-${order}-`)).sort((a, b) => a.queueOffset - b.queueOffset);
       expect(mine.map((m) => m.body.toString())).toEqual(Array.from({ length: 4 }, (_, k) => `order-${order}-${order + 3 * k}`));
     }
+  });
+
+  it('refuses a send to a topic the cluster does not have, saying how to create it', async () => {
+    const topic = uniqueName('NoSuchTopic');
+    await expect(producer.send({ topic, body: 'nowhere' })).rejects.toThrow(/updateTopic|autoCreateTopicEnable/);
   });
 
   it('delivers by tag, inflates compressed bodies, and holds a delayed message for its level', async () => {
