@@ -471,6 +471,14 @@ function versionDesc(version: number): string {
   return version === 395 ? 'V4_9_4' : `VERSION_${version}`;
 }
 
+/** Store time of the oldest message in the commit log, 0 when it holds none (RocketMQ's `getEarliestMessageTime`). */
+async function earliestMessageTime(context: BrokerContext): Promise<number> {
+  const { store } = context;
+  if (store.maxPhyOffset <= store.minPhyOffset) return 0;
+  const found = await store.readRecord(store.minPhyOffset).catch(() => undefined);
+  return found?.record.storeTimestamp ?? 0;
+}
+
 /** GET_BROKER_RUNTIME_INFO's table: RocketMQ's keys where Karman has the number, plus `karman*` keys. All values are strings, as in Java's KVTable. */
 export async function runtimeInfo(context: BrokerContext, rates: RateSampler): Promise<Record<string, string>> {
   const { stats, store } = context;
@@ -502,7 +510,9 @@ export async function runtimeInfo(context: BrokerContext, rates: RateSampler): P
     msgGetTotalTodayMorning: 0,
     msgGetTotalTodayNow: totals.messagesOut,
     putTps: formatTps(tps.put),
+    // 4.x spells it getTransferedTps, 5.x getTransferredTps; each mqadmin reads its own.
     getTransferedTps: formatTps(tps.get),
+    getTransferredTps: formatTps(tps.get),
     putMessageTimesTotal: stats.putCount,
     putMessageSizeTotal: totals.bytesIn,
     putMessageAverageSize: totals.messagesIn > 0 ? (totals.bytesIn / totals.messagesIn).toFixed(2) : '0',
@@ -512,9 +522,13 @@ export async function runtimeInfo(context: BrokerContext, rates: RateSampler): P
     commitLogDirCapacity: capacity,
     commitLogDiskRatio: diskRatio,
     dispatchBehindBytes: 0,
-    earliestMessageTimeStamp: 0,
+    earliestMessageTimeStamp: await earliestMessageTime(context),
     sendThreadPoolQueueSize: 0,
     pullThreadPoolQueueSize: 0,
+    // Karman has no request thread pools or page-cache lock to wait on.
+    sendThreadPoolQueueHeadWaitTimeMills: 0,
+    pullThreadPoolQueueHeadWaitTimeMills: 0,
+    pageCacheLockTimeMills: 0,
     karmanStoreSizeBytes: store.maxPhyOffset - store.minPhyOffset,
     karmanFlushedPhyOffset: store.flushedPhyOffset,
     karmanDiskFull: store.isDiskFull,

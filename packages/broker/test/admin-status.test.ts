@@ -93,6 +93,13 @@ describe('broker status', () => {
     expect(table.runtime).toMatch(/^\[ 0 days, 0 hours, \d+ minutes, \d+ seconds \]$/);
     expect(table.commitLogDirCapacity).toMatch(/^Total : [\d.]+ GiB, Free : [\d.]+ GiB\.$/);
     expect(Object.values(table).every((v) => typeof v === 'string')).toBe(true);
+    // What mqadmin clusterList reads besides: the 5.x spelling of the get rate, the store time of
+    // the oldest message (its "#Hour" column), and the wait times it prints (never "null").
+    expect(table.getTransferredTps).toBe(table.getTransferedTps);
+    const stored = Number(table.earliestMessageTimeStamp);
+    expect(stored).toBeGreaterThan(Date.now() - 60_000);
+    expect(stored).toBeLessThanOrEqual(Date.now());
+    for (const key of ['pageCacheLockTimeMills', 'sendThreadPoolQueueHeadWaitTimeMills', 'pullThreadPoolQueueHeadWaitTimeMills']) expect(table[key], key).toBe('0');
   });
 
   it('lists the connections of a consumer group and of a producer group, or says nobody is connected', async () => {
