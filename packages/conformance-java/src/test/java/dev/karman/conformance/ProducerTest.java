@@ -77,6 +77,9 @@ class ProducerTest {
         assertEquals(sent.getKeys(), got.getKeys());
         assertEquals(sent.getUserProperty("seq"), got.getUserProperty("seq"));
         assertEquals(sent.getUserProperty("colour"), got.getUserProperty("colour"));
+        // The client's id (UNIQ_KEY, set on the sent object) is the id the reader sees.
+        assertNotNull(sent.getProperty("UNIQ_KEY"));
+        assertEquals(sent.getProperty("UNIQ_KEY"), got.getMsgId());
     }
 
     /**
@@ -92,6 +95,8 @@ class ProducerTest {
         Clients.setSendSmartMsg(smart);
         DefaultMQProducer producer = Clients.producer(cluster, recorder);
         List<Message> sent = new ArrayList<>();
+        SendResult syncResult;
+        SendResult batchResult;
         try {
             Message sync = message(topic, "TagA", "key-sync", "sync", body("sync"));
             sync.setKeys(Arrays.asList("key-sync", "second-key"));
@@ -100,6 +105,7 @@ class ProducerTest {
             assertEquals(SendStatus.SEND_OK, result.getSendStatus());
             assertNotNull(result.getMsgId());
             assertEquals(topic, result.getMessageQueue().getTopic());
+            syncResult = result;
 
             Message async = message(topic, "TagB", "key-async", "async", body("async"));
             sent.add(async);
@@ -124,7 +130,7 @@ class ProducerTest {
             List<Message> batch = new ArrayList<>();
             for (int i = 0; i < 3; i++) batch.add(message(topic, "TagD", "key-batch-" + i, "batch-" + i, body("batch-" + i)));
             sent.addAll(batch);
-            SendResult batchResult = producer.send(batch);
+            batchResult = producer.send(batch);
             assertEquals(SendStatus.SEND_OK, batchResult.getSendStatus());
             assertEquals(3, batchResult.getMsgId().split(",").length, "one id per batched message: " + batchResult.getMsgId());
         } finally {
@@ -141,8 +147,18 @@ class ProducerTest {
         Map<String, MessageExt> read = bySeq(Clients.readAll(cluster, topic, sent.size(), 10_000));
         assertEquals(sent.size(), read.size(), "read back " + read.keySet());
         for (Message m : sent) assertSame(m, read.get(m.getUserProperty("seq")));
+        assertEquals(syncResult.getMsgId(), read.get("sync").getMsgId());
+        assertEquals(syncResult.getMessageQueue().getQueueId(), read.get("sync").getQueueId());
+        assertEquals(syncResult.getQueueOffset(), read.get("sync").getQueueOffset());
+        // The broker's id names the store host and the commit-log offset the reader sees.
+        var offsetId = org.apache.rocketmq.common.message.MessageDecoder.decodeMessageId(syncResult.getOffsetMsgId());
+        assertEquals(read.get("sync").getCommitLogOffset(), offsetId.getOffset());
+        assertEquals(read.get("sync").getStoreHost(), offsetId.getAddress());
+        assertTrue(read.get("sync").getStoreTimestamp() >= read.get("sync").getBornTimestamp());
         List<MessageExt> batchRead = List.of(read.get("batch-0"), read.get("batch-1"), read.get("batch-2"));
         assertEquals(1, batchRead.stream().map(MessageExt::getQueueId).distinct().count(), "a batch lands in one queue");
+        assertEquals(batchResult.getQueueOffset(), batchRead.get(0).getQueueOffset(), "the batch's result names its first offset");
+        assertEquals(batchResult.getMessageQueue().getQueueId(), batchRead.get(0).getQueueId());
         assertEquals(batchRead.get(0).getQueueOffset() + 1, batchRead.get(1).getQueueOffset());
         assertEquals(batchRead.get(0).getQueueOffset() + 2, batchRead.get(2).getQueueOffset());
     }

@@ -279,6 +279,8 @@ class PushConsumerTest {
         assertEquals("red", d.getUserProperty("colour"));
         assertEquals(topic, d.getProperty("RETRY_TOPIC"), "the dead letter names the topic it came from");
         assertEquals(3, d.getReconsumeTimes());
+        assertEquals(m.getProperty("UNIQ_KEY"), d.getMsgId(), "the dead letter keeps the id the producer gave it");
+        for (MessageExt retried : deliveries) assertEquals(m.getProperty("UNIQ_KEY"), retried.getMsgId(), "every retry keeps the id too");
     }
 
     @Test
