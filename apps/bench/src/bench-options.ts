@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { InvalidArgumentError } from '@karman/protocol';
 import { HEADER_SIZE } from './bench-body.js';
 
-export type CommandName = 'producer' | 'consumer' | 'e2e' | 'compare';
+export type CommandName = 'producer' | 'consumer' | 'e2e' | 'compare' | 'rocketmq-benchmark';
 
 export interface FlagSpec {
   long: string;
@@ -54,9 +54,19 @@ export const COMMAND_FLAGS: Record<CommandName, readonly FlagSpec[]> = {
     { long: 'count', short: 'q', type: 'string', value: 'N', description: 'Messages each system publishes and consumes.', defaultText: '200000' },
     { long: 'size', short: 's', type: 'string', value: 'BYTES', description: 'Body size in bytes.', defaultText: '1024' },
     { long: 'latency-count', type: 'string', value: 'N', description: 'One-at-a-time sends for the publish→ack latency.', defaultText: '2000' },
-    { long: 'only', type: 'string', value: 'LIST', description: 'Run only these systems, comma-separated: karman, nats, redis, rabbitmq.', defaultText: 'all' },
+    { long: 'only', type: 'string', value: 'LIST', description: 'Run only these systems, comma-separated: karman, rocketmq (Apache RocketMQ, the reference), nats, redis, rabbitmq.', defaultText: 'all' },
     { long: 'out', type: 'string', value: 'FILE', description: 'Write a markdown report to FILE and an SVG chart of the ratios beside it (FILE with .svg).' },
     { long: 'transport', type: 'string', value: 'ws|tcp', description: "Karman clients' transport.", defaultText: 'tcp' },
+    JSON_FLAG, HELP,
+  ],
+  'rocketmq-benchmark': [
+    { long: 'seconds', type: 'string', value: 'S', description: "How long RocketMQ's benchmark Producer sends to each broker.", defaultText: '60' },
+    { long: 'count', short: 'q', type: 'string', value: 'N', description: "Send N messages per broker instead (the Producer's -q; it then prints a [Complete] line)." },
+    { long: 'threads', short: 'w', type: 'string', value: 'N', description: "The Producer's sending threads (-w), each a synchronous send after another.", defaultText: '64' },
+    { long: 'size', short: 's', type: 'string', value: 'BYTES', description: "The Producer's message size (-s).", defaultText: '1024' },
+    { long: 'consumer-threads', type: 'string', value: 'N', description: "The Consumer's consume threads (-w).", defaultText: '20' },
+    { long: 'consume-seconds', type: 'string', value: 'S', description: 'Stop the Consumer after S seconds even if it has not drained the topic.', defaultText: '180' },
+    { long: 'only', type: 'string', value: 'LIST', description: 'Run against only these brokers, comma-separated: karman, rocketmq.', defaultText: 'karman,rocketmq' },
     JSON_FLAG, HELP,
   ],
 };
@@ -98,7 +108,7 @@ export interface E2eBenchOptions extends ClusterTarget {
   group: string;
 }
 
-export const SYSTEMS = ['karman', 'nats', 'redis', 'rabbitmq'] as const;
+export const SYSTEMS = ['karman', 'rocketmq', 'nats', 'redis', 'rabbitmq'] as const;
 export type SystemName = (typeof SYSTEMS)[number];
 
 export interface CompareOptions {
@@ -109,6 +119,24 @@ export interface CompareOptions {
   out: string | undefined;
   /** Karman clients' transport. */
   transport: 'ws' | 'tcp';
+  json: boolean;
+}
+
+/** The brokers `rocketmq-benchmark` measures, in order. */
+export const BENCHMARK_BROKERS = ['karman', 'rocketmq'] as const;
+export type BenchmarkBroker = (typeof BENCHMARK_BROKERS)[number];
+
+export interface RocketMQBenchmarkOptions {
+  brokers: readonly BenchmarkBroker[];
+  /** The Producer's run per broker, seconds (ignored with `count`). */
+  seconds: number;
+  /** Messages per broker (the Producer's -q), instead of `seconds`. */
+  count: number | undefined;
+  threads: number;
+  size: number;
+  consumerThreads: number;
+  /** The longest the Consumer may take to drain one broker's topic. */
+  consumeSeconds: number;
   json: boolean;
 }
 
@@ -231,6 +259,27 @@ export function compareOptions(values: FlagValues): CompareOptions {
     systems,
     out: nonEmpty('compare', values, 'out', undefined),
     transport: transportFlag(values),
+    json: values.json === true,
+  };
+}
+
+export function rocketmqBenchmarkOptions(values: FlagValues): RocketMQBenchmarkOptions {
+  const only = nonEmpty('rocketmq-benchmark', values, 'only', undefined);
+  let brokers: readonly BenchmarkBroker[] = BENCHMARK_BROKERS;
+  if (only !== undefined) {
+    const names = only.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+    const unknown = names.find((n) => !(BENCHMARK_BROKERS as readonly string[]).includes(n));
+    if (unknown !== undefined || names.length === 0) throw new InvalidArgumentError(`--only ${JSON.stringify(only)} names ${unknown === undefined ? 'no broker' : `an unknown broker "${unknown}"`}: give a comma-separated list of ${BENCHMARK_BROKERS.join(', ')}`);
+    brokers = BENCHMARK_BROKERS.filter((b) => names.includes(b));
+  }
+  return {
+    brokers,
+    seconds: intFlag('rocketmq-benchmark', values, 'seconds', 60, 1, 86_400, 'the seconds of sending per broker')!,
+    count: intFlag('rocketmq-benchmark', values, 'count', undefined, 1, 1_000_000_000, 'the messages per broker'),
+    threads: intFlag('rocketmq-benchmark', values, 'threads', 64, 1, 1_000, 'the Producer threads')!,
+    size: intFlag('rocketmq-benchmark', values, 'size', 1024, 1, 4 * 1024 * 1024, 'the message size in bytes')!,
+    consumerThreads: intFlag('rocketmq-benchmark', values, 'consumer-threads', 20, 1, 1_000, 'the Consumer threads')!,
+    consumeSeconds: intFlag('rocketmq-benchmark', values, 'consume-seconds', 180, 11, 86_400, 'the longest drain in seconds (its reports start after 10 s)')!,
     json: values.json === true,
   };
 }

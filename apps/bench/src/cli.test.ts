@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compareOptions, parseFlags, producerOptions } from './bench-options.js';
+import { compareOptions, parseFlags, producerOptions, rocketmqBenchmarkOptions } from './bench-options.js';
 import { run } from './cli.js';
 
 async function cli(argv: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
@@ -31,7 +31,7 @@ describe('karman-bench command line', () => {
   it('names the unknown command and the way out', async () => {
     const result = await cli(['producr']);
     expect(result.code).toBe(2);
-    expect(result.err).toBe('karman-bench: unknown command "producr"; give one of producer, consumer, e2e, compare (karman-bench --help)\n');
+    expect(result.err).toBe('karman-bench: unknown command "producr"; give one of producer, consumer, e2e, compare, rocketmq-benchmark (karman-bench --help)\n');
   });
 
   it('refuses an unknown flag, naming it, with exit 2 and one line', async () => {
@@ -70,9 +70,16 @@ describe('karman-bench command line', () => {
   });
 
   it('parses compare options, and refuses an unknown system in --only', async () => {
-    expect(compareOptions(parseFlags('compare', []))).toEqual({ count: 200_000, size: 1024, latencyCount: 2_000, systems: ['karman', 'nats', 'redis', 'rabbitmq'], out: undefined, transport: 'tcp', json: false });
+    expect(compareOptions(parseFlags('compare', []))).toEqual({ count: 200_000, size: 1024, latencyCount: 2_000, systems: ['karman', 'rocketmq', 'nats', 'redis', 'rabbitmq'], out: undefined, transport: 'tcp', json: false });
     expect(compareOptions(parseFlags('compare', ['--only', 'Redis, karman', '--count', '10']))).toMatchObject({ systems: ['karman', 'redis'], count: 10 });
-    expect((await cli(['compare', '--only', 'kafka'])).err).toContain('--only "kafka" names an unknown system "kafka": give a comma-separated list of karman, nats, redis, rabbitmq');
+    expect((await cli(['compare', '--only', 'kafka'])).err).toContain('--only "kafka" names an unknown system "kafka": give a comma-separated list of karman, rocketmq, nats, redis, rabbitmq');
+  });
+
+  it('parses rocketmq-benchmark options with the benchmark tools\' defaults, and refuses an unknown broker', async () => {
+    expect(rocketmqBenchmarkOptions(parseFlags('rocketmq-benchmark', []))).toEqual({ brokers: ['karman', 'rocketmq'], seconds: 60, count: undefined, threads: 64, size: 1024, consumerThreads: 20, consumeSeconds: 180, json: false });
+    expect(rocketmqBenchmarkOptions(parseFlags('rocketmq-benchmark', ['--only', 'rocketmq', '-q', '50000', '-w', '8']))).toMatchObject({ brokers: ['rocketmq'], count: 50_000, threads: 8 });
+    expect((await cli(['rocketmq-benchmark', '--only', 'kafka'])).err).toContain('--only "kafka" names an unknown broker "kafka": give a comma-separated list of karman, rocketmq');
+    expect((await cli(['rocketmq-benchmark', '--help'])).out).toContain('--consume-seconds S');
   });
 
   it('exits 1 with the reason when the cluster cannot be reached', async () => {

@@ -8,7 +8,7 @@
  * 2 bad command line (unknown command or flag, malformed value).
  */
 import { InvalidArgumentError } from '@karman/protocol';
-import { COMMAND_FLAGS, compareOptions, consumerOptions, e2eOptions, parseFlags, producerOptions } from './bench-options.js';
+import { COMMAND_FLAGS, compareOptions, consumerOptions, e2eOptions, parseFlags, producerOptions, rocketmqBenchmarkOptions } from './bench-options.js';
 import type { CommandName, FlagSpec } from './bench-options.js';
 import { summaryProblem, summaryText } from './bench-summary.js';
 import type { BenchSummary } from './bench-summary.js';
@@ -17,6 +17,7 @@ import { runConsumerBench } from './consumer-bench.js';
 import { runE2eBench } from './e2e-bench.js';
 import type { Writer } from './live-report.js';
 import { runProducerBench } from './producer-bench.js';
+import { runRocketMQBenchmark } from './rocketmq-benchmark.js';
 
 /** Where the CLI writes, what it reads from its environment and what stops it. */
 export interface CliIo {
@@ -32,7 +33,8 @@ const COMMANDS: ReadonlyArray<{ name: CommandName; summary: string; example: str
   { name: 'producer', summary: 'Send as fast as CONCURRENCY senders can (or at --rate); send→ack latency.', example: 'karman-bench producer -n 127.0.0.1:9876 -t BenchmarkTest -s 1024 -w 64 -q 100000' },
   { name: 'consumer', summary: 'Consume with one PushConsumer from the first offset; check every body; born→consume latency.', example: 'karman-bench consumer -n 127.0.0.1:9876 -t BenchmarkTest -g bench_group -q 100000' },
   { name: 'e2e', summary: 'Produce and consume in one process; end-to-end latency in µs.', example: 'karman-bench e2e -n 127.0.0.1:9876 -t BenchmarkTest -s 1024 -w 16 --rate 5000 -q 50000' },
-  { name: 'compare', summary: 'Same workload against a fresh Karman cluster and NATS JetStream, Redis Streams, RabbitMQ.', example: 'karman-bench compare --count 200000 --out docs/benchmarks.md' },
+  { name: 'compare', summary: 'Same workload against a fresh Karman cluster and Apache RocketMQ, NATS JetStream, Redis Streams, RabbitMQ.', example: 'karman-bench compare --count 200000 --out docs/benchmarks.md' },
+  { name: 'rocketmq-benchmark', summary: "Apache RocketMQ's benchmark Producer, then Consumer, against a fresh Karman cluster and then Apache RocketMQ.", example: 'karman-bench rocketmq-benchmark --seconds 60' },
 ];
 
 function flagLine(flag: FlagSpec): string {
@@ -49,7 +51,7 @@ export function usage(): string {
     "lists a command's flags.",
     '',
     'Commands:',
-    ...COMMANDS.map((c) => `  ${c.name.padEnd(9)} ${c.summary}`),
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(18)} ${c.summary}`),
     '',
   ].join('\n');
 }
@@ -84,6 +86,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
       return 0;
     }
     const json = values.json === true;
+    if (command.name === 'rocketmq-benchmark') return await runRocketMQBenchmark(rocketmqBenchmarkOptions(values), { stdout: io.stdout, stderr: io.stderr, signal });
     if (command.name === 'compare') return await runCompare(compareOptions(values), { stdout: io.stdout, stderr: io.stderr, env, signal });
     const context = { lines: json ? io.stderr : io.stdout, stderr: io.stderr, showProgress: io.stderr.isTTY === true, signal };
     let summary: BenchSummary;

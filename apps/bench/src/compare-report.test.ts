@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { markdownDocument, markdownTable, ratioChartSvg, ratioText } from './compare-report.js';
+import { markdownDocument, markdownTable, ratioChartSvg, ratioText, referenceTable } from './compare-report.js';
 import type { CompareResult } from './compare-report.js';
 import type { PeerRow } from './peer-driver.js';
 
@@ -72,5 +72,42 @@ describe('compare report', () => {
     expect(doc).toContain('**Problems:** read 0 of 1000');
     expect(doc).toContain('- **RabbitMQ**: RabbitMQ at amqp://guest:***@127.0.0.1:5672 is unreachable');
     expect(doc).toContain('client 95.5%, server 40%');
+  });
+});
+
+describe('compare report with Apache RocketMQ, the reference', () => {
+  const withReference: CompareResult = {
+    ...result,
+    reference: [row('Apache RocketMQ (64 concurrent sends)', 20_000, 40_000, { shortName: '64 sends', latencyP50Us: 400, latencyP99Us: 1_800 }), row('Apache RocketMQ (auto-batch, 1000 concurrent sends)', 50_000, 0, { shortName: 'auto-batch' })],
+    karmanTransport: 'tcp',
+  };
+
+  it('lists the reference rows after Karman\'s, with the peers\' ratio columns', () => {
+    const lines = markdownTable(withReference).trimEnd().split('\n');
+    expect(lines[4]).toBe('| Apache RocketMQ (64 concurrent sends) | 20,000 | 40,000 | 400 | 1,800 | 0.50× / 2.00× | 0.75× |');
+    expect(lines[5]).toBe('| Apache RocketMQ (auto-batch, 1000 concurrent sends) | 50,000 | 0 | 200 | 900 | 0.20× / 0.80× | – |');
+    expect(lines[6]).toBe('| NATS JetStream | 20,000 | 150,000 | 200 | 900 | 0.50× / 2.00× | 0.20× |');
+  });
+
+  it('divides each Karman row by the reference row of the same workload, throughput and latency', () => {
+    const lines = referenceTable(withReference).trimEnd().split('\n');
+    expect(lines[0]).toBe('| workload | publish msg/s, Karman ÷ RocketMQ | consume msg/s, Karman ÷ RocketMQ | publish→ack p50, Karman ÷ RocketMQ | publish→ack p99, Karman ÷ RocketMQ | published per server CPU-second, Karman ÷ RocketMQ | consumed per server CPU-second, Karman ÷ RocketMQ |');
+    // Server CPU 40 % publishing on both sides; consuming it is unknown (undefined), so no ratio.
+    expect(lines[2]).toBe('| 64 sends | 0.50× (10,000 / 20,000) | 0.50× (20,000 / 40,000) | 0.50× (200 / 400) | 0.50× (900 / 1,800) | 0.50× (25,000 / 50,000) | – |');
+    expect(lines[3]).toBe('| auto-batch | 0.80× (40,000 / 50,000) | – | 1.00× (200 / 200) | 1.00× (900 / 900) | 0.80× (100,000 / 125,000) | – |');
+    expect(lines.at(-1)).toContain('only the broker differs');
+    expect(referenceTable({ ...withReference, karmanTransport: 'ws' })).toContain('run with `--transport tcp`');
+    expect(referenceTable(result)).toBe('');
+  });
+
+  it('charts the reference as the first group and puts its table in the document', () => {
+    const svg = ratioChartSvg(withReference);
+    // background + 3 legend swatches + 4 groups × 3 bars
+    expect(svg.match(/<rect /g)).toHaveLength(1 + 3 + 12);
+    expect(svg.indexOf('Apache RocketMQ (64 concurrent sends)')).toBeLessThan(svg.indexOf('NATS JetStream'));
+    const doc = markdownDocument(withReference, { nproc: 2, cpuModel: 'AMD EPYC', memoryMiB: 24_105, os: 'Linux', node: 'v20', loadAverageStart: [1, 1, 1], loadAverageEnd: [1, 1, 1], date: '2025-01-01T00:00:00.000Z' }, 'karman-bench compare', 'benchmarks.svg');
+    expect(doc).toContain('## Karman ÷ Apache RocketMQ, same workload, same client');
+    expect(doc).toContain(referenceTable(withReference).split('\n')[2]);
+    expect(doc).toContain('- **Apache RocketMQ (64 concurrent sends)**: a note.');
   });
 });

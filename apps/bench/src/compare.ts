@@ -1,7 +1,9 @@
 /**
  * `karman-bench compare`: the same workload against a Karman cluster this command starts (one
  * nameserver and one broker as child processes, ASYNC_FLUSH, store in a temporary folder, the
- * broker's production store sizes) and against the peers already running on this machine (NATS
+ * broker's production store sizes), against Apache RocketMQ started the same way (the reference: its
+ * rows run the Karman rows' workloads with the same Karman client over TCP, and a second table divides
+ * each Karman figure by its RocketMQ twin), and against the peers already running on this machine (NATS
  * JetStream, Redis Streams, RabbitMQ; addresses from NATS_URL, REDIS_URL, AMQP_URL). A peer that
  * cannot be reached is skipped with a line saying so. Prints one markdown table (or JSON); with
  * `--out FILE` also writes a markdown report and an SVG chart of the ratios beside it.
@@ -12,8 +14,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { startProcessCluster } from '@karman/testkit';
+import { apacheRocketMQDriver } from './apache-rocketmq-peer.js';
+import type { ApacheRocketMQTarget } from './apache-rocketmq-peer.js';
+import { SYSTEMS } from './bench-options.js';
 import type { CompareOptions } from './bench-options.js';
-import { markdownDocument, markdownTable, ratioChartSvg } from './compare-report.js';
+import { markdownDocument, markdownTable, ratioChartSvg, referenceTable } from './compare-report.js';
 import type { CompareResult } from './compare-report.js';
 import { karmanDriver } from './karman-peer.js';
 import type { KarmanTarget } from './karman-peer.js';
@@ -21,7 +26,7 @@ import type { Writer } from './live-report.js';
 import { machineFacts } from './machine-facts.js';
 import { DEFAULT_NATS_URL, natsDriver } from './nats-peer.js';
 import { PeerUnavailableError, describeError } from './peer-driver.js';
-import type { PeerDriver } from './peer-driver.js';
+import type { PeerDriver, PeerRow } from './peer-driver.js';
 import { DEFAULT_AMQP_URL, rabbitDriver } from './rabbit-peer.js';
 import { DEFAULT_REDIS_URL, redisDriver } from './redis-peer.js';
 
@@ -58,17 +63,17 @@ export async function startKarmanProcesses(): Promise<KarmanTarget & AsyncDispos
   };
 }
 
-/** The drivers compare runs, in order; the Karman target is injectable for tests. */
-export function drivers(env: Readonly<Record<string, string | undefined>>, transport: 'ws' | 'tcp' = 'tcp', karman: () => Promise<KarmanTarget & AsyncDisposable> = startKarmanProcesses): PeerDriver[] {
-  return [karmanDriver(karman, transport), natsDriver(env.NATS_URL || DEFAULT_NATS_URL), redisDriver(env.REDIS_URL || DEFAULT_REDIS_URL), rabbitDriver(env.AMQP_URL || DEFAULT_AMQP_URL)];
+/** The drivers compare runs, in order; the Karman and Apache RocketMQ targets are injectable for tests. */
+export function drivers(env: Readonly<Record<string, string | undefined>>, transport: 'ws' | 'tcp' = 'tcp', karman: () => Promise<KarmanTarget & AsyncDisposable> = startKarmanProcesses, rocketmq?: () => Promise<ApacheRocketMQTarget>): PeerDriver[] {
+  return [karmanDriver(karman, transport), apacheRocketMQDriver(rocketmq), natsDriver(env.NATS_URL || DEFAULT_NATS_URL), redisDriver(env.REDIS_URL || DEFAULT_REDIS_URL), rabbitDriver(env.AMQP_URL || DEFAULT_AMQP_URL)];
 }
 
-const DISPLAY: Record<string, string> = { karman: 'Karman', nats: 'NATS JetStream', redis: 'Redis Streams', rabbitmq: 'RabbitMQ' };
+const DISPLAY: Record<string, string> = { karman: 'Karman', rocketmq: 'Apache RocketMQ', nats: 'NATS JetStream', redis: 'Redis Streams', rabbitmq: 'RabbitMQ' };
 
 /** The command line as typed, for the report. */
 function commandLine(options: CompareOptions): string {
   const parts = ['karman-bench compare', `--count ${options.count}`, `--size ${options.size}`, `--latency-count ${options.latencyCount}`];
-  if (options.systems.length < 4) parts.push(`--only ${options.systems.join(',')}`);
+  if (options.systems.length < SYSTEMS.length) parts.push(`--only ${options.systems.join(',')}`);
   if (options.transport !== 'tcp') parts.push(`--transport ${options.transport}`);
   if (options.out) parts.push(`--out ${options.out}`);
   if (options.json) parts.push('--json');
@@ -79,7 +84,8 @@ export async function runCompare(options: CompareOptions, io: CompareIo, all: Pe
   const machine = machineFacts();
   const runTag = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
   const log = (line: string): void => void io.stderr.write(`karman-bench compare: ${line}\n`);
-  const result: CompareResult = { karman: [], peers: [], skipped: [], count: options.count, size: options.size, latencyCount: options.latencyCount };
+  const reference: PeerRow[] = [];
+  const result: CompareResult = { karman: [], reference, karmanTransport: options.transport, peers: [], skipped: [], count: options.count, size: options.size, latencyCount: options.latencyCount };
   let failedDrivers = 0;
   for (const driver of all.filter((d) => (options.systems as readonly string[]).includes(d.name))) {
     if (io.signal.aborted) {
@@ -88,7 +94,7 @@ export async function runCompare(options: CompareOptions, io: CompareIo, all: Pe
     }
     try {
       const rows = await driver.run({ count: options.count, size: options.size, window: WINDOW, latencyCount: options.latencyCount, runTag, log });
-      (driver.name === 'karman' ? result.karman : result.peers).push(...rows);
+      (driver.name === 'karman' ? result.karman : driver.name === 'rocketmq' ? reference : result.peers).push(...rows);
       for (const row of rows) log(`${row.system}: publish ${row.publishPerSecond} msg/s, consume ${row.consumePerSecond} msg/s, p50 ${row.latencyP50Us} µs, p99 ${row.latencyP99Us} µs${row.problems.length > 0 ? `; PROBLEMS: ${row.problems.join('; ')}` : ''}`);
     } catch (error) {
       const unavailable = error instanceof PeerUnavailableError;
@@ -101,7 +107,7 @@ export async function runCompare(options: CompareOptions, io: CompareIo, all: Pe
   const facts = machine.finish();
   const command = commandLine(options);
   if (options.json) io.stdout.write(`${JSON.stringify({ command, machine: facts, ...result })}\n`);
-  else io.stdout.write(markdownTable(result));
+  else io.stdout.write(`${markdownTable(result)}${referenceTable(result) === '' ? '' : `\n${referenceTable(result)}`}`);
   if (options.out) {
     const chart = `${basename(options.out, extname(options.out))}.svg`;
     mkdirSync(dirname(options.out), { recursive: true });
@@ -109,7 +115,7 @@ export async function runCompare(options: CompareOptions, io: CompareIo, all: Pe
     writeFileSync(join(dirname(options.out), chart), ratioChartSvg(result));
     log(`wrote ${options.out} and ${join(dirname(options.out), chart)}`);
   }
-  const problems = [...result.karman, ...result.peers].filter((r) => r.problems.length > 0);
+  const problems = [...result.karman, ...reference, ...result.peers].filter((r) => r.problems.length > 0);
   if (problems.length > 0 || failedDrivers > 0) {
     io.stderr.write(`karman-bench compare: ${[...problems.map((r) => `${r.system}: ${r.problems.join('; ')}`), ...(failedDrivers > 0 ? [`${failedDrivers} system(s) failed midway`] : [])].join(' | ')}\n`);
     return 1;

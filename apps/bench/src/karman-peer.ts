@@ -41,7 +41,8 @@ export function karmanDriver(target: () => Promise<KarmanTarget & AsyncDisposabl
   };
 }
 
-async function measure(cluster: KarmanTarget, workload: Workload, transport: 'ws' | 'tcp', key: string, system: string, shortName: string, concurrency: number, producerOptions: Partial<ProducerOptions>): Promise<PeerRow> {
+/** One row: publish `count` to a fresh topic with `concurrency` senders, drain it with one PushConsumer, then time one-at-a-time sends. */
+export async function measure(cluster: KarmanTarget, workload: Workload, transport: 'ws' | 'tcp', key: string, system: string, shortName: string, concurrency: number, producerOptions: Partial<ProducerOptions>): Promise<PeerRow> {
   const topic = `KBench_${key}_${workload.runTag}`;
   const latencyTopic = `KBenchLat_${key}_${workload.runTag}`;
   await cluster.createTopic(topic, { queues: TOPIC_QUEUES });
