@@ -340,7 +340,9 @@ async function consumeStats(context: BrokerContext, request: RemotingCommand, he
       const brokerOffset = Math.max(0, context.store.getMaxOffsetInQueue(topic, queueId));
       const consumerOffset = Math.max(0, context.offsets.query(group, topic, queueId));
       const lastTimestamp = await storeTimestampAt(context, topic, queueId, consumerOffset - 1);
-      entries.push([{ brokerName: context.config.brokerName, queueId, topic }, { brokerOffset, consumerOffset, lastTimestamp }]);
+      // 5.x OffsetWrapper: where the group last pulled (its tools show pullOffset − consumerOffset as inflight).
+      const pullOffset = Math.max(consumerOffset, context.offsets.queryPull(group, topic, queueId));
+      entries.push([{ brokerName: context.config.brokerName, queueId, topic }, { brokerOffset, consumerOffset, lastTimestamp, pullOffset }]);
     }
   }
   // consumeTps: Karman keeps no per-group rate yet; 0 tells tools "unknown" as RocketMQ's idle value does.

@@ -46,6 +46,7 @@ export async function resetOffset(context: BrokerContext, request: RemotingComma
   }
   // Stored first, so a member that misses the push (or restarts) still starts from the new offsets.
   for (const { queue, offset } of table) context.offsets.commit(group, topic, queue.queueId, offset);
+  context.offsets.clearPull(group, topic);
   const offsetTable = encodeQueueOffsets(table);
   const forC = `{"offsetTable":[${table.map(({ queue, offset }) => JSON.stringify({ brokerName: queue.brokerName, offset, queueId: queue.queueId, topic: queue.topic })).join(',')}]}`;
   for (const member of members) {

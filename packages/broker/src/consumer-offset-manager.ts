@@ -15,6 +15,7 @@ const SEPARATOR = '@';
 
 export class ConsumerOffsetManager {
   private readonly table = new Map<string, Map<number, number>>();
+  private readonly pulled = new Map<string, Map<number, number>>();
   private readonly store: JsonConfigFile<z.infer<typeof FileSchema>> | undefined;
   private dirty = false;
 
@@ -37,6 +38,28 @@ export class ConsumerOffsetManager {
     if (!queues) this.table.set(key, (queues = new Map()));
     queues.set(queueId, offset);
     this.dirty = true;
+  }
+
+  /**
+   * Where the group's last pull of a queue ended (RocketMQ 5.x `commitPullOffset`): the next offset
+   * it will pull. In memory only, for consume stats' `pullOffset` (pulled but not yet committed =
+   * inflight); a restart forgets it.
+   */
+  commitPull(group: string, topic: string, queueId: number, offset: number): void {
+    const key = topic + SEPARATOR + group;
+    let queues = this.pulled.get(key);
+    if (!queues) this.pulled.set(key, (queues = new Map()));
+    queues.set(queueId, offset);
+  }
+
+  /** The last pull's next offset, or the committed offset when the group has not pulled the queue. */
+  queryPull(group: string, topic: string, queueId: number): number {
+    return this.pulled.get(topic + SEPARATOR + group)?.get(queueId) ?? this.query(group, topic, queueId);
+  }
+
+  /** Forget where a group pulled a topic (its offsets were reset). */
+  clearPull(group: string, topic: string): void {
+    this.pulled.delete(topic + SEPARATOR + group);
   }
 
   /** The committed offset, or -1 when the group has none for that queue. */
@@ -70,11 +93,13 @@ export class ConsumerOffsetManager {
   }
 
   removeTopic(topic: string): void {
+    for (const key of [...this.pulled.keys()]) if (key.slice(0, key.lastIndexOf(SEPARATOR)) === topic) this.pulled.delete(key);
     for (const key of [...this.table.keys()]) if (key.slice(0, key.lastIndexOf(SEPARATOR)) === topic) this.table.delete(key);
     this.dirty = true;
   }
 
   removeGroup(group: string): void {
+    for (const key of [...this.pulled.keys()]) if (key.slice(key.lastIndexOf(SEPARATOR) + 1) === group) this.pulled.delete(key);
     for (const key of [...this.table.keys()]) if (key.slice(key.lastIndexOf(SEPARATOR) + 1) === group) this.table.delete(key);
     this.dirty = true;
   }

@@ -238,6 +238,7 @@ async function pull(
     remark = `offset ${header.queueOffset} of ${header.topic}:${header.queueId} is outside [${result.minOffset}, ${result.maxOffset}] (${result.status}); continue from nextBeginOffset ${result.nextBeginOffset}`;
   }
   commitCarriedOffset(context, header, allowSuspend);
+  if (code === ResponseCode.SUCCESS.code) context.offsets.commitPull(header.consumerGroup, header.topic, header.queueId, nextBeginOffset);
   return createResponse(
     request,
     code,

@@ -48,7 +48,7 @@ describe('broker status', () => {
     expect(byQueue.get(0)).toMatchObject({ brokerOffset: 5, consumerOffset: 3 });
     expect(byQueue.get(0)!.lastTimestamp).toBeGreaterThan(Date.now() - 60_000);
     // Never consumed: consumer offset 0, no last time, lag = broker offset.
-    expect(byQueue.get(1)).toEqual({ brokerOffset: 2, consumerOffset: 0, lastTimestamp: 0 });
+    expect(byQueue.get(1)).toEqual({ brokerOffset: 2, consumerOffset: 0, lastTimestamp: 0, pullOffset: 0 });
     expect(stats.offsetTable.every((e) => e.key.topic === topic && e.key.brokerName === 'broker-a')).toBe(true);
 
     const oneTopic = parseRemotingJson(text(await b.request(RequestCode.GET_CONSUME_STATS.code, { consumerGroup: group, topic }))) as typeof stats;

@@ -10,7 +10,7 @@ import { RemotingClient, RequestCode, ResponseCode, createRequest, createRespons
 import type { RemotingCommand } from '@karman/protocol';
 import { startTestBroker, uniqueName } from './broker-fixture.js';
 import type { TestBroker } from './broker-fixture.js';
-import { heartbeatBody, until } from './pull-fixture.js';
+import { heartbeatBody, pullFields, until } from './pull-fixture.js';
 
 const RESET = RequestCode.INVOKE_BROKER_TO_RESET_OFFSET.code;
 const STATUS = RequestCode.INVOKE_BROKER_TO_GET_CONSUMER_STATUS.code;
@@ -166,5 +166,32 @@ describe('GET_BROKER_CONSUME_STATS', () => {
     // Ordered topics only: this one is not.
     const ordered = parseRemotingJson(Buffer.from((await b.request(RequestCode.GET_BROKER_CONSUME_STATS.code, { isOrder: true })).body!).toString()) as typeof body;
     expect(ordered.consumeStatsList.find((entry) => group in entry)![group]).toEqual([]);
+  });
+});
+
+describe('consume stats pull offset (5.x inflight)', () => {
+  it('reports where the group last pulled, so tools show pulled-but-uncommitted messages as inflight; a reset forgets it', async () => {
+    await using b = await startTestBroker();
+    const topic = uniqueName('InflightTopic');
+    const group = uniqueName('InflightGroup');
+    const between = await topicWithMessages(b, topic);
+    b.broker.context.offsets.commit(group, topic, 0, 1);
+    const pulled = await b.request(RequestCode.PULL_MESSAGE.code, pullFields(group, topic, 0, 1, { maxMsgNums: 3 }));
+    expect(pulled.code).toBe(ResponseCode.SUCCESS.code);
+    const stats = (await b.request(RequestCode.GET_CONSUME_STATS.code, { consumerGroup: group, topic })).body;
+    const parsed = parseRemotingJson(Buffer.from(stats!).toString()) as { offsetTable: Array<{ key: { queueId: number }; value: Record<string, number> }> };
+    const byQueue = new Map(parsed.offsetTable.map((e) => [e.key.queueId, e.value]));
+    // Pulled 1..3, committed 1: pullOffset 4, three messages in flight.
+    expect(byQueue.get(0)).toMatchObject({ brokerOffset: 5, consumerOffset: 1, pullOffset: 4 });
+    // Never pulled: the pull offset is the consumer offset (nothing in flight).
+    expect(byQueue.get(1)).toMatchObject({ consumerOffset: 0, pullOffset: 0 });
+
+    const member = new RemotingClient(`tcp://${b.broker.address}`, { reconnect: false });
+    expect((await member.request(createRequest(RequestCode.HEART_BEAT.code, {}, heartbeatBody('client-a', group, { [topic]: '*' })))).code).toBe(0);
+    b.broker.context.offsets.commit(group, topic, 1, 0);
+    expect((await b.request(RESET, { topic, group, timestamp: between, isForce: true })).code).toBe(ResponseCode.SUCCESS.code);
+    const after = parseRemotingJson(Buffer.from((await b.request(RequestCode.GET_CONSUME_STATS.code, { consumerGroup: group, topic })).body!).toString()) as typeof parsed;
+    expect(after.offsetTable.find((e) => e.key.queueId === 0)!.value).toMatchObject({ consumerOffset: 3, pullOffset: 3 });
+    await member.close();
   });
 });
