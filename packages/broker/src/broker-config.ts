@@ -64,7 +64,7 @@ export const BrokerConfigSchema = z.object({
   rebalanceLockMaxLiveTime: millis(60_000, 'An orderly-consumption queue lock expires this long after its last renewal.'),
   slaveReadEnable: bool(false, 'Suggest slaves to consumers whose backlog is no longer in memory.'),
   accessMessageInMemoryMaxRatio: z.coerce.number().int().min(0).max(100).default(40).describe('Backlog share of physical memory past which reads go to a slave.'),
-  physicalMemoryBytes: z.coerce.number().int().min(0).default(0).describe('Physical memory the slave-read rule measures against (§5.3); 0 reads it from the OS. Tests set a few MiB.'),
+  physicalMemoryBytes: z.coerce.number().int().min(0).default(0).describe('Physical memory the slave-read rule (§5.3) and the young-queue answer of QUERY_CONSUMER_OFFSET measure against; 0 reads it from the OS. Tests set a few MiB.'),
   haMasterAddress: z.string().default('').describe('Slave: the master\'s `host:port` to replicate from; empty learns it from the nameserver registration answer.'),
   haSendHeartbeatInterval: millis(5_000, 'Longest a replication request waits for new data before answering empty (a heartbeat both ways).'),
   haHousekeepingInterval: millis(20_000, 'A replication connection silent this long is closed (either side); the slave reconnects.'),

@@ -188,6 +188,8 @@ let physicalMemory: number | undefined;
  * answer 0 rather than "not found" when the queue still starts at 0 and its first message is not
  * yet out of memory (`checkInDiskByConsumeOffset` false; an empty queue counts as in memory), so a
  * new group on a young topic starts from the beginning even with CONSUME_FROM_LAST_OFFSET.
+ * "Memory" is the figure the slave-read rule uses (`physicalMemoryBytes`, else the OS's), as
+ * RocketMQ measures both against `StoreUtil.TOTAL_PHYSICAL_MEMORY_SIZE`.
  */
 async function youngQueue(context: BrokerContext, topic: string, queueId: number): Promise<boolean> {
   const { store, config } = context;
@@ -196,8 +198,9 @@ async function youngQueue(context: BrokerContext, topic: string, queueId: number
   const buffer = first.status === GetMessageStatus.FOUND ? first.buffers[0] : undefined;
   if (!buffer) return first.minOffset <= 0;
   physicalMemory ??= totalmem();
+  const memory = config.physicalMemoryBytes > 0 ? config.physicalMemoryBytes : physicalMemory;
   const behind = store.maxPhyOffset - Number(buffer.readBigInt64BE(recordFieldPositions(0).physicalOffset));
-  return behind <= physicalMemory * (config.accessMessageInMemoryMaxRatio / 100);
+  return behind <= memory * (config.accessMessageInMemoryMaxRatio / 100);
 }
 
 /** Store time of the queue's oldest message, -1 when the queue holds none (`getEarliestMessageTime`). */

@@ -84,6 +84,21 @@ describe('consumer offsets', () => {
     expect([young.code, young.extFields.offset]).toEqual([ResponseCode.SUCCESS.code, '0']);
   });
 
+  it('judges "still in memory" against physicalMemoryBytes when it is set, as the slave-read rule does', async () => {
+    // RocketMQ measures both against one figure (StoreUtil.TOTAL_PHYSICAL_MEMORY_SIZE).
+    await using b = await startTestBroker({ physicalMemoryBytes: 1000 });
+    const topic = uniqueName('off_mem');
+    const group = uniqueName('off_group');
+    await createTopic(b, topic, 1);
+    await putMessage(b, topic, 0, 'first');
+    const young = await b.request(QUERY, { consumerGroup: group, topic, queueId: 0 });
+    expect([young.code, young.extFields.offset]).toEqual([ResponseCode.SUCCESS.code, '0']);
+    // 40 % of 1000 bytes: a few hundred bytes written after the first message put it "on disk".
+    for (let i = 0; i < 3; i++) await putMessage(b, topic, 0, 'x'.repeat(300));
+    const old = await b.request(QUERY, { consumerGroup: group, topic, queueId: 0 });
+    expect(old.code).toBe(ResponseCode.QUERY_NOT_FOUND.code);
+  });
+
   it('answers max, min, by-timestamp and earliest-store-time queries with RocketMQ field names', async () => {
     let now = 1_700_000_000_000;
     await using b = await startTestBroker({ clock: () => now });
