@@ -3,7 +3,8 @@
  * mqadmin, the dashboard and karman-admin call (reference §7.1). Topics and subscription groups
  * (create, list, delete: each change persisted by its manager, topic changes re-registered with the
  * nameservers at once), message queries (by key, by commit-log offset, by queue offset), status
- * (runtime info, consume stats, topic stats, connections) and the broker config.
+ * (runtime info, consume stats, topic stats, connections) and the broker config. The offset reset
+ * and consumer status, which the broker relays to the group's consumers, are in broker-to-client.ts.
  *
  * Answers keep RocketMQ's JSON. Two points about that JSON:
  *   - RocketMQ encodes bodies with fastjson, which writes a `Map` whose keys are objects with the
