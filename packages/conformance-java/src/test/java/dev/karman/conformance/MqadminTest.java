@@ -33,13 +33,17 @@ import org.apache.rocketmq.tools.admin.DefaultMQAdminExt;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
 
 /**
  * {@code mqadmin} itself ({@code MQAdminStartup.main}) against Karman, run as a user runs it: a
  * JVM of its own per command (it may call {@code System.exit}, and it sets the nameserver address
  * as a system property), {@code -n <namesrv>} plus the command's arguments, and the output checked
- * for what a user reads there.
+ * for what a user reads there. The four tests run at once (unique names, one cluster): most of a
+ * command's time is its JVM starting and its client shutting down.
  */
+@Execution(ExecutionMode.CONCURRENT)
 class MqadminTest {
     private static final String CLUSTER = "DefaultCluster";
     private static final boolean V4 = System.getProperty("karman.rocketmqVersion", "4.9.8").startsWith("4.");
