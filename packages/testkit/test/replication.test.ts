@@ -49,6 +49,23 @@ async function closeClients(): Promise<void> {
   await Promise.all(clients.splice(0).map((c) => c.close()));
 }
 
+/**
+ * A group's offset committed on the master (5) and copied to the slave, the master stopped, and
+ * the group committing 9 on the slave meanwhile: where a master that returns has to be caught up.
+ */
+async function committedOnSlaveWhileMasterDown(cluster: TestCluster): Promise<{ slave: Broker; group: string; topic: string }> {
+  const topic = uniqueName('T');
+  const group = uniqueName('G');
+  await cluster.createTopic(topic, { queues: 1 });
+  const slave = cluster.broker('broker-a', 1);
+  await client(cluster.broker('broker-a').address).request(createRequest(RequestCode.UPDATE_CONSUMER_OFFSET.code, { consumerGroup: group, topic, queueId: 0, commitOffset: 5 }));
+  await waitFor('the slave to copy the offset', () => slave.context.offsets.query(group, topic, 0) === 5);
+  await cluster.stopBroker('broker-a');
+  const committed = await client(slave.address).request(createRequest(RequestCode.UPDATE_CONSUMER_OFFSET.code, { consumerGroup: group, topic, queueId: 0, commitOffset: 9 }));
+  expect(committed.code).toBe(ResponseCode.SUCCESS.code);
+  return { slave, group, topic };
+}
+
 function send(c: RemotingClient, topic: string, queueId: number, body: Buffer): Promise<RemotingCommand> {
   return c.request(
     createRequest(
@@ -302,16 +319,8 @@ describe('master/slave replication', () => {
 
   it('hands offsets committed to the slave while the master was down back to the master when it returns', async () => {
     await using cluster = await pair();
-    const topic = uniqueName('T');
-    const group = uniqueName('G');
-    await cluster.createTopic(topic, { queues: 1 });
-    const slave = cluster.broker('broker-a', 1);
     try {
-      await client(cluster.broker('broker-a').address).request(createRequest(RequestCode.UPDATE_CONSUMER_OFFSET.code, { consumerGroup: group, topic, queueId: 0, commitOffset: 5 }));
-      await waitFor('the slave to copy the offset', () => slave.context.offsets.query(group, topic, 0) === 5);
-      await cluster.stopBroker('broker-a');
-      const committed = await client(slave.address).request(createRequest(RequestCode.UPDATE_CONSUMER_OFFSET.code, { consumerGroup: group, topic, queueId: 0, commitOffset: 9 }));
-      expect(committed.code).toBe(ResponseCode.SUCCESS.code);
+      const { slave, group, topic } = await committedOnSlaveWhileMasterDown(cluster);
       const master = await cluster.startBroker('broker-a');
       await waitFor('the master to get the offset back', () => master.context.offsets.query(group, topic, 0) === 9);
       await new Promise((r) => setTimeout(r, 500)); // a few more sync rounds: the slave keeps 9 as well
@@ -327,15 +336,8 @@ describe('master/slave replication', () => {
   ])('never rewinds the master with an offset from the slave when %s', async (_what, onMaster) => {
     // A slow sync round, so the master's new offset lands before the slave's next round.
     await using cluster = await pair({}, { slaveSyncInterval: 1_500 });
-    const topic = uniqueName('T');
-    const group = uniqueName('G');
-    await cluster.createTopic(topic, { queues: 1 });
-    const slave = cluster.broker('broker-a', 1);
     try {
-      await client(cluster.broker('broker-a').address).request(createRequest(RequestCode.UPDATE_CONSUMER_OFFSET.code, { consumerGroup: group, topic, queueId: 0, commitOffset: 5 }));
-      await waitFor('the slave to copy the offset', () => slave.context.offsets.query(group, topic, 0) === 5);
-      await cluster.stopBroker('broker-a');
-      await client(slave.address).request(createRequest(RequestCode.UPDATE_CONSUMER_OFFSET.code, { consumerGroup: group, topic, queueId: 0, commitOffset: 9 }));
+      const { slave, group, topic } = await committedOnSlaveWhileMasterDown(cluster);
       const master = await cluster.startBroker('broker-a');
       const moved = await client(master.address).request(createRequest(RequestCode.UPDATE_CONSUMER_OFFSET.code, { consumerGroup: group, topic, queueId: 0, commitOffset: onMaster }));
       expect(moved.code).toBe(ResponseCode.SUCCESS.code);
