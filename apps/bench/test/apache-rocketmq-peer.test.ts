@@ -30,8 +30,11 @@ describe.skipIf(skipReason !== undefined)(`the Apache RocketMQ driver against a 
   });
 });
 
-describe.runIf(skipReason !== undefined && process.env.CI)('Apache RocketMQ under CI', () => {
-  it('has Java and Maven to start Apache RocketMQ (CI must not pass by skipping the reference)', () => {
-    throw new Error(`cannot start Apache RocketMQ: ${skipReason}`);
+// Defined only when it must fail, so a machine with Java counts no skipped test for it.
+if (skipReason !== undefined && process.env.CI) {
+  describe('Apache RocketMQ under CI', () => {
+    it('has Java and Maven to start Apache RocketMQ (CI must not pass by skipping the reference)', () => {
+      throw new Error(`cannot start Apache RocketMQ: ${skipReason}`);
+    });
   });
-});
+}

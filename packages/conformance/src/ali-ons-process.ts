@@ -2,7 +2,7 @@
  * One ali-ons client process, driven from a test: it runs `ali-ons-agent.mjs` with plain node,
  * HOME set to a fresh temporary folder (ali-ons keeps broadcast offsets under ~), and a hard
  * timeout after which the process is killed whatever it is doing, because ali-ons never lets its
- * process exit after close() (defect 4 in remoting-clients.md §B). Commands and replies are JSON
+ * process exit after close() (an ali-ons defect: its timers keep the process alive). Commands and replies are JSON
  * lines; see the agent's header for the wire.
  *
  * `await using client = await AliOnsProcess.start({ namesrvAddr })` kills it on dispose.

@@ -2,8 +2,8 @@
  * Where ali-ons 3.12.0 puts a message with a `shardingKey` (lib/producer/topic_publish_info.js):
  * the first 4 bytes of the key's MD5, big-endian unsigned, modulo the number of distinct writable
  * queue ids, indexes that list. The client then compares the picked queue id for truthiness, so
- * queue 0 reads as "no constraint" and the message goes round-robin (defect 1 in
- * remoting-clients.md §B): ordered tests must use keys that do not land on queue 0. The hash is
+ * queue 0 reads as "no constraint" and the message goes round-robin (an ali-ons defect, listed
+ * in this package's README): ordered tests must use keys that do not land on queue 0. The hash is
  * deterministic, so the test can choose its keys up front.
  */
 import { createHash } from 'node:crypto';

@@ -11,8 +11,8 @@
  * - the broker table is replaced from the nameserver's route on each poll (`pollNameServerInteval`,
  *   a client option; 500 ms here). Once the killed master's connection closes, the nameserver
  *   lists only the slave;
- * - the slave serves the pulls because it runs with `slaveReadEnable=true`, as apps/broker's README
- *   starts one;
+ * - the slave serves the pulls with default settings (`slaveReadEnable=false` only makes it
+ *   suggest the master);
  * - a failed pull is retried after `pullTimeDelayMillsWhenException` (200 ms here);
  * - heartbeats go to slaves too while the client has a consumer, so the slave can answer the
  *   rebalance's consumer list;
@@ -119,10 +119,8 @@ describe('ali-ons with a master and its slave', () => {
       ...SMALL_STORE_ARGS,
       ...HA_ARGS,
       '--set', `haMasterAddress=${masterAddr}`,
-      // As apps/broker/README.md starts a slave. Without it the slave answers every pull with
-      // PULL_RETRY_IMMEDIATELY (§5.3), which ali-ons reads as NO_MATCHED_MSG: it moves past the
-      // messages and commits there, so it never consumes them (see this package's README).
-      '--set', 'slaveReadEnable=true',
+      // Default slaveReadEnable (false): a slave still serves the messages it has, as RocketMQ's
+      // PullMessageProcessor does; the option only steers live consumers to slaves.
     ];
     slave = LoggedProcess.spawn('karman-broker broker-a slave', slaveArgs, { cwd: BROKER_DIR });
     const slaveAddr = `127.0.0.1:${(await slave.waitForLine((l) => l.msg === 'karman-broker listening', 'the slave\'s "listening" line', 20_000)).port as number}`;
