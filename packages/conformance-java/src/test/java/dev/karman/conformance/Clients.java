@@ -61,7 +61,7 @@ final class Clients {
         try {
             var queues = reader.fetchMessageQueues(topic);
             reader.assign(queues);
-            for (MessageQueue mq : queues) reader.seek(mq, 0);
+            for (MessageQueue mq : queues) seekWithRetry(reader, mq);
             long deadline = System.currentTimeMillis() + timeoutMillis;
             while (got.size() < expected && System.currentTimeMillis() < deadline) got.addAll(reader.poll(200));
             got.addAll(reader.poll(300));
@@ -69,6 +69,26 @@ final class Clients {
             reader.shutdown();
         }
         return got;
+    }
+
+    /**
+     * {@code seek(mq, 0)}, tried up to three times. Under the full suite on 2 cores the 5.5.0
+     * client has, about once in three runs, failed its first GET_MIN_OFFSET on a fresh connection
+     * with "send request to <broker> failed" (the write of the request failed: a closed channel);
+     * the cause is not found yet and is kept visible here on stderr. Only the reader's seek is
+     * retried, never what a test asserts on.
+     */
+    static void seekWithRetry(DefaultLitePullConsumer reader, MessageQueue mq) throws Exception {
+        for (int attempt = 1; ; attempt++) {
+            try {
+                reader.seek(mq, 0);
+                return;
+            } catch (org.apache.rocketmq.client.exception.MQClientException e) {
+                if (attempt >= 3) throw e;
+                System.err.println("readAll: seek(" + mq + ", 0) failed (attempt " + attempt + "), retrying: " + e.getCause());
+                Thread.sleep(200);
+            }
+        }
     }
 
     static void await(BooleanSupplier condition, long timeoutMillis, String what) throws InterruptedException {
