@@ -42,6 +42,8 @@ describe('renderMetrics', () => {
     expect(m.get('karman_broker_put_latency_avg_ms')).toBe(2);
     expect(m.get('karman_broker_put_latency_max_ms')).toBe(3);
     expect(m.get('karman_broker_held_pull_requests')).toBe(0);
+    expect(m.get('karman_broker_send_requests_total')).toBe(0);
+    expect(m.get('karman_broker_pull_requests_total')).toBe(0);
     expect(m.get('karman_store_commitlog_min_offset_bytes')).toBe(0);
     expect(m.get('karman_store_commitlog_max_offset_bytes')).toBe(context.store.maxPhyOffset);
     expect(m.get('karman_store_size_bytes')).toBe(context.store.maxPhyOffset);

@@ -10,6 +10,7 @@
  *   broker_messages_in_total{topic}, broker_bytes_in_total{topic}        (stored by sends)
  *   broker_messages_out_total{topic}, broker_bytes_out_total{topic}      (returned by pulls)
  *   broker_put_requests_total, broker_put_latency_avg_ms, broker_put_latency_max_ms
+ *   broker_send_requests_total, broker_pull_requests_total              (received, whatever the answer)
  *   broker_held_pull_requests
  *   broker_topics, broker_online_consumer_groups
  *   consumer_offset{group,topic,queue}, consumer_lag{group,topic,queue}  (max offset − committed)
@@ -75,6 +76,8 @@ export function renderMetrics(context: BrokerContext): string {
     [{}, stats.putCount > 0 ? stats.putLatencyTotalMs / stats.putCount : 0],
   ]);
   out.family('broker_put_latency_max_ms', 'gauge', 'Longest store put since start.', [[{}, stats.putLatencyMaxMs]]);
+  out.family('broker_send_requests_total', 'counter', 'Send requests received (single and batch), refused ones included, since start.', [[{}, stats.sendRequests]]);
+  out.family('broker_pull_requests_total', 'counter', 'Pull requests received, whatever they found, since start; a held pull counts once.', [[{}, stats.pullRequests]]);
   out.family('broker_held_pull_requests', 'gauge', 'Pull requests parked by long polling.', [[{}, context.holds.size]]);
   out.family('broker_topics', 'gauge', 'Topics configured on this broker, system topics included.', [[{}, context.topics.all().length]]);
   out.family('broker_online_consumer_groups', 'gauge', 'Consumer groups with at least one connected member.', [[{}, context.clients.consumerGroups().length]]);

@@ -18,6 +18,10 @@ export class BrokerStats {
   putLatencyTotalMs = 0;
   putLatencyMaxMs = 0;
   getCount = 0;
+  /** PULL_MESSAGE and LITE_PULL_MESSAGE requests received, whatever their answer (a held pull counts once). */
+  pullRequests = 0;
+  /** SEND_MESSAGE, SEND_MESSAGE_V2 and SEND_BATCH_MESSAGE requests received, refused ones included. */
+  sendRequests = 0;
 
   private counters(topic: string): TopicCounters {
     let c = this.topics.get(topic);

@@ -99,6 +99,7 @@ export function registerPullProcessor(context: BrokerContext): void {
 
   for (const code of [RequestCode.PULL_MESSAGE.code, RequestCode.LITE_PULL_MESSAGE.code]) {
     context.server.registerHandler(code, async (request, { connection, header }) => {
+      context.stats.pullRequests++;
       const checked = await checkPull(context, request, header as PullMessageRequestHeader);
       if ('response' in checked) return checked.response;
       return pull(context, request, connection, checked.plan, true, abandoners);

@@ -184,16 +184,20 @@ export function reputInput(record: MessageRecord, topic: string, queueId: number
 export function registerSendProcessor(context: BrokerContext): void {
   const processor = new SendMessageProcessor(context);
   const { server } = context;
-  server.registerHandler(RequestCode.SEND_MESSAGE.code, (request, { connection, header }) =>
-    processor.send(request, connection, header as SendMessageRequestHeader),
-  );
-  server.registerHandler(RequestCode.SEND_MESSAGE_V2.code, (request, { connection, header }) =>
-    processor.send(request, connection, sendMessageHeaderFromV2(header as SendMessageRequestHeaderV2)),
-  );
+  const { stats } = context;
+  server.registerHandler(RequestCode.SEND_MESSAGE.code, (request, { connection, header }) => {
+    stats.sendRequests++;
+    return processor.send(request, connection, header as SendMessageRequestHeader);
+  });
+  server.registerHandler(RequestCode.SEND_MESSAGE_V2.code, (request, { connection, header }) => {
+    stats.sendRequests++;
+    return processor.send(request, connection, sendMessageHeaderFromV2(header as SendMessageRequestHeaderV2));
+  });
   // RocketMQ parses SEND_BATCH_MESSAGE with the V2 names too (`parseRequestHeader`).
-  server.registerHandler(RequestCode.SEND_BATCH_MESSAGE.code, (request, { connection, header }) =>
-    processor.sendBatch(request, connection, sendMessageHeaderFromV2(header as SendMessageRequestHeaderV2)),
-  );
+  server.registerHandler(RequestCode.SEND_BATCH_MESSAGE.code, (request, { connection, header }) => {
+    stats.sendRequests++;
+    return processor.sendBatch(request, connection, sendMessageHeaderFromV2(header as SendMessageRequestHeaderV2));
+  });
   server.registerHandler(RequestCode.CONSUMER_SEND_MSG_BACK.code, (request, { header }) => processor.sendBack(request, header as ConsumerSendMsgBackRequestHeader));
 }
 
