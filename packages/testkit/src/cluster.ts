@@ -144,7 +144,11 @@ export class TestCluster implements AsyncDisposable {
     await client?.close();
   }
 
-  async startBroker(brokerName: string, brokerId = 0): Promise<Broker> {
+  /**
+   * Start a stopped broker on its port and store. `options` apply to this start only, over the
+   * spec's (e.g. a slave restarted with an `haMasterAddress` it cannot reach, so it stops copying).
+   */
+  async startBroker(brokerName: string, brokerId = 0, options: BrokerOptions = {}): Promise<Broker> {
     const slot = this.slot(brokerName, brokerId);
     if (slot.broker) return slot.broker;
     const broker = await Broker.start({
@@ -164,6 +168,7 @@ export class TestCluster implements AsyncDisposable {
       logger: () => {},
       ...this.options.brokerOptions,
       ...slot.spec.options,
+      ...options,
     });
     slot.broker = broker;
     slot.port = broker.port;
