@@ -220,14 +220,17 @@ async function pull(
     suggest = result.status === GetMessageStatus.FOUND && suggestSlave(context, result) ? plan.whichBrokerWhenConsumeSlowly : plan.groupBrokerId;
   }
   let remark: string | undefined;
-  const nextBeginOffset = result.nextBeginOffset;
+  let nextBeginOffset = result.nextBeginOffset;
   // A slave serves what it found whatever slaveReadEnable says: RocketMQ's PullMessageProcessor sets
   // PULL_RETRY_IMMEDIATELY for a slave without it and then overwrites the code from the store's
   // status, so only the suggestion (the master, above) differs. That is what lets consumers read a
   // dead master's messages from its slave; slaveReadEnable only steers live consumers to slaves.
   if (config.brokerRole === 'SLAVE' && code === ResponseCode.PULL_OFFSET_MOVED.code) {
-    // A slave never corrects offsets (offsetCheckInSlave=false): it only asks for a retry.
+    // A slave never corrects offsets (offsetCheckInSlave=false): it only asks for a retry, from the
+    // same offset (DefaultMessageStore.nextOffsetCorrection keeps the old one on a slave). A slave
+    // missing what its dead master had must not send the consumer back to its first message.
     code = ResponseCode.PULL_RETRY_IMMEDIATELY.code;
+    nextBeginOffset = header.queueOffset;
   }
 
   let body: Uint8Array | undefined;

@@ -266,5 +266,11 @@ describe('PULL_MESSAGE', () => {
     const empty = await slave.request(PULL, pullFields(group, topic, 0, 1));
     expect(empty.code).toBe(ResponseCode.PULL_NOT_FOUND.code);
     expect(empty.extFields.suggestWhichBrokerId).toBe('0');
+    // Past its end (it lacks what a dead master had): retry from the same offset, never a corrected
+    // one (a master would answer PULL_OFFSET_MOVED to offset 0 here).
+    const beyond = await slave.request(PULL, pullFields(group, topic, 0, 7));
+    expect(beyond.code).toBe(ResponseCode.PULL_RETRY_IMMEDIATELY.code);
+    expect(beyond.extFields.nextBeginOffset).toBe('7');
+    expect(slave.broker.context.stats.pullRequests).toBe(3);
   });
 });
