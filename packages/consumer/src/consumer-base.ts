@@ -78,6 +78,7 @@ export interface BaseOptions {
   allocateStrategy: AllocateStrategy;
   pullBatchSize: number;
   pullInterval: number;
+  pullTimeDelayMillsWhenRetryImmediately: number;
   brokerSuspendMaxTimeMillis: number;
   consumerTimeoutMillisWhenSuspend: number;
   pullTimeDelayMillsWhenException: number;
@@ -547,10 +548,12 @@ export abstract class ConsumerBase<O extends BaseOptions> {
         continue;
       }
       try {
+        const from = entry.nextOffset;
         const result = await this.pullOnce(entry);
         if (pq.dropped) break;
         await this.handlePullResult(entry, result);
-        if (this.options.pullInterval > 0) await sleep(this.options.pullInterval, abort.signal);
+        const pause = this.retriesInPlace(result, from) ? Math.max(this.options.pullInterval, this.options.pullTimeDelayMillsWhenRetryImmediately) : this.options.pullInterval;
+        if (pause > 0) await sleep(pause, abort.signal);
       } catch (error) {
         if (pq.dropped || this.stopping) break;
         this.emit({ type: 'pull_failed', queue: { ...entry.queue }, error: error as Error });
@@ -560,6 +563,16 @@ export abstract class ConsumerBase<O extends BaseOptions> {
         await sleep(flowControlled ? PULL_DELAY_WHEN_BROKER_FLOW_CONTROL : this.options.pullTimeDelayMillsWhenException, abort.signal);
       }
     }
+  }
+
+  /**
+   * A PULL_RETRY_IMMEDIATELY answer (NO_MATCHED_MSG) that brought nothing and did not move the
+   * offset: asking again at once would get the same answer, e.g. from a slave that lacks what its
+   * dead master had, which serves nothing and corrects nothing. RocketMQ's push consumer re-pulls at
+   * once whatever the answer; a tag-filtered scan that did move on still does here.
+   */
+  private retriesInPlace(result: PullResult, from: number): boolean {
+    return result.status === PullStatus.NO_MATCHED_MSG && result.records.length === 0 && !(result.nextBeginOffset > from);
   }
 
   private async pullOnce(entry: QueueEntry): Promise<PullResult> {

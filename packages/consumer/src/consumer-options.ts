@@ -76,6 +76,14 @@ const CommonConsumerOptionsSchema = ClientOptionsSchema.extend({
   pullBatchSize: z.number().int().min(1).max(1024).default(256),
   /** Pause between two pulls of a queue (`pullInterval`, 0). */
   pullInterval: z.number().int().min(0).default(0),
+  /**
+   * Pause before pulling a queue again after a PULL_RETRY_IMMEDIATELY answer that brought nothing
+   * and did not move the offset (20 ms, RocketMQ's pause after a broker's FLOW_CONTROL). Such an
+   * answer comes again if asked again at once: a slave that lacks what its dead master had answers
+   * it until the master is back. RocketMQ re-pulls at once; 20 ms caps that loop at about 50 pulls
+   * a second per queue. 0 re-pulls at once, as RocketMQ does.
+   */
+  pullTimeDelayMillsWhenRetryImmediately: z.number().int().min(0).default(20),
   /** How long the broker holds a pull that found nothing (`brokerSuspendMaxTimeMillis`, 15 s). */
   brokerSuspendMaxTimeMillis: millis(15_000),
   /** Client timeout of a held pull (`consumerTimeoutMillisWhenSuspend`, 30 s); must exceed the suspend time. */
