@@ -44,6 +44,7 @@ const STORE_HELP: Record<string, string> = {
   cleanResourceInterval: 'How often the retention check runs, ms; 0 disables it.',
   cleanResourceInitialDelay: 'Delay before the first retention check, ms.',
   deleteFileBatchMax: 'Most segments deleted in one retention round.',
+  physicalMemoryBytes: 'Memory the in-memory window (accessMessageInMemoryMaxRatio) is a share of, bytes; 0 reads the RAM.',
   checkCRCOnRecover: 'Check body CRCs while recovering after a crash.',
   messageIndexEnable: 'Build the key index used by QUERY_MESSAGE.',
   maxHashSlotNum: 'Hash slots per index file.',

@@ -557,7 +557,8 @@ const STORE_CONFIG_SKIP = new Set(['storePathRootDir', 'storeHost', 'clock', 'di
 function brokerConfigValues(context: BrokerContext): Record<string, unknown> {
   const values: Record<string, unknown> = { ...context.config };
   const storeOptions = context.store.options as unknown as Record<string, unknown>;
-  for (const key of Object.keys(storeOptionsSchema.shape)) if (!STORE_CONFIG_SKIP.has(key)) values[key] = storeOptions[key];
+  // A key both have (accessMessageInMemoryMaxRatio) shows the broker's value: the one UPDATE_BROKER_CONFIG changes.
+  for (const key of Object.keys(storeOptionsSchema.shape)) if (!STORE_CONFIG_SKIP.has(key) && !(key in values)) values[key] = storeOptions[key];
   return values;
 }
 
@@ -588,6 +589,8 @@ function updateBrokerConfig(context: BrokerContext, request: RemotingCommand): R
   context.log('info', 'broker config updated', { updates });
   // The nameservers learn a permission change (e.g. read-only before maintenance) at once.
   if (keys.includes('brokerPermission')) context.topicsChanged();
+  // The store's in-memory window is the one every "still in memory" judgement reads.
+  if (keys.includes('accessMessageInMemoryMaxRatio')) context.store.setAccessMessageInMemoryMaxRatio(merged.accessMessageInMemoryMaxRatio);
   // Not written back to a file: like `--set`, it lasts until the process stops.
   return ok(request);
 }

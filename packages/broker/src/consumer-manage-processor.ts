@@ -15,7 +15,6 @@
  * Bodies are client JSON: each is checked with a zod schema and a bad one is answered SYSTEM_ERROR
  * with a remark naming the problem, never thrown.
  */
-import { totalmem } from 'node:os';
 import { z } from 'zod';
 import { Perm, RequestCode, ResponseCode, createResponse, recordFieldPositions, retryTopic } from '@karman/protocol';
 import type {
@@ -181,26 +180,20 @@ function parseJsonBody<T>(request: RemotingCommand, schema: z.ZodType<T>, what: 
   return { ok: true, value: parsed.data };
 }
 
-let physicalMemory: number | undefined;
-
 /**
  * RocketMQ's quirk for a group with no committed offset (§4.5, `ConsumerManageProcessor.queryConsumerOffset`):
  * answer 0 rather than "not found" when the queue still starts at 0 and its first message is not
  * yet out of memory (`checkInDiskByConsumeOffset` false; an empty queue counts as in memory), so a
  * new group on a young topic starts from the beginning even with CONSUME_FROM_LAST_OFFSET.
- * "Memory" is the figure the slave-read rule uses (`physicalMemoryBytes`, else the OS's), as
- * RocketMQ measures both against `StoreUtil.TOTAL_PHYSICAL_MEMORY_SIZE`.
+ * "In memory" is the store's one window (`MessageStore.isInMemory`), the one the slave-read rule uses.
  */
 async function youngQueue(context: BrokerContext, topic: string, queueId: number): Promise<boolean> {
-  const { store, config } = context;
+  const { store } = context;
   if (store.getMinOffsetInQueue(topic, queueId) > 0) return false;
   const first = await store.getMessage({ topic, queueId, offset: 0, maxCount: 1 });
   const buffer = first.status === GetMessageStatus.FOUND ? first.buffers[0] : undefined;
   if (!buffer) return first.minOffset <= 0;
-  physicalMemory ??= totalmem();
-  const memory = config.physicalMemoryBytes > 0 ? config.physicalMemoryBytes : physicalMemory;
-  const behind = store.maxPhyOffset - Number(buffer.readBigInt64BE(recordFieldPositions(0).physicalOffset));
-  return behind <= memory * (config.accessMessageInMemoryMaxRatio / 100);
+  return store.isInMemory(Number(buffer.readBigInt64BE(recordFieldPositions(0).physicalOffset)));
 }
 
 /** Store time of the queue's oldest message, -1 when the queue holds none (`getEarliestMessageTime`). */

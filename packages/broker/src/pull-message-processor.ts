@@ -14,7 +14,6 @@
  * the broker stopping), or with a never-delivered answer when the connection closes, so nothing
  * waits on a vanished consumer.
  */
-import { totalmem } from 'node:os';
 import { InvalidArgumentError, RequestCode, ResponseCode, createResponse, isReadable, tagsCode } from '@karman/protocol';
 import type { PullMessageRequestHeader, RemotingCommand, ServerConnection } from '@karman/protocol';
 import { GetMessageStatus } from '@karman/commitlog';
@@ -314,18 +313,14 @@ function commitCarriedOffset(context: BrokerContext, header: PullMessageRequestH
   context.offsets.commit(header.consumerGroup, header.topic, header.queueId, header.commitOffset);
 }
 
-let physicalMemory: number | undefined;
-
 /**
- * §5.3: a consumer reading data more than `accessMessageInMemoryMaxRatio` % of physical memory
- * behind the commit log's end is probably reading from disk; with slave reads on, send it to a slave.
+ * A consumer reading further behind the commit log's end than the store's in-memory window
+ * (`accessMessageInMemoryMaxRatio` % of `physicalMemoryBytes`, `MessageStore.isInMemory`) is
+ * probably reading from disk; with slave reads on, send it to a slave (RocketMQ's
+ * `GetMessageResult.suggestPullingFromSlave`).
  */
 function suggestSlave(context: BrokerContext, result: GetMessageResult): boolean {
   const last = result.buffers.at(-1);
   if (!last || last.length < POS_PHYSICAL_OFFSET + 8) return false;
-  physicalMemory ??= totalmem();
-  // physicalMemoryBytes lets tests (and containers whose limit is below the host's RAM) set the figure.
-  const memory = context.config.physicalMemoryBytes > 0 ? context.config.physicalMemoryBytes : physicalMemory;
-  const lastPhy = Number(last.readBigInt64BE(POS_PHYSICAL_OFFSET));
-  return context.store.maxPhyOffset - lastPhy > memory * (context.config.accessMessageInMemoryMaxRatio / 100);
+  return !context.store.isInMemory(Number(last.readBigInt64BE(POS_PHYSICAL_OFFSET)));
 }

@@ -84,6 +84,23 @@ describe('consumer offsets', () => {
     expect([young.code, young.extFields.offset]).toEqual([ResponseCode.SUCCESS.code, '0']);
   });
 
+  it('keeps one in-memory window: an UPDATE_BROKER_CONFIG of accessMessageInMemoryMaxRatio moves the store\'s, and GET_BROKER_CONFIG reports it', async () => {
+    await using b = await startTestBroker({ physicalMemoryBytes: 10_000 });
+    const topic = uniqueName('off_window');
+    await createTopic(b, topic, 1);
+    await putMessage(b, topic, 0, 'x'.repeat(3_000));
+    const store = b.broker.context.store;
+    const first = 0;
+    // 40 % of 10,000 bytes: the first record, ~3 KiB behind the end, is in memory.
+    expect(store.isInMemory(first)).toBe(true);
+    const updated = await b.request(RequestCode.UPDATE_BROKER_CONFIG.code, {}, Buffer.from('accessMessageInMemoryMaxRatio=10\n'));
+    expect(updated.code).toBe(ResponseCode.SUCCESS.code);
+    // 10 % of 10,000 bytes: now it is not, for the store's reads as for the broker's answers.
+    expect(store.isInMemory(first)).toBe(false);
+    const config = await b.request(RequestCode.GET_BROKER_CONFIG.code, {});
+    expect(Buffer.from(config.body ?? []).toString('utf8')).toMatch(/^accessMessageInMemoryMaxRatio=10$/m);
+  });
+
   it('judges "still in memory" against physicalMemoryBytes when it is set, as the slave-read rule does', async () => {
     // RocketMQ measures both against one figure (StoreUtil.TOTAL_PHYSICAL_MEMORY_SIZE).
     await using b = await startTestBroker({ physicalMemoryBytes: 1000 });

@@ -1,4 +1,4 @@
-export { MessageStore, MAX_TOPIC_LENGTH, MAX_QUEUE_ID } from './message-store.js';
+export { MessageStore, MAX_TOPIC_LENGTH, MAX_QUEUE_ID, inMemoryWindowBytes } from './message-store.js';
 export type { PutMessageInput, PutMessageResult, GetMessageRequest, GetMessageResult, StoredRecord, QueryMessageResult, CleanResult } from './message-store.js';
 export { PutMessageStatus, GetMessageStatus } from './message-status.js';
 export { FlushDiskType, storeOptionsSchema, resolveStoreOptions } from './store-config.js';

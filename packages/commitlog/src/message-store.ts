@@ -202,6 +202,17 @@ function illegal(status: PutMessageStatus, reason: string): PutMessageResult {
   return { status, reason, wroteOffset: -1, wroteBytes: 0, queueOffset: -1, msgNum: 0, msgIds: [], storeTimestamp: 0 };
 }
 
+/**
+ * RocketMQ's memory rule (`DefaultMessageStore.getMessage`, `checkInDiskByCommitOffset`): the
+ * newest `accessMessageInMemoryMaxRatio` % of physical memory's worth of commit log is taken to be
+ * in the page cache. Physical memory is `physicalMemoryBytes` when set, else the machine's RAM
+ * (RocketMQ's `StoreUtil.TOTAL_PHYSICAL_MEMORY_SIZE`).
+ */
+export function inMemoryWindowBytes(accessMessageInMemoryMaxRatio: number, physicalMemoryBytes: number): number {
+  const memory = physicalMemoryBytes > 0 ? physicalMemoryBytes : totalmem();
+  return Math.floor((memory * accessMessageInMemoryMaxRatio) / 100);
+}
+
 export class MessageStore {
   private readonly commitLog: CommitLog;
   private readonly consumeQueues: ConsumeQueueStore;
@@ -224,8 +235,8 @@ export class MessageStore {
   private cleaning: Promise<CleanResult> | undefined;
   /** What recovery found at open. */
   recovery!: RecoveryReport;
-  /** Newest commit-log bytes read synchronously (see accessMessageInMemoryMaxRatio). */
-  private readonly inMemoryBytes: number;
+  /** Newest commit-log bytes counted as in memory (see `isInMemory`). */
+  private inMemoryBytes: number;
   /** Offset message ids are the store host then the offset in 16 hex digits (§3.7): the host part never changes. */
   private readonly msgIdPrefix: string;
 
@@ -235,7 +246,7 @@ export class MessageStore {
   ) {
     const root = options.storePathRootDir;
     this.msgIdPrefix = createOffsetMessageId(options.storeHost, 0).slice(0, -16);
-    this.inMemoryBytes = (totalmem() * options.accessMessageInMemoryMaxRatio) / 100;
+    this.inMemoryBytes = inMemoryWindowBytes(options.accessMessageInMemoryMaxRatio, options.physicalMemoryBytes);
     this.commitLog = new CommitLog(join(root, 'commitlog'), options.mappedFileSizeCommitLog, options.clock, options.logger, (d) => this.onWritten(d), options.readCacheBytes);
     this.consumeQueues = new ConsumeQueueStore(join(root, 'consumequeue'), options.mappedFileSizeConsumeQueue, options.clock, options.logger);
     this.dispatchers.push(this.consumeQueues);
@@ -669,7 +680,7 @@ export class MessageStore {
     const n = units.length / CQ_STORE_UNIT_SIZE;
     const tags = req.tagsCodes;
     const result = res(GetMessageStatus.NO_MATCHED_MESSAGE, offset, min, max);
-    const hot = n > 0 && this.commitLog.maxOffset - readInt64BE(units, 0) <= this.inMemoryBytes;
+    const hot = n > 0 && this.isInMemory(readInt64BE(units, 0));
     const cold: Stretch['items'] = [];
     let taken = 0;
     let bytes = 0;
@@ -855,6 +866,21 @@ export class MessageStore {
   /** End of the written commit log. */
   get maxPhyOffset(): number {
     return this.commitLog.maxOffset;
+  }
+
+  /**
+   * Whether the commit-log record at `physicalOffset` lies in the in-memory window
+   * (`inMemoryWindowBytes`) behind the log's end. The one judge of "still in memory": the store's
+   * synchronous reads, the broker's suggestion to read from a slave and its answer for a new
+   * group's first offset all ask it.
+   */
+  isInMemory(physicalOffset: number): boolean {
+    return this.commitLog.maxOffset - physicalOffset <= this.inMemoryBytes;
+  }
+
+  /** Change `accessMessageInMemoryMaxRatio` while the store runs (a broker's UPDATE_BROKER_CONFIG). */
+  setAccessMessageInMemoryMaxRatio(ratio: number): void {
+    this.inMemoryBytes = inMemoryWindowBytes(ratio, this.options.physicalMemoryBytes);
   }
 
   /** End of the fdatasync'ed commit log. */

@@ -71,6 +71,11 @@ export const storeOptionsSchema = z.object({
    */
   accessMessageInMemoryMaxRatio: int(0).max(100).default(40),
   /**
+   * Physical memory the in-memory window is a share of, bytes; 0 (the default) reads the machine's
+   * RAM. Set it in a container whose memory limit is below the host's, and in tests.
+   */
+  physicalMemoryBytes: int(0).default(0),
+  /**
    * Bytes of recently read commit-log blocks (256 KiB each) kept in memory, so reads of nearby
    * records share one pread instead of one each (64 MiB; 0 turns the cache off). Node has no mmap:
    * this stands in for the mapped pages RocketMQ reads from.

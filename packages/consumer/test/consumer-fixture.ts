@@ -4,8 +4,8 @@
  */
 import { Producer } from '@karman/producer';
 import type { Message, SendResult } from '@karman/producer';
-import type { TestCluster } from '@karman/testkit';
-import { uniqueName } from '@karman/testkit';
+import type { BrokerSpec, TestCluster } from '@karman/testkit';
+import { startCluster, uniqueName } from '@karman/testkit';
 
 export { uniqueName };
 
@@ -20,6 +20,19 @@ export const FAST = {
   pollNameServerInterval: 200,
   heartbeatBrokerInterval: 200,
 } as const;
+
+/** Replication intervals shrunk: registration, HA heartbeat and reconnect, metadata sync. */
+export const HA = { registerNameServerPeriod: 200, haSendHeartbeatInterval: 200, haReconnectInterval: 50, slaveSyncInterval: 200 } as const;
+
+/** One master/slave pair, broker-a ids 0 and 1, with HA intervals and each side's own options. */
+export async function startPair(master: BrokerSpec['options'] = {}, slave: BrokerSpec['options'] = {}): Promise<TestCluster> {
+  return startCluster({
+    brokers: [
+      { brokerName: 'broker-a', options: { ...HA, ...master } },
+      { brokerName: 'broker-a', brokerId: 1, options: { ...HA, ...slave } },
+    ],
+  });
+}
 
 /** A started producer on the cluster; dispose it with `await using`. */
 export async function startProducer(cluster: TestCluster): Promise<Producer> {

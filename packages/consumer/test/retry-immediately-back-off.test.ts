@@ -8,21 +8,14 @@
  * carries on once the master is back.
  */
 import { describe, expect, it } from 'vitest';
-import { startCluster } from '@karman/testkit';
 import { PushConsumer } from '../src/push-consumer.js';
 import type { ConsumerStatus } from '../src/index.js';
-import { FAST, sendMessages, startProducer, uniqueName, waitFor } from './consumer-fixture.js';
+import { FAST, sendMessages, startPair, startProducer, uniqueName, waitFor } from './consumer-fixture.js';
 
-const HA = { registerNameServerPeriod: 200, haSendHeartbeatInterval: 200, haReconnectInterval: 50, slaveSyncInterval: 200 } as const;
 
 describe('a pull answered PULL_RETRY_IMMEDIATELY with nothing in it', () => {
   it('is repeated after a back-off, from the same offset, against a slave missing what the dead master had', async () => {
-    await using cluster = await startCluster({
-      brokers: [
-        { brokerName: 'broker-a', options: HA },
-        { brokerName: 'broker-a', brokerId: 1, options: HA },
-      ],
-    });
+    await using cluster = await startPair();
     const topic = uniqueName('T');
     await cluster.createTopic(topic, { queues: 1 });
     await using producer = await startProducer(cluster);

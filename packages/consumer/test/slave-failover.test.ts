@@ -4,21 +4,14 @@
  * moves back to the master when it returns, without rewinding past what it consumed meanwhile.
  */
 import { describe, expect, it } from 'vitest';
-import { startCluster } from '@karman/testkit';
 import { PushConsumer } from '../src/push-consumer.js';
-import { FAST, sendMessages, startProducer, uniqueName, waitFor } from './consumer-fixture.js';
+import { FAST, sendMessages, startPair, startProducer, uniqueName, waitFor } from './consumer-fixture.js';
 
-const HA = { registerNameServerPeriod: 300, haSendHeartbeatInterval: 200, haReconnectInterval: 50, slaveSyncInterval: 200 } as const;
 
 describe('consuming from a slave', () => {
   // With defaults (slaveReadEnable=false) too: a slave serves what it has once the master is gone.
   it.each([{ name: 'default options', slave: {} }, { name: 'slaveReadEnable=true', slave: { slaveReadEnable: true } }])('carries on from the slave when the master stops, and back on the master when it returns ($name)', async ({ slave: slaveOptions }) => {
-    await using cluster = await startCluster({
-      brokers: [
-        { brokerName: 'broker-a', options: HA },
-        { brokerName: 'broker-a', brokerId: 1, options: { ...HA, ...slaveOptions } },
-      ],
-    });
+    await using cluster = await startPair({}, slaveOptions);
     const topic = uniqueName('T');
     await cluster.createTopic(topic, { queues: 2 });
     const slave = cluster.broker('broker-a', 1);
@@ -61,5 +54,47 @@ describe('consuming from a slave', () => {
     // Offsets committed to the slave went back to the master: nothing read from the slave is read again.
     await new Promise((r) => setTimeout(r, 500));
     expect([...second.values()].filter((n) => n > 1)).toEqual([]);
+  });
+
+  it('reads from the slave while further behind than the in-memory window, and from the master again once caught up', async () => {
+    // 40 % (accessMessageInMemoryMaxRatio's default) of 64 KiB: a pull more than ~26 KiB behind
+    // the log's end is steered to broker id 1 (whichBrokerWhenConsumeSlowly); both brokers read the
+    // window through the store's one isInMemory.
+    const steer = { slaveReadEnable: true, physicalMemoryBytes: 64 * 1024 };
+    await using cluster = await startPair(steer, steer);
+    const topic = uniqueName('T');
+    await cluster.createTopic(topic, { queues: 1 });
+    const master = cluster.broker('broker-a');
+    const slave = cluster.broker('broker-a', 1);
+    await using producer = await startProducer(cluster);
+    const backlog = await sendMessages(producer, topic, 200, (i) => ({ body: Buffer.alloc(1024, i) }));
+    await waitFor(() => slave.context.store.maxPhyOffset === master.context.store.maxPhyOffset, 'the slave to copy the backlog');
+
+    const served = (b: typeof master): number => b.context.stats.perTopic().get(topic)?.messagesOut ?? 0;
+    const got = new Map<string, number>();
+    await using consumer = new PushConsumer({
+      ...FAST,
+      nameservers: cluster.namesrvAddr,
+      group: uniqueName('G'),
+      subscriptions: { [topic]: '*' },
+      consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET',
+      pullBatchSize: 8,
+      handler: (m) => void got.set(m.msgId, (got.get(m.msgId) ?? 0) + 1),
+    });
+    await consumer.start();
+    await waitFor(() => backlog.every((s) => got.has(s.msgId)), 'the 200-message backlog', 15_000);
+    // Most of the backlog came from the slave; the newest ~26 KiB, within the window, from the master.
+    expect(served(slave)).toBeGreaterThanOrEqual(150);
+    expect(served(slave)).toBeLessThan(200);
+    expect(served(master)).toBeGreaterThan(0);
+
+    // Caught up, it stays on the master: new messages are all read there.
+    const slaveBefore = served(slave);
+    const masterBefore = served(master);
+    const fresh = await sendMessages(producer, topic, 20, (i) => ({ body: `fresh-${i}` }));
+    await waitFor(() => fresh.every((s) => got.has(s.msgId)), 'the messages sent after it caught up');
+    expect(served(slave)).toBe(slaveBefore);
+    expect(served(master) - masterBefore).toBe(20);
+    expect([...got.values()].filter((n) => n > 1)).toEqual([]);
   });
 });
