@@ -219,7 +219,7 @@ export class Broker implements AsyncDisposable {
     const schedule = new ScheduleMessageService(context, join(configDir, 'delayOffset.json'));
 
     registerMetadataExport(context, schedule);
-    const synchronizer = isSlave ? new SlaveSynchronizer(context, () => haClient?.masterAddress, join(configDir, 'delayOffset.json')) : undefined;
+    const synchronizer = isSlave ? new SlaveSynchronizer(context, () => haClient?.masterAddress, schedule) : undefined;
 
     const broker = new Broker(context, schedule, haService, haClient, synchronizer);
     store.onMessageArrival((topic, queueId, logicOffset, tagsCode) => holds.arriving(topic, queueId, logicOffset, tagsCode));
@@ -230,6 +230,7 @@ export class Broker implements AsyncDisposable {
     holds.start();
     // Delayed messages are delivered by the master only; a slave receives them through replication.
     if (!isSlave) schedule.start();
+    else schedule.loadProgress();
     haService?.start();
     haClient?.start();
     synchronizer?.start();

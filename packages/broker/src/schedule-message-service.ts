@@ -132,6 +132,24 @@ export class ScheduleMessageService {
     if (this.started) await this.persist();
   }
 
+  /**
+   * A slave's copy of its master's progress (`SlaveSynchronize.syncDelayOffset`): replace the
+   * table, answer it from now on and keep it in `delayOffset.json`, so a slave restarted, or
+   * inspected with GET_ALL_DELAY_OFFSET, shows where the master's levels were.
+   */
+  async follow(offsetTable: Record<string, number>): Promise<void> {
+    for (const [level, offset] of Object.entries(offsetTable)) {
+      const n = Number(level);
+      if (Number.isInteger(n) && n >= 1 && n <= this.levels.length) this.setOffset(n, offset);
+    }
+    await this.persist();
+  }
+
+  /** Read the saved progress without delivering anything (a slave answering GET_ALL_DELAY_OFFSET). */
+  loadProgress(): void {
+    if (!this.started) this.load();
+  }
+
   /** Next queue offset of `level` to deliver (0 when nothing was delivered yet). */
   offsetOf(level: number): number {
     return this.offsets.get(level) ?? 0;

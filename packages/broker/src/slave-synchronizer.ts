@@ -16,7 +16,6 @@ import { RemoteError, RemotingClient, RequestCode, ResponseCode, createRequest, 
 import type { RemotingCommand } from '@karman/protocol';
 import { z } from 'zod';
 import type { BrokerContext } from './broker-context.js';
-import { JsonConfigFile } from './json-config-file.js';
 import type { ScheduleMessageService } from './schedule-message-service.js';
 import { SubscriptionGroupConfigSchema } from './subscription-group-manager.js';
 import { DataVersionSchema, TopicConfigSchema } from './topic-config-manager.js';
@@ -44,7 +43,6 @@ export class SlaveSynchronizer {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
-  private readonly delayFile: JsonConfigFile<z.infer<typeof DelayOffsetsBody>>;
   /** The master's offset table as last copied: what differs from it was committed here. */
   private copiedOffsets: Record<string, Record<string, number>> | undefined;
   /** When the last complete sync finished (clock ms), 0 before the first. */
@@ -53,10 +51,9 @@ export class SlaveSynchronizer {
   constructor(
     private readonly context: BrokerContext,
     private readonly masterAddress: () => string | undefined,
-    delayOffsetFile: string,
-  ) {
-    this.delayFile = new JsonConfigFile(delayOffsetFile, DelayOffsetsBody);
-  }
+    /** This broker's delay-level progress: the copy is kept (and answered) there, as the master's is. */
+    private readonly schedule: ScheduleMessageService,
+  ) {}
 
   start(): void {
     const interval = this.context.config.slaveSyncInterval;
@@ -135,7 +132,7 @@ export class SlaveSynchronizer {
         this.copiedOffsets = b.offsetTable;
         await offsets.persist();
       }),
-      fetch(RequestCode.GET_ALL_DELAY_OFFSET.code, DelayOffsetsBody).then((b) => this.delayFile.save(b)),
+      fetch(RequestCode.GET_ALL_DELAY_OFFSET.code, DelayOffsetsBody).then((b) => this.schedule.follow(b.offsetTable)),
       fetch(RequestCode.GET_ALL_SUBSCRIPTIONGROUP_CONFIG.code, GroupsBody).then((b) => groups.replaceAll(b.subscriptionGroupTable, b.dataVersion)),
     ]);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');

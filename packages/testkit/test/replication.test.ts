@@ -317,6 +317,36 @@ describe('master/slave replication', () => {
     }
   });
 
+  it('copies the master\'s delay-level progress to the slave, which answers it and keeps it across a restart (SlaveSynchronize.syncDelayOffset)', async () => {
+    const levels = { messageDelayLevel: '50ms 100ms' };
+    await using cluster = await pair(levels, levels);
+    const topic = uniqueName('T');
+    await cluster.createTopic(topic, { queues: 1 });
+    const master = cluster.broker('broker-a');
+    const toMaster = client(master.address);
+    const delayOffsets = async (address: string): Promise<unknown> => {
+      const answer = await client(address).request(createRequest(RequestCode.GET_ALL_DELAY_OFFSET.code));
+      return JSON.parse(Buffer.from(answer.body ?? []).toString()).offsetTable;
+    };
+    try {
+      const delayed = { producerGroup: 'pg', topic, defaultTopic: 'TBW102', defaultTopicQueueNums: 4, queueId: 0, sysFlag: 0, bornTimestamp: Date.now(), flag: 0 };
+      for (let i = 0; i < 3; i++) {
+        const sent = await toMaster.request(createRequest(RequestCode.SEND_MESSAGE.code, { ...delayed, properties: 'DELAY\u00011\u0002' }, Buffer.from(`d${i}`)));
+        expect(sent.code).toBe(ResponseCode.SUCCESS.code);
+      }
+      await waitFor('the master to deliver the 3 delayed messages', () => master.context.store.getMaxOffsetInQueue(topic, 0) === 3);
+      await waitFor('the master to count level 1 delivered', async () => JSON.stringify(await delayOffsets(master.address)) === JSON.stringify({ '1': 3, '2': 0 }));
+      // The slave's own answer, not only its file, follows the master's.
+      await waitFor('the slave to answer the master\'s delay progress', async () => JSON.stringify(await delayOffsets(cluster.broker('broker-a', 1).address)) === JSON.stringify({ '1': 3, '2': 0 }));
+      await cluster.stopBroker('broker-a', 1);
+      await cluster.stopBroker('broker-a');
+      const slave = await cluster.startBroker('broker-a', 1);
+      expect(await delayOffsets(slave.context.brokerAddr)).toEqual({ '1': 3, '2': 0 });
+    } finally {
+      await closeClients();
+    }
+  });
+
   it('hands offsets committed to the slave while the master was down back to the master when it returns', async () => {
     await using cluster = await pair();
     try {
