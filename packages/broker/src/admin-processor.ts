@@ -56,7 +56,7 @@ import type {
   ViewMessageRequestHeader,
 } from '@karman/protocol';
 import { INDEX_QUERY_MAX_NUM, storeOptionsSchema } from '@karman/commitlog';
-import { formatProperties, parseProperties } from '@karman/protocol';
+import { configBodyTooLarge, formatProperties, parseProperties } from '@karman/protocol';
 import { replicationRuntimeInfo } from './ha-service.js';
 import { consumerStatus, resetOffset } from './broker-to-client.js';
 import type { BrokerContext } from './broker-context.js';
@@ -563,6 +563,8 @@ function brokerConfigValues(context: BrokerContext): Record<string, unknown> {
 }
 
 function updateBrokerConfig(context: BrokerContext, request: RemotingCommand): RemotingCommand {
+  const tooLarge = configBodyTooLarge(request.body, 'UPDATE_BROKER_CONFIG');
+  if (tooLarge) return fail(request, ResponseCode.SYSTEM_ERROR.code, tooLarge);
   const text = Buffer.from(request.body ?? []).toString('utf8');
   const updates = parseProperties(text);
   const keys = Object.keys(updates);

@@ -183,5 +183,9 @@ describe('broker config', () => {
     expect(b.broker.config.accessMessageInMemoryMaxRatio).toBe(30);
     const empty = await b.request(RequestCode.UPDATE_BROKER_CONFIG.code);
     expect(empty.remark).toMatch(/no key=value lines/);
+    // A body past 64 KiB is refused before it is parsed, naming the limit; the broker keeps serving.
+    const huge = await b.request(RequestCode.UPDATE_BROKER_CONFIG.code, {}, Buffer.from(`slaveReadEnable=false\n#${'x'.repeat(70_000)}`));
+    expect([huge.code, huge.remark]).toEqual([ResponseCode.SYSTEM_ERROR.code, expect.stringMatching(/UPDATE_BROKER_CONFIG body is 70023 bytes, over the 65536-byte limit/)]);
+    expect(b.broker.config.slaveReadEnable).toBe(true);
   });
 });

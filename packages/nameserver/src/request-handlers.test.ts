@@ -149,6 +149,8 @@ describe('nameserver request handlers', () => {
     await expect(call(RequestCode.UPDATE_NAMESRV_CONFIG.code, {}, Buffer.from('nope=1'))).rejects.toThrow(/unknown nameserver option "nope"/);
     await expect(call(RequestCode.UPDATE_NAMESRV_CONFIG.code, {}, Buffer.from('brokerExpiredMillis=abc'))).rejects.toThrow(/brokerExpiredMillis/);
     expect(config().brokerExpiredMillis).toBe(5000);
+    await expect(call(RequestCode.UPDATE_NAMESRV_CONFIG.code, {}, Buffer.from(`brokerExpiredMillis=1\n#${'x'.repeat(70_000)}`))).rejects.toThrow(/UPDATE_NAMESRV_CONFIG body is 70023 bytes, over the 65536-byte limit/);
+    expect(config().brokerExpiredMillis).toBe(5000);
     expect(RUNTIME_UPDATABLE_OPTIONS.has('orderMessageEnable')).toBe(true);
   });
 });

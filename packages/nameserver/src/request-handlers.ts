@@ -21,7 +21,7 @@ import type {
   RemotingCommand,
   TopicRequestHeader,
 } from '@karman/protocol';
-import { formatProperties, parseProperties } from '@karman/protocol';
+import { configBodyTooLarge, formatProperties, parseProperties } from '@karman/protocol';
 import type { KVConfigManager } from './kv-config-manager.js';
 import { RUNTIME_UPDATABLE_OPTIONS, nameServerOptionNames } from './name-server-options.js';
 import type { NameServerConfig } from './name-server-options.js';
@@ -200,6 +200,8 @@ export function createNameServerHandlers(ctx: NameServerHandlerContext): Map<num
 
   // Configuration (§1.5: 318/319)
   on(RequestCode.UPDATE_NAMESRV_CONFIG.code, (request) => {
+    const tooLarge = configBodyTooLarge(request.body, 'UPDATE_NAMESRV_CONFIG');
+    if (tooLarge) throw new InvalidArgumentError(tooLarge);
     const text = request.body === undefined ? '' : Buffer.from(request.body).toString('utf8');
     const changes = parseProperties(text);
     const keys = Object.keys(changes);

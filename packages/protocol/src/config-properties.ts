@@ -13,7 +13,8 @@ import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError } from './errors.js';
 
 function unescape(text: string): string {
-  return text.replace(/\\(u[0-9a-fA-F]{4}|.)/g, (_, escape: string) => {
+  if (!text.includes('\\')) return text;
+  return text.replace(/\\(u[0-9a-fA-F]{4}|[\s\S])/g, (_, escape: string) => {
     if (escape.startsWith('u') && escape.length === 5) return String.fromCharCode(parseInt(escape.slice(1), 16));
     if (escape === 'n') return '\n';
     if (escape === 't') return '\t';
@@ -23,26 +24,77 @@ function unescape(text: string): string {
   });
 }
 
+/** java.util.Properties' blanks: space, tab and form feed (line terminators split lines first). */
+function isBlank(ch: string | undefined): boolean {
+  return ch === ' ' || ch === '\t' || ch === '\f';
+}
+
+function skipBlanks(line: string, from: number): number {
+  let i = from;
+  while (i < line.length && isBlank(line[i])) i++;
+  return i;
+}
+
 function continues(line: string): boolean {
   let backslashes = 0;
   for (let i = line.length - 1; i >= 0 && line[i] === '\\'; i--) backslashes++;
   return backslashes % 2 === 1;
 }
 
-/** Parse properties text into key → value (later keys win, as in Java). */
+/**
+ * One logical line into [key, value], in one pass as `Properties.load` reads it: the key ends at
+ * the first unescaped '=', ':' or blank; blanks, then at most one '=' or ':', then blanks separate
+ * it from the value. No regular expression: request bodies are parsed on the event loop.
+ */
+function splitKeyValue(line: string): [string, string] {
+  let keyEnd = 0;
+  while (keyEnd < line.length) {
+    const ch = line[keyEnd];
+    if (ch === '\\') keyEnd += 2;
+    else if (ch === '=' || ch === ':' || isBlank(ch)) break;
+    else keyEnd++;
+  }
+  keyEnd = Math.min(keyEnd, line.length);
+  let valueStart = skipBlanks(line, keyEnd);
+  if (line[valueStart] === '=' || line[valueStart] === ':') valueStart = skipBlanks(line, valueStart + 1);
+  return [unescape(line.slice(0, keyEnd)), unescape(line.slice(valueStart).trimEnd())];
+}
+
+/**
+ * Largest properties body a server reads from a request (UPDATE_BROKER_CONFIG, UPDATE_NAMESRV_CONFIG):
+ * 64 KiB, far above any real broker.conf (every option of a broker fits in about 8 KiB).
+ */
+export const MAX_CONFIG_BODY_BYTES = 64 * 1024;
+
+/** Why a config body cannot be read, or undefined when it can: the size limit, said so a caller can act. */
+export function configBodyTooLarge(body: Uint8Array | undefined, request: string): string | undefined {
+  const size = body?.length ?? 0;
+  if (size <= MAX_CONFIG_BODY_BYTES) return undefined;
+  return `the ${request} body is ${size} bytes, over the ${MAX_CONFIG_BODY_BYTES}-byte limit; send only the options to change, a few lines of key=value`;
+}
+
+/** Parse properties text into key → value (later keys win, as in Java); linear in the text's length. */
 export function parseProperties(text: string): Record<string, string> {
   const out: Record<string, string> = Object.create(null) as Record<string, string>;
   const lines = text.split(/\r\n|\r|\n/);
   for (let i = 0; i < lines.length; i++) {
-    let line = lines[i]!.replace(/^[ \t\f]+/, '');
+    let line = lines[i]!;
+    line = line.slice(skipBlanks(line, 0));
     if (line === '' || line.startsWith('#') || line.startsWith('!')) continue;
-    while (continues(line) && i + 1 < lines.length) line = line.slice(0, -1) + lines[++i]!.replace(/^[ \t\f]+/, '');
-    // The key ends at the first unescaped '=', ':' or whitespace.
-    const match = /^((?:\\.|[^=:\s\\])*)\s*[=:]?\s*(.*)$/.exec(line);
-    if (!match) continue;
-    const key = unescape(match[1]!);
+    if (continues(line) && i + 1 < lines.length) {
+      // Parts are joined once: concatenating line by line is quadratic in a long run of them.
+      const parts = [line.slice(0, -1)];
+      let next = line;
+      while (continues(next) && i + 1 < lines.length) {
+        next = lines[++i]!;
+        next = next.slice(skipBlanks(next, 0));
+        parts.push(continues(next) && i + 1 < lines.length ? next.slice(0, -1) : next);
+      }
+      line = parts.join('');
+    }
+    const [key, value] = splitKeyValue(line);
     if (key === '') continue;
-    out[key] = unescape(match[2]!.trimEnd());
+    out[key] = value;
   }
   return out;
 }

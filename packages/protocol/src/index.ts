@@ -82,4 +82,4 @@ export { RemotingServer } from './remoting-server.js';
 export type { ServerConnection, RequestContext, RequestHandler, RemotingServerOptions, RemotingServerEvent, HttpAnswer } from './remoting-server.js';
 export { RemotingClient, parseAddress } from './remoting-client.js';
 export type { RemotingClientOptions, RemotingClientEvent } from './remoting-client.js';
-export { parseProperties, formatProperties, readConfigFile, splitListenAddress, applySetFlags } from './config-properties.js';
+export { parseProperties, formatProperties, readConfigFile, splitListenAddress, applySetFlags, MAX_CONFIG_BODY_BYTES, configBodyTooLarge } from './config-properties.js';
