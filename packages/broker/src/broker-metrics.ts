@@ -17,6 +17,7 @@
  *   queue_max_offset{topic,queue}                                        (queues with committed offsets)
  *   store_commitlog_min_offset_bytes, store_commitlog_max_offset_bytes,
  *   store_commitlog_flushed_offset_bytes, store_size_bytes, store_disk_full
+ *   broker_config_write_failures_total{file}
  *   replication_slave_lag_bytes{slave,broker_id}, replication_slave_lag_seconds{slave,broker_id}  (master)
  *   replication_master_lag_bytes{master}, replication_connected{master}                        (slave)
  */
@@ -114,5 +115,11 @@ export function renderMetrics(context: BrokerContext): string {
     out.family('replication_connected', 'gauge', 'Slave: 1 while the last exchange with the master succeeded.', [[{ master: master.masterAddr ?? '' }, master.connected ? 1 : 0]]);
   }
   out.family('store_disk_full', 'gauge', '1 when appends are refused because the disk is over diskSpaceWarningLevelRatio.', [[{}, store.isDiskFull ? 1 : 0]]);
+  out.family(
+    'broker_config_write_failures_total',
+    'counter',
+    'Failed writes of a config file (topics, subscription groups, consumer offsets), since start; the table stays served from memory and is written again.',
+    [...stats.configWriteFailures].sort(([a], [b]) => (a < b ? -1 : 1)).map(([file, n]) => [{ file }, n] as const),
+  );
   return out.text();
 }

@@ -23,6 +23,13 @@ export class BrokerStats {
   /** SEND_MESSAGE, SEND_MESSAGE_V2 and SEND_BATCH_MESSAGE requests received, refused ones included. */
   sendRequests = 0;
 
+  /** Failed writes per config file name (`topics.json`, `subscriptionGroup.json`, `consumerOffset.json`). */
+  readonly configWriteFailures = new Map<string, number>();
+
+  recordConfigWriteFailure(file: string): void {
+    this.configWriteFailures.set(file, (this.configWriteFailures.get(file) ?? 0) + 1);
+  }
+
   private counters(topic: string): TopicCounters {
     let c = this.topics.get(topic);
     if (!c) this.topics.set(topic, (c = { messagesIn: 0, bytesIn: 0, messagesOut: 0, bytesOut: 0 }));

@@ -4,13 +4,15 @@
  * a clean stop after the episode is recovered as a clean stop, config writes that fail leave
  * nothing behind and fail no read, and a forced clean says per group what it dropped.
  */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ResponseCode } from '@karman/protocol';
+import { RequestCode, ResponseCode } from '@karman/protocol';
 import type { RemotingCommand } from '@karman/protocol';
 import { startTestBroker, uniqueName } from './broker-fixture.js';
 import type { TestBroker } from './broker-fixture.js';
 import type { BrokerOptions } from '../src/broker.js';
+import { pullFields } from './pull-fixture.js';
 import { createTopic, readQueue, send, waitFor } from './send-helpers.js';
 import { mountTmpfs, tmpfsUnavailable } from './tmpfs-fixture.js';
 import type { Tmpfs } from './tmpfs-fixture.js';
@@ -54,6 +56,21 @@ async function sendBursts(b: TestBroker, topic: string, count: number, burst: nu
 
 function bodiesOf(records: Array<{ body: Uint8Array }>): string[] {
   return records.map((r) => Buffer.from(r.body).toString());
+}
+
+async function metrics(b: TestBroker): Promise<string> {
+  const res = await fetch(`http://${b.broker.address}/metrics`);
+  return res.text();
+}
+
+function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
+  const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`karman_${name}{`)) continue;
+    const inside = line.slice(line.indexOf('{') + 1, line.indexOf('}'));
+    if (want.every((w) => inside.split(',').includes(w))) return Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return undefined;
 }
 
 /** A broker whose store is on `disk`, logging into `logs`, with 1 MiB segments and 100 ms retries. */
@@ -143,5 +160,32 @@ describe.skipIf(tmpfsUnavailable !== undefined)('disk full', () => {
 
     disk.free();
     await waitFor(async () => ((await send(b, topic, Buffer.from('after'))).code === ResponseCode.SUCCESS.code ? true : undefined), 3000, 'a send after the restart');
+  });
+
+  it("serves a new group's first pull while its config cannot be written, leaves no .tmp behind, and writes it once space returns", async () => {
+    await using disk = mountTmpfs(64);
+    const logs = collectLogs();
+    const root = join(disk.dir, 'store');
+    await using b = await startOn(disk, logs);
+    const topic = uniqueName('full_cfg');
+    const group = uniqueName('full_cfg_group');
+    await createTopic(b, topic, 1);
+    expect((await send(b, topic, Buffer.from('one'))).code).toBe(ResponseCode.SUCCESS.code);
+
+    disk.fill();
+    const pull = await b.request(RequestCode.PULL_MESSAGE.code, pullFields(group, topic, 0, 0, { suspend: false }));
+    expect(pull.code, pull.remark).toBe(ResponseCode.SUCCESS.code);
+    const configDir = join(root, 'config');
+    const leftovers = readdirSync(configDir).filter((f) => f.endsWith('.tmp'));
+    expect(leftovers).toEqual([]);
+    expect(b.broker.context.groups.get(group)).toBeDefined();
+    expect(logs.lines.some((l) => l.level === 'error' && /subscriptionGroup\.json/.test(l.message))).toBe(true);
+    expect(sample(await metrics(b), 'broker_config_write_failures_total', { file: 'subscriptionGroup.json' })).toBeGreaterThan(0);
+
+    disk.free();
+    const file = join(configDir, 'subscriptionGroup.json');
+    await waitFor(() => (existsSync(file) && readFileSync(file, 'utf8').includes(group) ? true : undefined), 3000, 'the group written once space returned');
+    expect(readdirSync(configDir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    expect(statSync(file).size).toBeGreaterThan(0);
   });
 });
