@@ -27,6 +27,7 @@ import { METRICS_CONTENT_TYPE, renderMetrics } from './broker-metrics.js';
 import { ClientManager } from './client-manager.js';
 import { ConsumerOffsetManager } from './consumer-offset-manager.js';
 import type { ConfigWriteReporter } from './json-config-file.js';
+import { deletedPerTopic, describeDrops, unconsumedDrops } from './retention-drops.js';
 import { NameServerRegistrar } from './nameserver-registrar.js';
 import { PullRequestHoldService } from './pull-request-hold-service.js';
 import { RebalanceLockManager } from './rebalance-lock-manager.js';
@@ -234,6 +235,12 @@ export class Broker implements AsyncDisposable {
 
     const broker = new Broker(context, schedule, haService, haClient, synchronizer);
     store.onMessageArrival((topic, queueId, logicOffset, tagsCode) => holds.arriving(topic, queueId, logicOffset, tagsCode));
+    store.onRetention((report) => {
+      const drops = unconsumedDrops(report, offsets);
+      for (const [topic, deleted] of deletedPerTopic(report)) stats.recordRetention(report.cause, topic, deleted, drops.get(topic) ?? new Map());
+      const line = describeDrops(report, drops);
+      if (line) log('warn', line);
+    });
     server.on('disconnect', (connection: ServerConnection) => {
       clients.channelClosed(connection);
       holds.dropChannel(connection.id);

@@ -188,4 +188,39 @@ describe.skipIf(tmpfsUnavailable !== undefined)('disk full', () => {
     expect(readdirSync(configDir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
     expect(statSync(file).size).toBeGreaterThan(0);
   });
+
+  it('says per consumer group how many unconsumed messages a forced clean dropped, in the log and in /metrics', async () => {
+    await using disk = mountTmpfs(64);
+    const logs = collectLogs();
+    await using b = await startOn(disk, logs);
+    const store = b.broker.context.store;
+    const topic = uniqueName('full_forced');
+    const behind = uniqueName('g_behind');
+    const ahead = uniqueName('g_ahead');
+    await createTopic(b, topic, 1);
+    const body = Buffer.alloc(900, 0x63);
+    let n = 0;
+    while (store.maxPhyOffset < 5 * 1024 * 1024) {
+      const r = await store.put({ topic, queueId: 0, body });
+      expect(r.status).toBe('PUT_OK');
+      n++;
+    }
+    b.broker.context.offsets.commit(behind, topic, 0, 10);
+    b.broker.context.offsets.commit(ahead, topic, 0, n);
+
+    disk.fillTo(92);
+    expect(disk.usedPercent()).toBeGreaterThan(90);
+    const result = await store.cleanExpiredFiles();
+    expect(result.deletedFiles).toBeGreaterThan(0);
+    const min = store.getMinOffsetInQueue(topic, 0);
+    expect(min).toBeGreaterThan(10);
+
+    const line = logs.lines.find((l) => l.level === 'warn' && l.message.includes(behind));
+    expect(line?.message).toMatch(new RegExp(`${behind}.*${min - 10} unconsumed`));
+    expect(logs.lines.some((l) => l.message.includes(ahead) && /unconsumed/.test(l.message))).toBe(false);
+    const text = await metrics(b);
+    expect(sample(text, 'store_forced_clean_dropped_messages_total', { group: behind, topic })).toBe(min - 10);
+    expect(sample(text, 'store_forced_clean_dropped_messages_total', { group: ahead, topic }) ?? 0).toBe(0);
+    expect(sample(text, 'store_retention_deleted_messages_total', { topic, cause: 'forced' })).toBe(min);
+  });
 });

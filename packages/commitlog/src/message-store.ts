@@ -148,6 +148,24 @@ export interface CleanResult {
   reason: string;
 }
 
+/** How far one queue's minimum offset moved in a retention round: messages `fromOffset`..`toOffset − 1` are gone. */
+export interface RetentionQueueDrop {
+  topic: string;
+  queueId: number;
+  fromOffset: number;
+  toOffset: number;
+}
+
+/** What a retention round that deleted segments took away, for listeners (`onRetention`). */
+export interface RetentionReport {
+  /** `forced`: the disk was over diskSpaceCleanForciblyRatio, segments went regardless of age; `expired`: older than fileReservedTime. */
+  cause: 'forced' | 'expired';
+  reason: string;
+  deletedFiles: number;
+  /** Queues whose minimum offset moved. */
+  queues: RetentionQueueDrop[];
+}
+
 /** File of deleted topics (`{ "topic": commitLogEndAtDeletion }`), see `deleteTopic`. */
 const TOMBSTONES_FILE = 'deletedTopics.json';
 
@@ -220,6 +238,7 @@ export class MessageStore {
   private readonly dispatchers: CommitLogDispatcher[] = [];
   private readonly arrivalListeners = new Set<MessageArrivingListener>();
   private readonly writeListeners = new Set<(maxPhyOffset: number) => void>();
+  private readonly retentionListeners = new Set<(report: RetentionReport) => void>();
   private replicationGate: ReplicationGate | undefined;
   private appendsRefused: string | undefined;
   /** Topics that passed `validate`'s name checks. */
@@ -1057,7 +1076,13 @@ export class MessageStore {
         const gone = this.commitLog.files.deleteFirst(deleted);
         o.logger('info', `retention: deleted ${gone.map((s) => s.path).join(', ')} (${decision.reason})`);
         const min = this.commitLog.minOffset;
-        for (const cq of this.consumeQueues.all()) cq.deleteBelow(min);
+        const queues: RetentionQueueDrop[] = [];
+        for (const cq of this.consumeQueues.all()) {
+          const fromOffset = cq.minOffset;
+          cq.deleteBelow(min);
+          if (cq.minOffset > fromOffset) queues.push({ topic: cq.topic, queueId: cq.queueId, fromOffset, toOffset: cq.minOffset });
+        }
+        this.reportRetention({ cause: decision.cleanImmediately ? 'forced' : 'expired', reason: decision.reason, deletedFiles: deleted, queues });
         // A deleted topic's records are gone once the log starts past its deletion.
         let pruned = false;
         for (const [topic, at] of this.consumeQueues.tombstones) {
@@ -1071,6 +1096,34 @@ export class MessageStore {
       }
     }
     return { deletedFiles: deleted, minOffset: this.commitLog.minOffset, diskFull: this.diskFull, reason: decision.reason };
+  }
+
+  /**
+   * Be told what each retention round that deleted segments took from which queue (a broker turns
+   * it into per-group counts of unconsumed messages dropped). Returns an unsubscribe function.
+   */
+  onRetention(listener: (report: RetentionReport) => void): () => void {
+    this.retentionListeners.add(listener);
+    return () => this.retentionListeners.delete(listener);
+  }
+
+  private reportRetention(report: RetentionReport): void {
+    const total = report.queues.reduce((n, q) => n + q.toOffset - q.fromOffset, 0);
+    const shown = report.queues.slice(0, 10).map((q) => `${q.topic}/${q.queueId} ${q.fromOffset}→${q.toOffset}`);
+    if (report.queues.length > shown.length) shown.push(`${report.queues.length - shown.length} more`);
+    // A forced clean deletes what may never have been consumed: say so where an operator looks.
+    this.options.logger(
+      report.cause === 'forced' ? 'warn' : 'info',
+      `retention (${report.cause === 'forced' ? 'forced clean' : 'expired files'}): ${total} message(s) in ${report.queues.length} queue(s) deleted` +
+        (shown.length > 0 ? ` (queue min offsets: ${shown.join(', ')})` : ''),
+    );
+    for (const l of this.retentionListeners) {
+      try {
+        l(report);
+      } catch (err) {
+        this.options.logger('error', `retention listener threw: ${String(err)}`);
+      }
+    }
   }
 
   // ---- lifecycle ----
