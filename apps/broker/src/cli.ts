@@ -35,6 +35,7 @@ const STORE_HELP: Record<string, string> = {
   flushCommitLogThoroughInterval: 'ASYNC_FLUSH: flush whatever is dirty at least this often, ms.',
   syncFlushTimeout: 'SYNC_FLUSH: a send not flushed within this many ms answers FLUSH_DISK_TIMEOUT (still stored).',
   flushIntervalConsumeQueue: 'How often consume queues, the index and the checkpoint are flushed, ms.',
+  appendRetryInterval: 'After a failed commit-log write (a full disk), how long sends are refused before the next is tried, ms.',
   maxMessageSize: 'Largest message body accepted, bytes.',
   fileReservedTime: 'Hours a commit-log segment is kept after its last write.',
   deleteWhen: 'Hours of the day (";"-separated) at which expired segments are deleted.',

@@ -17,6 +17,10 @@
  *   queue_max_offset{topic,queue}                                        (queues with committed offsets)
  *   store_commitlog_min_offset_bytes, store_commitlog_max_offset_bytes,
  *   store_commitlog_flushed_offset_bytes, store_size_bytes, store_disk_full
+ *   store_forced_clean_dropped_messages_total{group,topic}  (unconsumed, deleted by a forced clean)
+ *   store_expired_dropped_messages_total{group,topic}       (unconsumed, deleted as expired)
+ *   store_retention_deleted_messages_total{topic,cause}     (all deleted, cause forced|expired)
+ *   broker_config_write_failures_total{file}
  *   replication_slave_lag_bytes{slave,broker_id}, replication_slave_lag_seconds{slave,broker_id}  (master)
  *   replication_master_lag_bytes{master}, replication_connected{master}                        (slave)
  */
@@ -114,5 +118,28 @@ export function renderMetrics(context: BrokerContext): string {
     out.family('replication_connected', 'gauge', 'Slave: 1 while the last exchange with the master succeeded.', [[{ master: master.masterAddr ?? '' }, master.connected ? 1 : 0]]);
   }
   out.family('store_disk_full', 'gauge', '1 when appends are refused because the disk is over diskSpaceWarningLevelRatio.', [[{}, store.isDiskFull ? 1 : 0]]);
+  const dropped = (cause: string): Array<readonly [Labels, number]> =>
+    [...stats.droppedUnconsumed]
+      .map(([key, n]) => [key.split('\u0000'), n] as const)
+      .filter(([[c]]) => c === cause)
+      .sort(([a], [b]) => (a.join() < b.join() ? -1 : 1))
+      .map(([[, group, topic], n]) => [{ group: group!, topic: topic! }, n] as const);
+  out.family('store_forced_clean_dropped_messages_total', 'counter', 'Messages a group had not consumed that a forced clean (disk over diskSpaceCleanForciblyRatio) deleted, since start.', dropped('forced'));
+  out.family('store_expired_dropped_messages_total', 'counter', 'Messages a group had not consumed that retention deleted as older than fileReservedTime, since start.', dropped('expired'));
+  out.family(
+    'store_retention_deleted_messages_total',
+    'counter',
+    'Messages retention deleted per topic (consumed or not), cause forced or expired, since start.',
+    [...stats.retentionDeleted].sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, n]) => {
+      const [cause, topic] = key.split('\u0000');
+      return [{ topic: topic!, cause: cause! }, n] as const;
+    }),
+  );
+  out.family(
+    'broker_config_write_failures_total',
+    'counter',
+    'Failed writes of a config file (topics, subscription groups, consumer offsets), since start; the table stays served from memory and is written again.',
+    [...stats.configWriteFailures].sort(([a], [b]) => (a < b ? -1 : 1)).map(([file, n]) => [{ file }, n] as const),
+  );
   return out.text();
 }

@@ -23,6 +23,29 @@ export class BrokerStats {
   /** SEND_MESSAGE, SEND_MESSAGE_V2 and SEND_BATCH_MESSAGE requests received, refused ones included. */
   sendRequests = 0;
 
+  /** Failed writes per config file name (`topics.json`, `subscriptionGroup.json`, `consumerOffset.json`). */
+  readonly configWriteFailures = new Map<string, number>();
+  /**
+   * Messages retention deleted before a group consumed them, per `cause` (forced, expired), group
+   * and topic: keyed `cause\u0000group\u0000topic`. Bounded by the groups and topics the broker holds.
+   */
+  readonly droppedUnconsumed = new Map<string, number>();
+  /** Messages retention deleted per `cause` and topic (consumed or not): keyed `cause\u0000topic`. */
+  readonly retentionDeleted = new Map<string, number>();
+
+  recordConfigWriteFailure(file: string): void {
+    this.configWriteFailures.set(file, (this.configWriteFailures.get(file) ?? 0) + 1);
+  }
+
+  recordRetention(cause: string, topic: string, deleted: number, droppedByGroup: ReadonlyMap<string, number>): void {
+    const t = `${cause}\u0000${topic}`;
+    this.retentionDeleted.set(t, (this.retentionDeleted.get(t) ?? 0) + deleted);
+    for (const [group, n] of droppedByGroup) {
+      const k = `${cause}\u0000${group}\u0000${topic}`;
+      this.droppedUnconsumed.set(k, (this.droppedUnconsumed.get(k) ?? 0) + n);
+    }
+  }
+
   private counters(topic: string): TopicCounters {
     let c = this.topics.get(topic);
     if (!c) this.topics.set(topic, (c = { messagesIn: 0, bytesIn: 0, messagesOut: 0, bytesOut: 0 }));

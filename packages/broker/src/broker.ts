@@ -14,7 +14,7 @@
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { MessageStore, storeOptionsSchema } from '@karman/commitlog';
 import type { StoreOptions } from '@karman/commitlog';
 import { KarmanError, RemotingServer, RequestCode, createRequest, isReadable, isWriteable } from '@karman/protocol';
@@ -26,6 +26,8 @@ import { BrokerStats } from './broker-stats.js';
 import { METRICS_CONTENT_TYPE, renderMetrics } from './broker-metrics.js';
 import { ClientManager } from './client-manager.js';
 import { ConsumerOffsetManager } from './consumer-offset-manager.js';
+import type { ConfigWriteReporter } from './json-config-file.js';
+import { deletedPerTopic, describeDrops, unconsumedDrops } from './retention-drops.js';
 import { NameServerRegistrar } from './nameserver-registrar.js';
 import { PullRequestHoldService } from './pull-request-hold-service.js';
 import { RebalanceLockManager } from './rebalance-lock-manager.js';
@@ -115,6 +117,15 @@ export class Broker implements AsyncDisposable {
     }
 
     const configDir = join(config.storePathRootDir, 'config');
+    const stats = new BrokerStats();
+    // A table that cannot be written (a full disk) stays served from memory; its write is retried.
+    const reporter: ConfigWriteReporter = {
+      onError: (path, error) => {
+        stats.recordConfigWriteFailure(basename(path));
+        log('error', `could not write ${path} (${error.message}); it stays served from memory and the write is retried every flushConsumerOffsetInterval ${config.flushConsumerOffsetInterval} ms`);
+      },
+      onRecovered: (path, failures) => log('warn', `wrote ${path} after ${failures} failed attempt(s)`),
+    };
     const topics = new TopicConfigManager({
       file: join(configDir, 'topics.json'),
       autoCreateTopicEnable: config.autoCreateTopicEnable,
@@ -123,9 +134,10 @@ export class Broker implements AsyncDisposable {
       brokerClusterName: config.brokerClusterName,
       brokerName: config.brokerName,
       clock,
+      reporter,
     });
-    const groups = new SubscriptionGroupManager({ file: join(configDir, 'subscriptionGroup.json'), autoCreateSubscriptionGroup: config.autoCreateSubscriptionGroup, clock });
-    const offsets = new ConsumerOffsetManager(join(configDir, 'consumerOffset.json'));
+    const groups = new SubscriptionGroupManager({ file: join(configDir, 'subscriptionGroup.json'), autoCreateSubscriptionGroup: config.autoCreateSubscriptionGroup, clock, reporter });
+    const offsets = new ConsumerOffsetManager(join(configDir, 'consumerOffset.json'), reporter);
     try {
       topics.load();
       groups.load();
@@ -198,7 +210,7 @@ export class Broker implements AsyncDisposable {
       clients,
       holds,
       locks: new RebalanceLockManager(config.rebalanceLockMaxLiveTime, clock),
-      stats: new BrokerStats(),
+      stats,
       delayLevels,
       registrar,
       brokerAddr,
@@ -223,6 +235,12 @@ export class Broker implements AsyncDisposable {
 
     const broker = new Broker(context, schedule, haService, haClient, synchronizer);
     store.onMessageArrival((topic, queueId, logicOffset, tagsCode) => holds.arriving(topic, queueId, logicOffset, tagsCode));
+    store.onRetention((report) => {
+      const drops = unconsumedDrops(report, offsets);
+      for (const [topic, deleted] of deletedPerTopic(report)) stats.recordRetention(report.cause, topic, deleted, drops.get(topic) ?? new Map());
+      const line = describeDrops(report, drops);
+      if (line) log('warn', line);
+    });
     server.on('disconnect', (connection: ServerConnection) => {
       clients.channelClosed(connection);
       holds.dropChannel(connection.id);
@@ -234,7 +252,11 @@ export class Broker implements AsyncDisposable {
     haService?.start();
     haClient?.start();
     synchronizer?.start();
-    broker.every(config.flushConsumerOffsetInterval, () => offsets.persist());
+    broker.every(config.flushConsumerOffsetInterval, async () => {
+      await offsets.persist();
+      await topics.retryPersist();
+      await groups.retryPersist();
+    });
     broker.every(config.clientHousekeepingInterval, async () => clients.scanExpired());
     try {
       await server.listen();

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { JsonConfigFile } from './json-config-file.js';
+import type { ConfigWriteReporter } from './json-config-file.js';
 
 const FileSchema = z.object({
   offsetTable: z.record(z.string(), z.record(z.string(), z.number().int())),
@@ -19,8 +20,8 @@ export class ConsumerOffsetManager {
   private readonly store: JsonConfigFile<z.infer<typeof FileSchema>> | undefined;
   private dirty = false;
 
-  constructor(file?: string) {
-    this.store = file ? new JsonConfigFile(file, FileSchema) : undefined;
+  constructor(file?: string, reporter?: ConfigWriteReporter) {
+    this.store = file ? new JsonConfigFile(file, FileSchema, reporter) : undefined;
   }
 
   load(): void {
@@ -118,17 +119,13 @@ export class ConsumerOffsetManager {
     this.dirty = true;
   }
 
-  /** Write the table if it changed since the last persist. */
+  /**
+   * Write the table if it changed since the last persist. A failed write (a full disk) goes to the
+   * reporter and leaves the table dirty, so the next persist writes it again; never rejects.
+   */
   async persist(): Promise<void> {
     if (!this.store || !this.dirty) return;
     this.dirty = false;
-    const offsetTable: Record<string, Record<string, number>> = {};
-    for (const [key, queues] of this.table) offsetTable[key] = Object.fromEntries([...queues].map(([q, o]) => [String(q), o]));
-    try {
-      await this.store.save({ offsetTable });
-    } catch (error) {
-      this.dirty = true;
-      throw error;
-    }
+    if (!(await this.store.persist(this.serialize()))) this.dirty = true;
   }
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, renameSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, existsSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -46,6 +46,30 @@ describe('JsonConfigFile', () => {
     const file = new JsonConfigFile(path, Schema);
     await Promise.all(Array.from({ length: 20 }, (_, i) => file.save({ n: i })));
     expect(file.load()).toEqual({ n: 19 });
+    expect(existsSync(`${path}.tmp`)).toBe(false);
+  });
+});
+
+describe('JsonConfigFile on a full disk', () => {
+  // `<file>.tmp` as a link to /dev/full: every write to it fails with the kernel's ENOSPC.
+  it('persist reports a failed write, leaves no .tmp and the old file as it was, and retry writes the kept value', async () => {
+    const path = join(dir, 'a.json');
+    const errors: string[] = [];
+    const recovered: number[] = [];
+    const file = new JsonConfigFile(path, Schema, { onError: (_p, e) => errors.push((e as NodeJS.ErrnoException).code ?? e.message), onRecovered: (_p, n) => recovered.push(n) });
+    expect(await file.persist({ n: 1 })).toBe(true);
+    symlinkSync('/dev/full', `${path}.tmp`);
+    expect(await file.persist({ n: 2 })).toBe(false);
+    expect(existsSync(`${path}.tmp`)).toBe(false);
+    symlinkSync('/dev/full', `${path}.tmp`);
+    expect(await file.persist({ n: 3 })).toBe(false);
+    expect(errors).toEqual(['ENOSPC', 'ENOSPC']);
+    expect(existsSync(`${path}.tmp`)).toBe(false);
+    expect(file.load()).toEqual({ n: 1 });
+
+    await file.retry();
+    expect(new JsonConfigFile(path, Schema).load()).toEqual({ n: 3 });
+    expect(recovered).toEqual([2]);
     expect(existsSync(`${path}.tmp`)).toBe(false);
   });
 });

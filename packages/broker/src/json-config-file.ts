@@ -8,21 +8,38 @@
  *     `load` falls back to;
  *   - after the second rename: the new content.
  * Saves are serialized; a save requested while one runs is coalesced into one more write of the
- * latest value.
+ * latest value. A save that fails (ENOSPC: a full disk) removes its `.tmp` and leaves the
+ * previous file as it was.
+ *
+ * `persist` is the form for tables served from memory (topics, groups, offsets): it never
+ * rejects; a failure goes to `onError` and the value is kept for `retry`, so a full disk costs the
+ * file an update, never a request its answer.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, open, rename } from 'node:fs/promises';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { z } from 'zod';
 import { KarmanError } from '@karman/protocol';
 
+/** Told about `persist` failures, and about the first success after some. */
+export interface ConfigWriteReporter {
+  /** A write of `path` failed; the value is kept for the next `retry`. */
+  onError(path: string, error: Error): void;
+  /** `path` was written after `failures` failed attempts. */
+  onRecovered?(path: string, failures: number): void;
+}
+
 export class JsonConfigFile<T> {
   private writing: Promise<void> | undefined;
   private pending: { value: T; waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> } | undefined;
+  /** The newest value whose `persist` failed, until a later write succeeds. */
+  private unsaved: { value: T } | undefined;
+  private failures = 0;
 
   constructor(
     readonly path: string,
     private readonly schema: z.ZodType<T>,
+    private readonly reporter?: ConfigWriteReporter,
   ) {}
 
   /**
@@ -58,6 +75,33 @@ export class JsonConfigFile<T> {
     });
   }
 
+  /**
+   * `save` that never rejects: a failure is reported and `value` kept for `retry` (unless a later
+   * write succeeds first). Resolves true once written, false when the write failed.
+   */
+  async persist(value: T): Promise<boolean> {
+    try {
+      await this.save(value);
+    } catch (error) {
+      this.unsaved = { value };
+      this.failures++;
+      this.reporter?.onError(this.path, error instanceof Error ? error : new Error(String(error)));
+      return false;
+    }
+    if (this.failures > 0) {
+      this.unsaved = undefined;
+      this.reporter?.onRecovered?.(this.path, this.failures);
+      this.failures = 0;
+    }
+    return true;
+  }
+
+  /** Write again the value whose `persist` failed, if any. Never rejects. */
+  async retry(): Promise<void> {
+    const unsaved = this.unsaved;
+    if (unsaved) await this.persist(unsaved.value);
+  }
+
   private async drain(): Promise<void> {
     while (this.pending) {
       const { value, waiters } = this.pending;
@@ -76,12 +120,18 @@ export class JsonConfigFile<T> {
     const dir = dirname(this.path);
     await mkdir(dir, { recursive: true });
     const tmp = `${this.path}.tmp`;
-    const handle = await open(tmp, 'w');
     try {
-      await handle.writeFile(text, 'utf8');
-      await handle.datasync();
-    } finally {
-      await handle.close();
+      const handle = await open(tmp, 'w');
+      try {
+        await handle.writeFile(text, 'utf8');
+        await handle.datasync();
+      } finally {
+        await handle.close();
+      }
+    } catch (error) {
+      // A full disk creates the file but not its content: leave nothing half-written behind.
+      await rm(tmp, { force: true }).catch(() => undefined);
+      throw error;
     }
     if (existsSync(this.path)) await rename(this.path, `${this.path}.bak`);
     await rename(tmp, this.path);

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { JsonConfigFile } from './json-config-file.js';
+import type { ConfigWriteReporter } from './json-config-file.js';
 import type { DataVersion } from './topic-config-manager.js';
 import { DataVersionSchema } from './topic-config-manager.js';
 
@@ -33,6 +34,8 @@ export interface SubscriptionGroupManagerOptions {
   /** Create a group's config on first use (`autoCreateSubscriptionGroup`, default true). */
   autoCreateSubscriptionGroup: boolean;
   clock?: () => number;
+  /** Told when the file cannot be written (the table stays served from memory; see `retryPersist`). */
+  reporter?: ConfigWriteReporter;
 }
 
 export class SubscriptionGroupManager {
@@ -44,7 +47,7 @@ export class SubscriptionGroupManager {
   constructor(private readonly options: SubscriptionGroupManagerOptions) {
     this.clock = options.clock ?? Date.now;
     this.version = { timestamp: this.clock(), counter: 0 };
-    this.store = options.file ? new JsonConfigFile(options.file, FileSchema) : undefined;
+    this.store = options.file ? new JsonConfigFile(options.file, FileSchema, options.reporter) : undefined;
   }
 
   load(): void {
@@ -100,12 +103,22 @@ export class SubscriptionGroupManager {
     this.table.clear();
     for (const [name, config] of Object.entries(subscriptionGroupTable)) this.table.set(name, { ...config });
     this.version = { ...dataVersion };
-    await this.store?.save({ subscriptionGroupTable: Object.fromEntries(this.table), dataVersion: this.version });
+    await this.store?.persist({ subscriptionGroupTable: Object.fromEntries(this.table), dataVersion: this.version });
     return true;
   }
 
+  /** Write the table again if its last write failed (the broker calls this every flushConsumerOffsetInterval). */
+  async retryPersist(): Promise<void> {
+    await this.store?.retry();
+  }
+
+  /**
+   * Bump the version and write the table. A failed write (a full disk) is reported and retried by
+   * `retryPersist`, never thrown: the group is served from memory meanwhile, so a consumer's first
+   * pull does not fail because its group could not be written.
+   */
   private async changed(): Promise<void> {
     this.version = { timestamp: this.clock(), counter: this.version.counter + 1 };
-    await this.store?.save({ subscriptionGroupTable: Object.fromEntries(this.table), dataVersion: this.version });
+    await this.store?.persist({ subscriptionGroupTable: Object.fromEntries(this.table), dataVersion: this.version });
   }
 }

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { Perm, SystemTopic } from '@karman/protocol';
 import { JsonConfigFile } from './json-config-file.js';
+import type { ConfigWriteReporter } from './json-config-file.js';
 
 export const TopicConfigSchema = z.object({
   topicName: z.string(),
@@ -46,6 +47,8 @@ export interface TopicConfigManagerOptions {
   brokerClusterName: string;
   brokerName: string;
   clock?: () => number;
+  /** Told when the file cannot be written (the table stays served from memory; see `retryPersist`). */
+  reporter?: ConfigWriteReporter;
 }
 
 export class TopicConfigManager {
@@ -57,7 +60,7 @@ export class TopicConfigManager {
   constructor(private readonly options: TopicConfigManagerOptions) {
     this.clock = options.clock ?? Date.now;
     this.version = { timestamp: this.clock(), counter: 0 };
-    this.store = options.file ? new JsonConfigFile(options.file, FileSchema) : undefined;
+    this.store = options.file ? new JsonConfigFile(options.file, FileSchema, options.reporter) : undefined;
   }
 
   /** Load the persisted table and add the system topics RocketMQ creates at start. */
@@ -99,7 +102,7 @@ export class TopicConfigManager {
     return { topicConfigTable: Object.fromEntries(this.table), dataVersion: this.dataVersion };
   }
 
-  /** Create or replace a topic; resolves once persisted. */
+  /** Create or replace a topic; resolves once persisted (or once a failed write was reported, see `changed`). */
   async upsert(config: TopicConfig): Promise<void> {
     this.table.set(config.topicName, { ...config });
     await this.changed();
@@ -154,14 +157,22 @@ export class TopicConfigManager {
     this.table.clear();
     for (const [name, config] of Object.entries(topicConfigTable)) this.table.set(name, { ...config });
     this.version = { ...dataVersion };
-    await this.store?.save({ topicConfigTable: Object.fromEntries(this.table), dataVersion: this.version });
+    await this.store?.persist({ topicConfigTable: Object.fromEntries(this.table), dataVersion: this.version });
     return true;
   }
 
-  /** Persist after a change and bump the data version. */
+  /** Write the table again if its last write failed (the broker calls this every flushConsumerOffsetInterval). */
+  async retryPersist(): Promise<void> {
+    await this.store?.retry();
+  }
+
+  /**
+   * Bump the data version and write the table. A failed write (a full disk) is reported and
+   * retried by `retryPersist`, never thrown: the topic is served from memory meanwhile.
+   */
   private async changed(): Promise<void> {
     this.version = { timestamp: this.clock(), counter: this.version.counter + 1 };
-    await this.store?.save({ topicConfigTable: Object.fromEntries(this.table), dataVersion: this.version });
+    await this.store?.persist({ topicConfigTable: Object.fromEntries(this.table), dataVersion: this.version });
   }
 }
 

@@ -12,6 +12,12 @@
  * - When a write completes the records are handed to dispatch (consume queues, index, long-poll
  *   wake-ups) and only then are their appends acknowledged: an acknowledged append has reached the
  *   OS and is readable.
+ * - When a write or its dispatch fails (ENOSPC: a full disk), the whole write group is rolled back
+ *   before any of its appends is answered: the files are cut back to where the group started (a
+ *   shrinking ftruncate, which needs no free space), the consume queues are told to drop what they
+ *   took (`onRolledBack`), and every append of the group is rejected. Nothing refused is ever
+ *   read, nor found by the next recovery, and the log is ready for the next append at once. Only
+ *   when the cut itself fails does the log stop (`failed`) until it is reopened.
  * - `flush` fdatasyncs written bytes. SYNC_FLUSH waits on it through `waitFlushed` (group commit:
  *   one fdatasync answers every append written before it started); ASYNC_FLUSH runs it on a timer.
  *
@@ -92,6 +98,8 @@ export class CommitLog {
     private readonly log: StoreLogger,
     private readonly onWritten: (dispatches: DispatchRequest[]) => void,
     readCacheBytes = 0,
+    /** A write group failed and was cut back to `start`: undo what its `dispatches` placed (queue offsets, units). */
+    private readonly onRolledBack: (dispatches: DispatchRequest[], start: number, error: Error) => void = () => {},
   ) {
     this.files = new SegmentQueue(dir, fileSize, clock, 'commit log');
     this.readCacheBlocks = Math.floor(readCacheBytes / READ_BLOCK);
@@ -124,7 +132,7 @@ export class CommitLog {
     return this.reserved;
   }
 
-  /** The write error that stopped appends, if any. */
+  /** The write error that stopped appends for good (a failed write that could not be rolled back), if any. */
   get failed(): Error | undefined {
     return this.failure;
   }
@@ -279,25 +287,50 @@ export class CommitLog {
         }
         try {
           this.writeGroup(g);
-        } catch (err) {
-          this.failure = err instanceof Error ? err : new Error(String(err));
-          this.log('error', `commit log: write at offset ${g.start} failed, appends stop until the store is reopened: ${this.failure.message}`);
-          g.reject(this.failure);
-          continue;
-        }
-        this.written = g.end;
-        for (const c of g.chunks) if (c.length === STAGING_CHUNK && this.chunkPool.length < STAGING_POOL) this.chunkPool.push(c);
-        try {
+          this.written = g.end;
+          // Dispatch writes consume-queue units, which can meet the same full disk: the group is
+          // then refused as a whole, so a send is either readable or not stored at all.
           this.onWritten(g.dispatches);
         } catch (err) {
-          // The records are stored; recovery re-dispatches them at the next open.
-          this.log('error', `commit log: dispatch of records at ${g.start}..${g.end} failed: ${err instanceof Error ? err.message : String(err)}`);
+          this.rollBack(g, err instanceof Error ? err : new Error(String(err)));
+          continue;
         }
+        for (const c of g.chunks) if (c.length === STAGING_CHUNK && this.chunkPool.length < STAGING_POOL) this.chunkPool.push(c);
         g.resolve();
       }
     } finally {
       this.writing = false;
     }
+  }
+
+  /**
+   * Undo a failed group (see the top of this file): cut the files back to `g.start`, forget the
+   * bytes, let the store undo its placements, reject the group's appends. It is the only group in
+   * flight (appends placed while it was written would be in it), so the log then ends at
+   * `g.start` exactly as before it. A crash half-way leaves zeros or missing files past
+   * `g.start`, which recovery reads as the end of the log. If the cut fails, some records of the
+   * refused appends may still be on disk: the log stops until it is reopened, and recovery then
+   * decides (the abort file stays).
+   */
+  private rollBack(g: WriteGroup, error: Error): void {
+    try {
+      this.files.truncateFrom(g.start);
+      for (const [at, block] of this.blocks) {
+        if (at >= g.start) this.blocks.delete(at);
+        else block.filled = Math.min(block.filled, g.start - at);
+      }
+      this.reserved = this.written = g.start;
+      this.flushed = Math.min(this.flushed, g.start);
+      this.onRolledBack(g.dispatches, g.start, error);
+    } catch (err) {
+      this.failure = error;
+      this.log(
+        'error',
+        `commit log: write at offset ${g.start} failed (${error.message}) and could not be undone (${err instanceof Error ? err.message : String(err)}); ` +
+          'appends stop until the store is reopened, whose recovery decides what of it is kept',
+      );
+    }
+    g.reject(error);
   }
 
   private writeGroup(g: WriteGroup): void {

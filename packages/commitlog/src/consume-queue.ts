@@ -263,6 +263,20 @@ export class ConsumeQueue {
   }
 
   /**
+   * Forget every unit from logical offset `queueOffset` on, written or pending (a write group of the
+   * commit log was rolled back): the file is zeroed from there, the max offset goes back to it.
+   */
+  rollBackTo(queueOffset: number): void {
+    if (queueOffset >= this.max) return;
+    this.pendingLen = 0;
+    this.pendingStart = -1;
+    this.window = undefined;
+    this.files.truncateFrom(queueOffset * CQ_STORE_UNIT_SIZE);
+    this.setEnd(queueOffset * CQ_STORE_UNIT_SIZE);
+    if (this.minOffset > this.max) this.minOffset = this.max;
+  }
+
+  /**
    * Drop units whose record ends past `commitLogEnd` (the commit log lost its tail): they would
    * serve bytes that no longer exist. Returns how many were dropped.
    */

@@ -186,6 +186,17 @@ export class IndexService implements CommitLogDispatcher {
   }
 
   /**
+   * A commit-log write from `phyOffset` on was rolled back (a full disk): let the records stored at
+   * those offsets afterwards be indexed. The keys of the refused records stay in the files; they
+   * point at offsets whose record no longer carries them, which a query's re-check drops (as for
+   * any hash collision).
+   */
+  rewindTo(phyOffset: number): void {
+    this.checkOpen('rewindTo');
+    if (this.indexedPhyOffset >= phyOffset) this.indexedPhyOffset = phyOffset - 1;
+  }
+
+  /**
    * Commit-log offsets of records indexed under `topic#key` whose store time (rounded down to the
    * second) lies in [begin, end], newest first, at most min(maxNum, 64). Hashes collide, so the
    * caller reads each record and keeps those whose real key matches (§3.5 step 5).

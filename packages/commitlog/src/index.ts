@@ -9,5 +9,5 @@ export { CQ_STORE_UNIT_SIZE } from './consume-queue.js';
 export { segmentName } from './segment-queue.js';
 export { IndexService, INDEX_QUERY_MAX_NUM } from './index-service.js';
 export type { IndexServiceOptions, IndexQueryResult } from './index-service.js';
-export type { ReplicationGate } from './message-store.js';
+export type { ReplicationGate, RetentionReport, RetentionQueueDrop } from './message-store.js';
 export type { ReplicationChunk } from './ha-append.js';

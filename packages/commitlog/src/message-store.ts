@@ -12,7 +12,7 @@
  * Public methods check the closed state, then call a private twin. Expected outcomes are statuses
  * (`PutMessageStatus`, `GetMessageStatus`); exceptions are for a closed store and broken invariants.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -148,6 +148,24 @@ export interface CleanResult {
   reason: string;
 }
 
+/** How far one queue's minimum offset moved in a retention round: messages `fromOffset`..`toOffset − 1` are gone. */
+export interface RetentionQueueDrop {
+  topic: string;
+  queueId: number;
+  fromOffset: number;
+  toOffset: number;
+}
+
+/** What a retention round that deleted segments took away, for listeners (`onRetention`). */
+export interface RetentionReport {
+  /** `forced`: the disk was over diskSpaceCleanForciblyRatio, segments went regardless of age; `expired`: older than fileReservedTime. */
+  cause: 'forced' | 'expired';
+  reason: string;
+  deletedFiles: number;
+  /** Queues whose minimum offset moved. */
+  queues: RetentionQueueDrop[];
+}
+
 /** File of deleted topics (`{ "topic": commitLogEndAtDeletion }`), see `deleteTopic`. */
 const TOMBSTONES_FILE = 'deletedTopics.json';
 
@@ -166,18 +184,23 @@ function readTombstones(root: string): Map<string, number> {
   return found;
 }
 
-/** Write the deleted topics atomically (temporary file, fsync, rename). */
+/** Write the deleted topics atomically (temporary file, fsync, rename); a failed write leaves no temporary file. */
 function writeTombstones(root: string, tombstones: ReadonlyMap<string, number>): void {
   const path = join(root, TOMBSTONES_FILE);
   const tmp = `${path}.tmp`;
   const fd = openSync(tmp, 'w');
   try {
-    writeSync(fd, JSON.stringify(Object.fromEntries(tombstones)));
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    try {
+      writeSync(fd, JSON.stringify(Object.fromEntries(tombstones)));
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
   }
-  renameSync(tmp, path);
 }
 
 /** Nearby older records read with one pread (see `readStretches`). */
@@ -197,6 +220,12 @@ interface PutMeta {
 
 const NO_PROPERTIES: Record<string, string> = Object.freeze({}) as Record<string, string>;
 const LOCAL_HOST: HostAddress = Object.freeze({ host: '127.0.0.1', port: 0 });
+
+/** A write that failed because the disk (or the quota) is full, rather than because it is broken. */
+function isDiskFullError(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
 
 function illegal(status: PutMessageStatus, reason: string): PutMessageResult {
   return { status, reason, wroteOffset: -1, wroteBytes: 0, queueOffset: -1, msgNum: 0, msgIds: [], storeTimestamp: 0 };
@@ -220,6 +249,7 @@ export class MessageStore {
   private readonly dispatchers: CommitLogDispatcher[] = [];
   private readonly arrivalListeners = new Set<MessageArrivingListener>();
   private readonly writeListeners = new Set<(maxPhyOffset: number) => void>();
+  private readonly retentionListeners = new Set<(report: RetentionReport) => void>();
   private replicationGate: ReplicationGate | undefined;
   private appendsRefused: string | undefined;
   /** Topics that passed `validate`'s name checks. */
@@ -229,6 +259,9 @@ export class MessageStore {
   private lastStoreTimestamp = 0;
   private closed = false;
   private diskFull = false;
+  private diskRecheck: NodeJS.Timeout | undefined;
+  /** The last commit-log write failed and was rolled back: appends wait until `retryAt` (Date.now ms), then are tried again. */
+  private writeError: { error: Error; since: number; retryAt: number; refusedWrites: number } | undefined;
   private dispatchError: Error | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
   private checkpointing: Promise<void> | undefined;
@@ -247,7 +280,15 @@ export class MessageStore {
     const root = options.storePathRootDir;
     this.msgIdPrefix = createOffsetMessageId(options.storeHost, 0).slice(0, -16);
     this.inMemoryBytes = inMemoryWindowBytes(options.accessMessageInMemoryMaxRatio, options.physicalMemoryBytes);
-    this.commitLog = new CommitLog(join(root, 'commitlog'), options.mappedFileSizeCommitLog, options.clock, options.logger, (d) => this.onWritten(d), options.readCacheBytes);
+    this.commitLog = new CommitLog(
+      join(root, 'commitlog'),
+      options.mappedFileSizeCommitLog,
+      options.clock,
+      options.logger,
+      (d) => this.onWritten(d),
+      options.readCacheBytes,
+      (d, start, error) => this.onRolledBack(d, start, error),
+    );
     this.consumeQueues = new ConsumeQueueStore(join(root, 'consumequeue'), options.mappedFileSizeConsumeQueue, options.clock, options.logger);
     this.dispatchers.push(this.consumeQueues);
     if (options.messageIndexEnable) {
@@ -356,6 +397,14 @@ export class MessageStore {
     }
     if (this.dispatchError) {
       return illegal(PutMessageStatus.SERVICE_NOT_AVAILABLE, `the store stopped after a dispatch error (${this.dispatchError.message}); reopen it`);
+    }
+    const w = this.writeError;
+    if (w && Date.now() < w.retryAt) {
+      return illegal(
+        PutMessageStatus.SERVICE_NOT_AVAILABLE,
+        `${isDiskFullError(w.error) ? 'service not available now, maybe disk full: ' : ''}the last commit-log write failed (${w.error.message}) and was undone; ` +
+          `appends are tried again every appendRetryInterval ${this.options.appendRetryInterval} ms`,
+      );
     }
     if (this.diskFull) {
       return illegal(
@@ -486,8 +535,11 @@ export class MessageStore {
     } catch (err) {
       return Promise.resolve(illegal(PutMessageStatus.UNKNOWN_ERROR, err instanceof Error ? err.message : String(err)));
     }
+    // The write group was rolled back (commit-log.ts): nothing of this message is stored.
     const failed = (err: unknown): PutMessageResult =>
-      illegal(PutMessageStatus.UNKNOWN_ERROR, `write failed: ${err instanceof Error ? err.message : String(err)}`);
+      isDiskFullError(err)
+        ? illegal(PutMessageStatus.SERVICE_NOT_AVAILABLE, `service not available now, maybe disk full: the commit-log write failed (${(err as Error).message}); the message was not stored`)
+        : illegal(PutMessageStatus.UNKNOWN_ERROR, `write failed: ${err instanceof Error ? err.message : String(err)}; the message was not stored`);
     const syncFlush = o.flushDiskType === 'SYNC_FLUSH' && wait;
     const gate = wait ? this.replicationGate : undefined;
     if (!syncFlush && !gate) return written.then(() => result, failed);
@@ -525,16 +577,21 @@ export class MessageStore {
     return undefined;
   }
 
-  /** Dispatch written records (in commit-log order), write their units, then wake long polls. */
+  /**
+   * Dispatch written records (in commit-log order), write their units, then wake long polls. A
+   * throw here (a unit write meeting a full disk) makes the commit log roll the group back, which
+   * calls `onRolledBack`.
+   */
   private onWritten(requests: DispatchRequest[]): void {
-    try {
-      for (const r of requests) for (const d of this.dispatchers) d.dispatch(r);
-      this.consumeQueues.commit();
-    } catch (err) {
-      // The records are stored but a queue or the index missed them (a full or failing disk):
-      // stop taking appends; the next open re-dispatches from the checkpoint.
-      this.dispatchError ??= err instanceof Error ? err : new Error(String(err));
-      throw err;
+    for (const r of requests) for (const d of this.dispatchers) d.dispatch(r);
+    this.consumeQueues.commit();
+    if (this.writeError) {
+      const w = this.writeError;
+      this.writeError = undefined;
+      this.options.logger(
+        'warn',
+        `commit log: appends resumed after ${((Date.now() - w.since) / 1000).toFixed(1)} s of failed writes (${w.refusedWrites} write(s) refused and undone, first: ${w.error.message})`,
+      );
     }
     for (const l of this.writeListeners) {
       try {
@@ -554,6 +611,48 @@ export class MessageStore {
           }
         }
       }
+    }
+  }
+
+  /**
+   * A write group failed and the commit log cut itself back to `start`: give its queue offsets
+   * back, drop the units it dispatched, let the index take those offsets again, and refuse appends
+   * for `appendRetryInterval`. If the queues cannot be cut back, the store stops taking appends
+   * until reopened (its recovery then rebuilds the queues from the log).
+   */
+  private onRolledBack(requests: DispatchRequest[], start: number, error: Error): void {
+    const first = new Map<string, DispatchRequest>();
+    for (const r of requests) {
+      if (!isConsumable(r.sysFlag)) continue;
+      const key = `${r.topic}-${r.queueId}`;
+      const seen = first.get(key);
+      if (!seen || r.consumeQueueOffset < seen.consumeQueueOffset) first.set(key, r);
+    }
+    try {
+      for (const [key, r] of first) {
+        this.queueOffsets.set(key, r.consumeQueueOffset);
+        this.consumeQueues.find(r.topic, r.queueId)?.rollBackTo(r.consumeQueueOffset);
+      }
+      this.index?.rewindTo(start);
+    } catch (err) {
+      this.dispatchError ??= err instanceof Error ? err : new Error(String(err));
+      this.options.logger('error', `consume queues could not be cut back after a failed write at ${start}: ${this.dispatchError.message}; appends stop until the store is reopened`);
+      throw err;
+    }
+    const now = Date.now();
+    const retryAt = now + this.options.appendRetryInterval;
+    const what = `${requests.length} record(s) at commit-log offset ${start}`;
+    if (this.writeError) {
+      this.writeError.retryAt = retryAt;
+      this.writeError.refusedWrites++;
+      this.options.logger('info', `commit log: write of ${what} failed again (${error.message}); undone, refused`);
+    } else {
+      this.writeError = { error, since: now, retryAt, refusedWrites: 1 };
+      this.options.logger(
+        'error',
+        `commit log: write of ${what} failed (${error.message}); undone and refused, nothing of it is stored. ` +
+          `Appends are refused for appendRetryInterval ${this.options.appendRetryInterval} ms at a time and then tried again, until a write succeeds`,
+      );
     }
   }
 
@@ -811,7 +910,9 @@ export class MessageStore {
     if (!this.index) throw new KarmanError('INDEX_DISABLED', 'queryMessage needs the key index: open the store with messageIndexEnable true');
     const found = await this.index.queryOffsets(topic, key, maxNum, begin, end);
     const messages: StoredRecord[] = [];
-    for (const phy of found.phyOffsets) {
+    // An offset can be listed twice: a write rolled back after a full disk leaves its keys, and the
+    // record stored at the same offset afterwards adds its own.
+    for (const phy of new Set(found.phyOffsets)) {
       const r = await this.readRecordInner(phy);
       if (!r || r.record.topic !== topic) continue;
       const props = r.record.properties;
@@ -941,13 +1042,34 @@ export class MessageStore {
 
   // ---- retention ----
 
+  /**
+   * Probe the disk and set the DISK_FULL flag (RocketMQ refreshes it each retention round). While
+   * it is set the disk is probed again every `appendRetryInterval` as well, so appends resume soon
+   * after space is freed rather than at the next round (up to `cleanResourceInterval`, or
+   * `cleanResourceInitialDelay` after a start on a full disk).
+   */
   private async refreshDiskState(): Promise<number> {
     const usage = await this.options.diskUsageProbe(join(this.options.storePathRootDir, 'commitlog'));
     const full = usage * 100 > this.options.diskSpaceWarningLevelRatio;
     if (full !== this.diskFull) {
-      this.options.logger(full ? 'error' : 'info', full ? `disk ${(usage * 100).toFixed(1)} % used: refusing appends` : 'disk use back below the warning level: accepting appends');
+      this.options.logger(
+        full ? 'error' : 'warn',
+        full
+          ? `disk ${(usage * 100).toFixed(1)} % used, above diskSpaceWarningLevelRatio ${this.options.diskSpaceWarningLevelRatio} %: refusing appends until it is below`
+          : `disk ${(usage * 100).toFixed(1)} % used, back below diskSpaceWarningLevelRatio: accepting appends`,
+      );
     }
     this.diskFull = full;
+    if (full && !this.diskRecheck && !this.closed) {
+      this.diskRecheck = setInterval(() => {
+        if (this.closed) return;
+        void this.refreshDiskState().catch((err: unknown) => this.options.logger('error', `disk probe failed: ${String(err)}`));
+      }, this.options.appendRetryInterval);
+      this.diskRecheck.unref();
+    } else if (!full && this.diskRecheck) {
+      clearInterval(this.diskRecheck);
+      this.diskRecheck = undefined;
+    }
     return usage;
   }
 
@@ -980,7 +1102,13 @@ export class MessageStore {
         const gone = this.commitLog.files.deleteFirst(deleted);
         o.logger('info', `retention: deleted ${gone.map((s) => s.path).join(', ')} (${decision.reason})`);
         const min = this.commitLog.minOffset;
-        for (const cq of this.consumeQueues.all()) cq.deleteBelow(min);
+        const queues: RetentionQueueDrop[] = [];
+        for (const cq of this.consumeQueues.all()) {
+          const fromOffset = cq.minOffset;
+          cq.deleteBelow(min);
+          if (cq.minOffset > fromOffset) queues.push({ topic: cq.topic, queueId: cq.queueId, fromOffset, toOffset: cq.minOffset });
+        }
+        this.reportRetention({ cause: decision.cleanImmediately ? 'forced' : 'expired', reason: decision.reason, deletedFiles: deleted, queues });
         // A deleted topic's records are gone once the log starts past its deletion.
         let pruned = false;
         for (const [topic, at] of this.consumeQueues.tombstones) {
@@ -994,6 +1122,34 @@ export class MessageStore {
       }
     }
     return { deletedFiles: deleted, minOffset: this.commitLog.minOffset, diskFull: this.diskFull, reason: decision.reason };
+  }
+
+  /**
+   * Be told what each retention round that deleted segments took from which queue (a broker turns
+   * it into per-group counts of unconsumed messages dropped). Returns an unsubscribe function.
+   */
+  onRetention(listener: (report: RetentionReport) => void): () => void {
+    this.retentionListeners.add(listener);
+    return () => this.retentionListeners.delete(listener);
+  }
+
+  private reportRetention(report: RetentionReport): void {
+    const total = report.queues.reduce((n, q) => n + q.toOffset - q.fromOffset, 0);
+    const shown = report.queues.slice(0, 10).map((q) => `${q.topic}/${q.queueId} ${q.fromOffset}→${q.toOffset}`);
+    if (report.queues.length > shown.length) shown.push(`${report.queues.length - shown.length} more`);
+    // A forced clean deletes what may never have been consumed: say so where an operator looks.
+    this.options.logger(
+      report.cause === 'forced' ? 'warn' : 'info',
+      `retention (${report.cause === 'forced' ? 'forced clean' : 'expired files'}): ${total} message(s) in ${report.queues.length} queue(s) deleted` +
+        (shown.length > 0 ? ` (queue min offsets: ${shown.join(', ')})` : ''),
+    );
+    for (const l of this.retentionListeners) {
+      try {
+        l(report);
+      } catch (err) {
+        this.options.logger('error', `retention listener threw: ${String(err)}`);
+      }
+    }
   }
 
   // ---- lifecycle ----
@@ -1010,13 +1166,23 @@ export class MessageStore {
     if (this.closed) return;
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
+    if (this.diskRecheck) clearInterval(this.diskRecheck);
     await this.commitLog.drain();
     await this.cleaning?.catch(() => undefined);
     await this.checkpointing?.catch(() => undefined);
     try {
-      if (!this.commitLog.failed && !this.dispatchError) {
+      const broken = this.commitLog.failed ?? this.dispatchError;
+      if (broken) {
+        // The log or a queue may hold part of a refused write: leave the abort file so the next open checks everything.
+        this.options.logger('warn', `store closed after an error it could not undo (${broken.message}); the next open recovers as after a crash`);
+      } else {
         await this.commitLog.flush();
-        await this.checkpointInner();
+        try {
+          await this.checkpointInner();
+        } catch (err) {
+          // Recovery after a clean stop checks from the older checkpoint on, so a missing update only costs time.
+          this.options.logger('warn', `could not write the checkpoint at close (${err instanceof Error ? err.message : String(err)}); the next open checks from the previous one`);
+        }
         deleteAbortFile(this.options.storePathRootDir);
       }
     } finally {

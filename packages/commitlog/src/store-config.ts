@@ -45,6 +45,13 @@ export const storeOptionsSchema = z.object({
   flushCommitLogThoroughInterval: int(1).default(10_000),
   /** SYNC_FLUSH: an append not flushed within this many ms answers FLUSH_DISK_TIMEOUT (still stored). */
   syncFlushTimeout: int(1).default(5000),
+  /**
+   * After a commit-log write failed (ENOSPC: the disk is full) and was undone, appends are refused
+   * with SERVICE_NOT_AVAILABLE for this long, ms, then the next one is tried (1000). There is no
+   * restart to wait for: appends resume by themselves once space is free. RocketMQ has no such
+   * option; it stops on a failed write.
+   */
+  appendRetryInterval: int(1).default(1000),
   /** How often consume queues and the index are flushed and the checkpoint rewritten, ms. */
   flushIntervalConsumeQueue: int(1).default(1000),
   /** Largest body accepted, bytes (4 MiB); bigger bodies answer MESSAGE_ILLEGAL. */

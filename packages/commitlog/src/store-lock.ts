@@ -93,7 +93,7 @@ export class StoreLock {
         throw new KarmanError('STORE_LOCKED', `store ${key} is locked by ${holder}; stop that process or use another storePathRootDir`);
       }
       // A pid left here by a holder that died (or a live process that reused its pid) is simply replaced.
-      fs.writeFileSync(lockPath, String(process.pid));
+      writeNote(lockPath, String(process.pid));
       return new StoreLock(key, lockPath, server);
     } catch (err) {
       openInThisProcess.delete(key);
@@ -113,8 +113,25 @@ export function abortFileExists(root: string): boolean {
   return fs.existsSync(join(root, 'abort'));
 }
 
+/**
+ * Create the abort file. Its presence is what counts; the pid in it is for people, so a full disk
+ * that lets the file be created but not written (an empty file needs no data block) is fine.
+ */
 export function createAbortFile(root: string): void {
-  fs.writeFileSync(join(root, 'abort'), String(process.pid));
+  writeNote(join(root, 'abort'), String(process.pid));
+}
+
+/**
+ * Write a file whose content is informational (a pid). On a full disk the file is still created,
+ * empty: only a failure to create it at all is an error.
+ */
+function writeNote(path: string, text: string): void {
+  try {
+    fs.writeFileSync(path, text);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if ((code !== 'ENOSPC' && code !== 'EDQUOT') || !fs.existsSync(path)) throw err;
+  }
 }
 
 export function deleteAbortFile(root: string): void {

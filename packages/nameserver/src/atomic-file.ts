@@ -7,10 +7,11 @@
  *   3. rename `<file>.tmp` over `<file>` and fsync the folder.
  *
  * A crash during 1 leaves `<file>` untouched (the tmp is ignored); during 2, `<file>` is still
- * whole; after 3's rename, the new content is the file. Reading falls back to `<file>.bak` when
+ * whole; after 3's rename, the new content is the file. A failure in 1 or 2 (ENOSPC: a full disk)
+ * removes the tmp, so nothing half-written is left behind. Reading falls back to `<file>.bak` when
  * `<file>` is missing or unreadable, so at worst the last write is lost, never everything.
  */
-import { copyFile, mkdir, open, readFile, rename } from 'node:fs/promises';
+import { copyFile, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 async function fsyncPath(path: string, flags: string): Promise<void> {
@@ -26,18 +27,23 @@ async function fsyncPath(path: string, flags: string): Promise<void> {
 export async function writeFileAtomic(path: string, content: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = `${path}.tmp`;
-  const handle = await open(tmp, 'w');
   try {
-    await handle.writeFile(content, 'utf8');
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await copyFile(path, `${path}.bak`);
-    await fsyncPath(`${path}.bak`, 'r+');
+    const handle = await open(tmp, 'w');
+    try {
+      await handle.writeFile(content, 'utf8');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    try {
+      await copyFile(path, `${path}.bak`);
+      await fsyncPath(`${path}.bak`, 'r+');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw error;
   }
   await rename(tmp, path);
   try {
