@@ -29,6 +29,7 @@ async function main(argv: readonly string[]): Promise<number> {
     onEvent: (event) => {
       if (event.type === 'broker_removed') log.info({ ...event.removal }, 'broker removed');
       else if (event.type === 'config_updated') log.info({ changes: event.changes }, 'config updated');
+      else if (event.type === 'registration_entries_skipped') log.warn({ brokerName: event.brokerName, brokerAddr: event.brokerAddr, skipped: event.skipped.slice(0, 20), count: event.skipped.length }, 'registration entries left out of the routes');
     },
     // Closed connections and refused frames: worth seeing, never fatal.
     onError: (error, connection) => log.warn({ err: error, peer: connection?.remoteAddress }, 'connection problem'),

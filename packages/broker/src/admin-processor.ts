@@ -33,7 +33,8 @@ import {
   createResponse,
   decodeRecord,
   encodeObjectKeyMap,
-  groupNameProblem,
+  consumerGroupNameProblem,
+  MAX_TOPIC_QUEUE_NUMS,
   isSystemTopic,
   recordFieldPositions,
   tagsCode,
@@ -65,8 +66,6 @@ import { BrokerConfigSchema, resolveBrokerConfig } from './broker-config.js';
 import { SubscriptionGroupConfigSchema } from './subscription-group-manager.js';
 import type { ClientInfo } from './client-manager.js';
 
-/** Most queues a topic may have (RocketMQ caps `readQueueNums`/`writeQueueNums` the same way in its tools). */
-export const MAX_TOPIC_QUEUE_NUMS = 1024;
 /** RocketMQ's `defaultQueryMaxNum`: the answer size of a query by unique key. */
 const DEFAULT_QUERY_MAX_NUM = 32;
 /** Most consume-queue units one QUERY_CONSUME_QUEUE returns. */
@@ -237,7 +236,7 @@ async function updateGroup(context: BrokerContext, request: RemotingCommand): Pr
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(body)'}: ${issue.message}`).join('; ');
     return fail(request, ResponseCode.SYSTEM_ERROR.code, `invalid SubscriptionGroupConfig: ${problems}`);
   }
-  const problem = groupNameProblem(parsed.data.groupName);
+  const problem = consumerGroupNameProblem(parsed.data.groupName);
   if (problem) return fail(request, ResponseCode.SYSTEM_ERROR.code, `invalid SubscriptionGroupConfig: ${problem}`);
   await context.groups.upsert(parsed.data);
   context.log('info', `subscription group ${parsed.data.groupName} created or updated`, { group: parsed.data.groupName });

@@ -139,8 +139,9 @@ export class Broker implements AsyncDisposable {
     const groups = new SubscriptionGroupManager({ file: join(configDir, 'subscriptionGroup.json'), autoCreateSubscriptionGroup: config.autoCreateSubscriptionGroup, clock, reporter });
     const offsets = new ConsumerOffsetManager(join(configDir, 'consumerOffset.json'), reporter);
     try {
-      topics.load();
-      groups.load();
+      for (const [file, skipped] of [['topics.json', topics.load()], ['subscriptionGroup.json', groups.load()]] as const) {
+        for (const entry of skipped) log('warn', `${file}: left out ${entry}; it cannot be routed or used, recreate it under a valid name`);
+      }
       offsets.load();
     } catch (error) {
       await store.close();

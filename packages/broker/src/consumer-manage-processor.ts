@@ -16,7 +16,7 @@
  * with a remark naming the problem, never thrown.
  */
 import { z } from 'zod';
-import { Perm, RequestCode, ResponseCode, createResponse, recordFieldPositions, retryTopic } from '@karman/protocol';
+import { Perm, RequestCode, ResponseCode, consumerGroupNameProblem, createResponse, groupNameProblem, recordFieldPositions, retryTopic } from '@karman/protocol';
 import type {
   GetConsumerListByGroupRequestHeader,
   QueryConsumerOffsetRequestHeader,
@@ -98,6 +98,15 @@ export function registerConsumerManageProcessor(context: BrokerContext): void {
     const body = parseJsonBody(request, HeartbeatDataSchema, 'HEART_BEAT', 'HeartbeatData {clientID, producerDataSet, consumerDataSet}');
     if (!body.ok) return body.response;
     const data = body.value;
+    // Every name is checked before anything is created: one bad group must not leave a topic behind.
+    for (const consumer of data.consumerDataSet) {
+      const problem = consumerGroupNameProblem(consumer.groupName);
+      if (problem) return createResponse(request, ResponseCode.SYSTEM_ERROR.code, `HEART_BEAT refused: ${problem}`);
+    }
+    for (const producer of data.producerDataSet) {
+      const problem = groupNameProblem(producer.groupName);
+      if (problem) return createResponse(request, ResponseCode.SYSTEM_ERROR.code, `HEART_BEAT refused: ${problem}`);
+    }
     let created = false;
     for (const consumer of data.consumerDataSet) {
       const groupConfig = await context.groups.findOrCreate(consumer.groupName);

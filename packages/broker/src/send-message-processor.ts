@@ -25,7 +25,7 @@ import {
   decodeBatch,
   decodeProperties,
   dlqTopic,
-  groupNameProblem,
+  consumerGroupNameProblem,
   isRetryTopic,
   isWriteable,
   retryTopic,
@@ -434,7 +434,7 @@ class SendMessageProcessor {
     const reply = (code: number, remark?: string): RemotingCommand => createResponse(request, code, remark);
     const blocked = this.brokerRefusal();
     if (blocked) return reply(blocked.code, blocked.remark);
-    const groupProblem = groupNameProblem(header.group);
+    const groupProblem = consumerGroupNameProblem(header.group);
     if (groupProblem) return reply(ResponseCode.SYSTEM_ERROR.code, `cannot send back: ${groupProblem}`);
     const group = await context.groups.findOrCreate(header.group);
     if (!group) {

@@ -4,6 +4,7 @@
  * been configured is created with RocketMQ's defaults when `autoCreateSubscriptionGroup` is on.
  */
 import { z } from 'zod';
+import { InvalidArgumentError, consumerGroupNameProblem } from '@karman/protocol';
 import { JsonConfigFile } from './json-config-file.js';
 import type { ConfigWriteReporter } from './json-config-file.js';
 import type { DataVersion } from './topic-config-manager.js';
@@ -50,11 +51,18 @@ export class SubscriptionGroupManager {
     this.store = options.file ? new JsonConfigFile(options.file, FileSchema, options.reporter) : undefined;
   }
 
-  load(): void {
+  /** Load the persisted table; returns the entries left out ("group: problem"), as `TopicConfigManager.load`. */
+  load(): string[] {
     const saved = this.store?.load();
-    if (!saved) return;
-    for (const [name, config] of Object.entries(saved.subscriptionGroupTable)) this.table.set(name, config);
+    if (!saved) return [];
+    const skipped: string[] = [];
+    for (const [name, config] of Object.entries(saved.subscriptionGroupTable)) {
+      const problem = consumerGroupNameProblem(name);
+      if (problem) skipped.push(`${JSON.stringify(name.slice(0, 60))}: ${problem}`);
+      else this.table.set(name, config);
+    }
     this.version = saved.dataVersion;
+    return skipped;
   }
 
   get dataVersion(): DataVersion {
@@ -69,6 +77,7 @@ export class SubscriptionGroupManager {
   async findOrCreate(groupName: string): Promise<SubscriptionGroupConfig | undefined> {
     const existing = this.table.get(groupName);
     if (existing || !this.options.autoCreateSubscriptionGroup) return existing;
+    checkName(groupName);
     const created = SubscriptionGroupConfigSchema.parse({ groupName });
     this.table.set(groupName, created);
     await this.changed();
@@ -86,6 +95,7 @@ export class SubscriptionGroupManager {
   /** Create or update a group; fields left out take RocketMQ's defaults. */
   async upsert(config: z.input<typeof SubscriptionGroupConfigSchema>): Promise<SubscriptionGroupConfig> {
     const parsed = SubscriptionGroupConfigSchema.parse(config);
+    checkName(parsed.groupName);
     this.table.set(parsed.groupName, parsed);
     await this.changed();
     return parsed;
@@ -101,7 +111,7 @@ export class SubscriptionGroupManager {
   async replaceAll(subscriptionGroupTable: Record<string, SubscriptionGroupConfig>, dataVersion: DataVersion): Promise<boolean> {
     if (dataVersion.timestamp === this.version.timestamp && dataVersion.counter === this.version.counter) return false;
     this.table.clear();
-    for (const [name, config] of Object.entries(subscriptionGroupTable)) this.table.set(name, { ...config });
+    for (const [name, config] of Object.entries(subscriptionGroupTable)) if (!consumerGroupNameProblem(name)) this.table.set(name, { ...config });
     this.version = { ...dataVersion };
     await this.store?.persist({ subscriptionGroupTable: Object.fromEntries(this.table), dataVersion: this.version });
     return true;
@@ -121,4 +131,10 @@ export class SubscriptionGroupManager {
     this.version = { timestamp: this.clock(), counter: this.version.counter + 1 };
     await this.store?.persist({ subscriptionGroupTable: Object.fromEntries(this.table), dataVersion: this.version });
   }
+}
+
+/** A group the broker creates must name valid retry and dead-letter topics too (`consumerGroupNameProblem`). */
+function checkName(groupName: string): void {
+  const problem = consumerGroupNameProblem(groupName);
+  if (problem) throw new InvalidArgumentError(`cannot create the subscription group: ${problem}`);
 }

@@ -5,7 +5,7 @@
  * `config/topics.json` on every change (§3.9).
  */
 import { z } from 'zod';
-import { Perm, SystemTopic } from '@karman/protocol';
+import { InvalidArgumentError, Perm, SystemTopic, topicNameProblem } from '@karman/protocol';
 import { JsonConfigFile } from './json-config-file.js';
 import type { ConfigWriteReporter } from './json-config-file.js';
 
@@ -63,11 +63,20 @@ export class TopicConfigManager {
     this.store = options.file ? new JsonConfigFile(options.file, FileSchema, options.reporter) : undefined;
   }
 
-  /** Load the persisted table and add the system topics RocketMQ creates at start. */
-  load(): void {
+  /**
+   * Load the persisted table and add the system topics RocketMQ creates at start. Returns the
+   * entries left out ("topic: problem"): a name no RocketMQ rule allows, written by an older
+   * version, would make every registration with the nameservers carry it.
+   */
+  load(): string[] {
     const saved = this.store?.load();
+    const skipped: string[] = [];
     if (saved) {
-      for (const [name, config] of Object.entries(saved.topicConfigTable)) this.table.set(name, config);
+      for (const [name, config] of Object.entries(saved.topicConfigTable)) {
+        const problem = topicNameProblem(name);
+        if (problem) skipped.push(`${JSON.stringify(name.slice(0, 60))}: ${problem}`);
+        else this.table.set(name, config);
+      }
       this.version = saved.dataVersion;
     }
     const system = (topicName: string, queues: number, perm: number): void => {
@@ -83,6 +92,7 @@ export class TopicConfigManager {
     system(SystemTopic.SCHEDULE, this.options.delayLevels, DEFAULT_PERM);
     system(this.options.brokerClusterName, DEFAULT_QUEUE_NUMS, DEFAULT_PERM);
     system(this.options.brokerName, 1, DEFAULT_PERM);
+    return skipped;
   }
 
   get dataVersion(): DataVersion {
@@ -104,6 +114,7 @@ export class TopicConfigManager {
 
   /** Create or replace a topic; resolves once persisted (or once a failed write was reported, see `changed`). */
   async upsert(config: TopicConfig): Promise<void> {
+    checkName(config.topicName);
     this.table.set(config.topicName, { ...config });
     await this.changed();
   }
@@ -127,6 +138,7 @@ export class TopicConfigManager {
     const template = this.table.get(defaultTopic);
     if (!template || defaultTopic !== SystemTopic.AUTO_CREATE_TOPIC_KEY || !this.options.autoCreateTopicEnable) return undefined;
     if ((template.perm & Perm.INHERIT) === 0) return undefined;
+    checkName(topicName);
     const queues = Math.max(1, Math.min(requestedQueueNums || this.options.defaultTopicQueueNums, template.writeQueueNums));
     const created = { ...topic(topicName, queues, queues, template.perm & ~Perm.INHERIT), topicSysFlag };
     this.table.set(topicName, created);
@@ -141,6 +153,7 @@ export class TopicConfigManager {
   async ensure(topicName: string, queueNums: number, perm: number, topicSysFlag = 0): Promise<TopicConfig> {
     const existing = this.table.get(topicName);
     if (existing) return existing;
+    checkName(topicName);
     const created = { ...topic(topicName, queueNums, queueNums, perm), topicSysFlag };
     this.table.set(topicName, created);
     await this.changed();
@@ -155,7 +168,8 @@ export class TopicConfigManager {
   async replaceAll(topicConfigTable: Record<string, TopicConfig>, dataVersion: DataVersion): Promise<boolean> {
     if (dataVersion.timestamp === this.version.timestamp && dataVersion.counter === this.version.counter) return false;
     this.table.clear();
-    for (const [name, config] of Object.entries(topicConfigTable)) this.table.set(name, { ...config });
+    // A master's bad name is not copied: the slave registers with the nameservers too.
+    for (const [name, config] of Object.entries(topicConfigTable)) if (!topicNameProblem(name)) this.table.set(name, { ...config });
     this.version = { ...dataVersion };
     await this.store?.persist({ topicConfigTable: Object.fromEntries(this.table), dataVersion: this.version });
     return true;
@@ -174,6 +188,12 @@ export class TopicConfigManager {
     this.version = { timestamp: this.clock(), counter: this.version.counter + 1 };
     await this.store?.persist({ topicConfigTable: Object.fromEntries(this.table), dataVersion: this.version });
   }
+}
+
+/** Every topic the broker creates passes the rule the nameservers apply to its registration. */
+function checkName(topicName: string): void {
+  const problem = topicNameProblem(topicName);
+  if (problem) throw new InvalidArgumentError(`cannot create the topic: ${problem}`);
 }
 
 function topic(topicName: string, readQueueNums: number, writeQueueNums: number, perm: number): TopicConfig {

@@ -50,6 +50,14 @@ describe('topic routes', () => {
     expect(routeChanged(undefined, route)).toBe(true);
   });
 
+  it('leaves out a queue data claiming more than 1024 queues (or Infinity), so a bad route cannot make it allocate without limit', () => {
+    const text = `{"queueDatas":[{"brokerName":"broker-a","readQueueNums":4,"writeQueueNums":4,"perm":6},{"brokerName":"broker-b","readQueueNums":2147483647,"writeQueueNums":2147483647,"perm":6},{"brokerName":"broker-c","readQueueNums":1e999,"writeQueueNums":1,"perm":6}],"brokerDatas":[{"cluster":"c","brokerName":"broker-a","brokerAddrs":{"0":"10.0.0.1:10911"}},{"cluster":"c","brokerName":"broker-b","brokerAddrs":{"0":"10.0.0.2:10911"}},{"cluster":"c","brokerName":"broker-c","brokerAddrs":{"0":"10.0.0.3:10911"}}]}`;
+    const parsed = parseTopicRoute(Buffer.from(text));
+    expect(parsed?.queueDatas.map((q) => q.brokerName)).toEqual(['broker-a']);
+    expect(publishQueues('T', parsed!).map(queueKey)).toHaveLength(4);
+    expect(subscribeQueues('T', parsed!)).toHaveLength(4);
+  });
+
   it("reads a route as Apache RocketMQ's nameserver writes it: fastjson leaves brokerAddrs' Long keys unquoted", () => {
     const body = '{"brokerDatas":[{"brokerAddrs":{0:"127.0.0.1:10911",1:"127.0.0.1:10921"},"brokerName":"broker-a","cluster":"DefaultCluster","enableActingMaster":false}],"filterServerTable":{},"queueDatas":[{"brokerName":"broker-a","perm":6,"readQueueNums":4,"topicSysFlag":0,"writeQueueNums":4}]}';
     const parsed = parseTopicRoute(Buffer.from(body));

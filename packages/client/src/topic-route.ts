@@ -5,12 +5,12 @@
  * (readable queues).
  */
 import { z } from 'zod';
-import { isReadable, isWriteable, parseRemotingJson } from '@karman/protocol';
+import { MAX_TOPIC_QUEUE_NUMS, isReadable, isWriteable, parseRemotingJson } from '@karman/protocol';
 
 export const QueueDataSchema = z.looseObject({
   brokerName: z.string(),
-  readQueueNums: z.number().int().min(0),
-  writeQueueNums: z.number().int().min(0),
+  readQueueNums: z.number().int().min(0).max(MAX_TOPIC_QUEUE_NUMS),
+  writeQueueNums: z.number().int().min(0).max(MAX_TOPIC_QUEUE_NUMS),
   perm: z.number().int(),
   topicSysFlag: z.number().int().default(0),
 });
@@ -35,7 +35,12 @@ export type BrokerData = z.infer<typeof BrokerDataSchema>;
 
 export const TopicRouteDataSchema = z.looseObject({
   orderTopicConf: z.string().nullish(),
-  queueDatas: z.array(QueueDataSchema),
+  // An entry that is not a queue data, or claims more than MAX_TOPIC_QUEUE_NUMS queues (a client
+  // allocates one entry per queue), is left out: that broker's queues are not used, the rest are.
+  queueDatas: z.array(z.unknown()).transform((entries) => entries.flatMap((entry) => {
+    const parsed = QueueDataSchema.safeParse(entry);
+    return parsed.success ? [parsed.data] : [];
+  })),
   brokerDatas: z.array(BrokerDataSchema),
   filterServerTable: z.record(z.string(), z.array(z.string())).default({}),
 });

@@ -24,6 +24,8 @@ export type NameServerEvent =
   | { type: 'listening'; host: string; port: number }
   | { type: 'broker_removed'; removal: BrokerRemoval }
   | { type: 'config_updated'; changes: Record<string, string> }
+  /** A broker registered with entries the nameserver left out (each "topic: problem"); the rest of it is routed. */
+  | { type: 'registration_entries_skipped'; brokerName: string; brokerAddr: string; skipped: readonly string[] }
   | { type: 'closed' };
 
 /** Options of a `NameServer`: the configuration (see `NameServerOptionsSchema`) plus in-process hooks. */
@@ -74,6 +76,7 @@ export class NameServer {
       kv: this.kv,
       config: () => this.currentConfig,
       updateConfig: (changes) => this.updateConfig(changes),
+      onEntriesSkipped: (brokerName, brokerAddr, skipped) => this.onEvent?.({ type: 'registration_entries_skipped', brokerName, brokerAddr, skipped }),
     });
     for (const [code, handler] of handlers) {
       this.server.registerHandler(code, (request, context) => handler(request, context.header, context.connection));

@@ -1,6 +1,7 @@
 import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError } from '@karman/protocol';
+import fc from 'fast-check';
+import { InvalidArgumentError, MAX_TOPIC_QUEUE_NUMS, topicNameProblem } from '@karman/protocol';
 import { decodeRegisterBrokerBody, encodeRegisterBrokerBody } from './register-broker-body.js';
 
 const json = (value: unknown): Uint8Array => Buffer.from(JSON.stringify(value));
@@ -29,13 +30,14 @@ describe('REGISTER_BROKER body', () => {
       topicConfigs: topics,
       dataVersion: { timestamp: 5, counter: 6 },
       filterServerList: ['1.2.3.4:5'],
+      skipped: [],
     });
     const bare = decodeRegisterBrokerBody(json({ topicConfigTable: { A: { readQueueNums: 1, writeQueueNums: 1, perm: 6 } }, dataVersion: { timestamp: 1, counter: 1 } }));
     expect(bare.topicConfigs).toHaveLength(1);
   });
 
   it('treats a missing body as no topics at version 0/0, as RocketMQ does', () => {
-    expect(decodeRegisterBrokerBody(undefined)).toEqual({ topicConfigs: [], dataVersion: { timestamp: 0, counter: 0 }, filterServerList: [] });
+    expect(decodeRegisterBrokerBody(undefined)).toEqual({ topicConfigs: [], dataVersion: { timestamp: 0, counter: 0 }, filterServerList: [], skipped: [] });
   });
 
   it('refuses bodies that are not a topic-config table, naming where', () => {
@@ -43,15 +45,51 @@ describe('REGISTER_BROKER body', () => {
       [Buffer.from('not json'), /not JSON/],
       [json([1, 2]), /not a topic-config table/],
       [json({ topicConfigSerializeWrapper: { topicConfigTable: {}, dataVersion: {} } }), /dataVersion\.timestamp/],
-      [json({ topicConfigSerializeWrapper: { topicConfigTable: { T: { readQueueNums: 'four', writeQueueNums: 4, perm: 6 } }, dataVersion: { timestamp: 1, counter: 1 } } }), /topicConfigTable\.T\.readQueueNums/],
-      [json({ topicConfigSerializeWrapper: { topicConfigTable: { T: { readQueueNums: -1, writeQueueNums: 4, perm: 6 } }, dataVersion: { timestamp: 1, counter: 1 } } }), /readQueueNums/],
-      [json({ topicConfigSerializeWrapper: { topicConfigTable: { 'bad name': { readQueueNums: 1, writeQueueNums: 4, perm: 6 } }, dataVersion: { timestamp: 1, counter: 1 } } }), /characters outside/],
-      [json({ topicConfigSerializeWrapper: { topicConfigTable: { T: { topicName: 'U', readQueueNums: 1, writeQueueNums: 4, perm: 6 } }, dataVersion: { timestamp: 1, counter: 1 } } }), /must be equal/],
     ];
     for (const [body, message] of cases) {
       expect(() => decodeRegisterBrokerBody(body)).toThrow(InvalidArgumentError);
       expect(() => decodeRegisterBrokerBody(body)).toThrow(message);
     }
+  });
+
+  it('leaves out each bad entry, saying why, and keeps the rest: one bad topic must not cost a broker its routes', () => {
+    // JSON text, not JSON.stringify: 1e999 is how a peer sends a count JavaScript reads as Infinity.
+    const text = `{"topicConfigSerializeWrapper":{"topicConfigTable":{
+      "Good":{"readQueueNums":4,"writeQueueNums":4,"perm":6},
+      "%RETRY%a/b":{"readQueueNums":1,"writeQueueNums":1,"perm":6},
+      "Huge":{"readQueueNums":2147483647,"writeQueueNums":2147483647,"perm":6},
+      "Infinite":{"readQueueNums":1e999,"writeQueueNums":1,"perm":6},
+      "Max":{"readQueueNums":1024,"writeQueueNums":1024,"perm":6},
+      "Words":{"readQueueNums":"four","writeQueueNums":4,"perm":6},
+      "Negative":{"readQueueNums":-1,"writeQueueNums":4,"perm":6},
+      "T":{"topicName":"U","readQueueNums":1,"writeQueueNums":4,"perm":6}
+    },"dataVersion":{"timestamp":1,"counter":1}},"filterServerList":[]}`;
+    const decoded = decodeRegisterBrokerBody(Buffer.from(text));
+    expect(decoded.topicConfigs.map((t) => t.topicName)).toEqual(['Good', 'Max']);
+    expect(decoded.skipped).toEqual([
+      expect.stringMatching(/^"%RETRY%a\/b": .*characters outside/),
+      expect.stringMatching(/^"Huge": readQueueNums must be an integer from 0 to 1024, got 2147483647/),
+      expect.stringMatching(/^"Infinite": readQueueNums must be an integer from 0 to 1024, got null/),
+      expect.stringMatching(/^"Words": readQueueNums must be an integer/),
+      expect.stringMatching(/^"Negative": readQueueNums must be an integer/),
+      expect.stringMatching(/^"T": its topicName is "U"; they must be equal/),
+    ]);
+  });
+
+  it('keeps only valid entries of a fuzzed table and accounts for every one (kept or skipped, with a reason)', () => {
+    const count = fc.oneof(fc.integer({ min: -5, max: 2_000 }), fc.constant(0x7fffffff), fc.double(), fc.string({ maxLength: 3 }), fc.constant(null));
+    const entry = fc.record({ readQueueNums: count, writeQueueNums: count, perm: fc.oneof(fc.integer({ min: -1, max: 20 }), fc.string({ maxLength: 2 })) });
+    fc.assert(
+      fc.property(fc.dictionary(fc.oneof(fc.string({ maxLength: 140 }), fc.stringMatching(/^[%a-zA-Z0-9_-]{1,10}$/)), entry, { maxKeys: 20 }), (table) => {
+        const decoded = decodeRegisterBrokerBody(json({ topicConfigSerializeWrapper: { topicConfigTable: table, dataVersion: { timestamp: 1, counter: 1 } } }));
+        expect(decoded.topicConfigs.length + decoded.skipped.length).toBe(Object.keys(table).length);
+        for (const t of decoded.topicConfigs) {
+          expect(topicNameProblem(t.topicName)).toBeUndefined();
+          expect(Math.max(t.readQueueNums, t.writeQueueNums)).toBeLessThanOrEqual(MAX_TOPIC_QUEUE_NUMS);
+        }
+      }),
+      { seed: 19_002, numRuns: 300 },
+    );
   });
 
   it('refuses compressed bodies with a remark saying how to register instead', () => {

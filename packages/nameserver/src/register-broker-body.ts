@@ -17,7 +17,7 @@
  */
 import { crc32 } from 'node:zlib';
 import { z } from 'zod';
-import { InvalidArgumentError } from '@karman/protocol';
+import { InvalidArgumentError, MAX_TOPIC_QUEUE_NUMS } from '@karman/protocol';
 import { topicNameProblem } from './names.js';
 import type { DataVersion, TopicConfig } from './route-data.js';
 
@@ -47,11 +47,16 @@ export interface RegisterBrokerBody {
   topicConfigs: TopicConfig[];
   dataVersion: DataVersion;
   filterServerList: string[];
+  /**
+   * Entries left out, each "topic: problem": a bad name or field in one entry costs that entry,
+   * not the broker's whole registration (every other topic would leave the routes with it).
+   */
+  skipped: string[];
 }
 
 /** What a registration without a body means in RocketMQ: no topics, version 0/0. */
 export function emptyRegisterBrokerBody(): RegisterBrokerBody {
-  return { topicConfigs: [], dataVersion: { timestamp: 0, counter: 0 }, filterServerList: [] };
+  return { topicConfigs: [], dataVersion: { timestamp: 0, counter: 0 }, filterServerList: [], skipped: [] };
 }
 
 function describeIssue(error: z.ZodError): string {
@@ -102,45 +107,44 @@ export function decodeRegisterBrokerBody(body: Uint8Array | undefined, options: 
   const wrapper = isBareWrapper ? (parsed.data as z.infer<typeof wrapperSchema>) : (parsed.data as z.infer<typeof bodySchema>).topicConfigSerializeWrapper;
   const filterServerList = isBareWrapper ? [] : ((parsed.data as z.infer<typeof bodySchema>).filterServerList ?? []);
   const topicConfigs: TopicConfig[] = [];
-  for (const topic of Object.keys(wrapper.topicConfigTable)) topicConfigs.push(readTopicConfig(topic, wrapper.topicConfigTable[topic]));
+  const skipped: string[] = [];
+  for (const topic of Object.keys(wrapper.topicConfigTable)) {
+    const read = readTopicConfig(topic, wrapper.topicConfigTable[topic]);
+    if (typeof read === 'string') skipped.push(`${JSON.stringify(topic.slice(0, 60))}: ${read}`);
+    else topicConfigs.push(read);
+  }
   return {
     topicConfigs,
     dataVersion: { timestamp: wrapper.dataVersion.timestamp, counter: wrapper.dataVersion.counter },
     filterServerList,
+    skipped,
   };
 }
 
-function bad(topic: string, field: string, rule: string, value: unknown): never {
-  throw new InvalidArgumentError(
-    `REGISTER_BROKER body is not a topic-config table (topicConfigSerializeWrapper.topicConfigTable.${topic.slice(0, 60)}.${field}: ${rule}, got ${JSON.stringify(value)?.slice(0, 40)})`,
-  );
-}
-
-function intField(topic: string, config: Record<string, unknown>, field: string, max: number, required: boolean): number {
+/** An entry's integer field, or the problem with it. */
+function intField(config: Record<string, unknown>, field: string, max: number, required: boolean): number | string {
   const value = config[field];
   if (value === undefined && !required) return 0;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) bad(topic, field, `must be an integer from 0 to ${max}`, value);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) return `${field} must be an integer from 0 to ${max}, got ${JSON.stringify(value)?.slice(0, 40)}`;
   return value;
 }
 
-/** Check one topicConfigTable entry (TopicConfig.java's fields) and its name. */
-function readTopicConfig(topic: string, value: unknown): TopicConfig {
+/** Check one topicConfigTable entry (TopicConfig.java's fields) and its name: the config, or why it is left out. */
+function readTopicConfig(topic: string, value: unknown): TopicConfig | string {
   const problem = topicNameProblem(topic);
-  if (problem) throw new InvalidArgumentError(`REGISTER_BROKER body: ${problem}`);
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) bad(topic, '(entry)', 'must be a TopicConfig object', value);
+  if (problem) return problem;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'the entry is not a TopicConfig object';
   const config = value as Record<string, unknown>;
-  if (config.topicName !== undefined && config.topicName !== topic) {
-    throw new InvalidArgumentError(`REGISTER_BROKER body: topic ${JSON.stringify(topic)} has topicName ${JSON.stringify(String(config.topicName).slice(0, 40))}; they must be equal`);
-  }
-  if (config.order !== undefined && typeof config.order !== 'boolean') bad(topic, 'order', 'must be true or false', config.order);
-  return {
-    topicName: topic,
-    readQueueNums: intField(topic, config, 'readQueueNums', INT32_MAX, true),
-    writeQueueNums: intField(topic, config, 'writeQueueNums', INT32_MAX, true),
-    perm: intField(topic, config, 'perm', 15, true),
-    topicSysFlag: intField(topic, config, 'topicSysFlag', INT32_MAX, false),
-    order: config.order === true,
+  if (config.topicName !== undefined && config.topicName !== topic) return `its topicName is ${JSON.stringify(String(config.topicName).slice(0, 40))}; they must be equal`;
+  if (config.order !== undefined && typeof config.order !== 'boolean') return 'order must be true or false';
+  const fields = {
+    readQueueNums: intField(config, 'readQueueNums', MAX_TOPIC_QUEUE_NUMS, true),
+    writeQueueNums: intField(config, 'writeQueueNums', MAX_TOPIC_QUEUE_NUMS, true),
+    perm: intField(config, 'perm', 15, true),
+    topicSysFlag: intField(config, 'topicSysFlag', INT32_MAX, false),
   };
+  for (const field of Object.values(fields)) if (typeof field === 'string') return field;
+  return { topicName: topic, ...(fields as Record<keyof typeof fields, number>), order: config.order === true };
 }
 
 /** Encode a registration body the way a RocketMQ 4.x broker does (uncompressed). Used by tests, benchmarks and Karman's broker. */

@@ -21,7 +21,7 @@ import type {
   RemotingCommand,
   TopicRequestHeader,
 } from '@karman/protocol';
-import { configBodyTooLarge, formatProperties, parseProperties } from '@karman/protocol';
+import { MAX_TOPIC_QUEUE_NUMS, configBodyTooLarge, formatProperties, parseProperties } from '@karman/protocol';
 import type { KVConfigManager } from './kv-config-manager.js';
 import { RUNTIME_UPDATABLE_OPTIONS, nameServerOptionNames } from './name-server-options.js';
 import type { NameServerConfig } from './name-server-options.js';
@@ -38,6 +38,8 @@ export interface NameServerHandlerContext {
   config(): NameServerConfig;
   /** Apply UPDATE_NAMESRV_CONFIG's checked changes. */
   updateConfig(changes: Record<string, string>): void;
+  /** A registration's entries left out (bad names or fields), for the log. */
+  onEntriesSkipped?(brokerName: string, brokerAddr: string, skipped: readonly string[]): void;
 }
 
 /** A nameserver request handler. `connection` is the peer's connection (absent when called in-process). */
@@ -51,8 +53,8 @@ const dataVersionSchema = z.looseObject({ timestamp: z.number().int().min(0), co
 
 const queueDataSchema = z.looseObject({
   brokerName: z.string(),
-  readQueueNums: z.number().int().min(0).max(0x7fffffff),
-  writeQueueNums: z.number().int().min(0).max(0x7fffffff),
+  readQueueNums: z.number().int().min(0).max(MAX_TOPIC_QUEUE_NUMS),
+  writeQueueNums: z.number().int().min(0).max(MAX_TOPIC_QUEUE_NUMS),
   perm: z.number().int().min(0).max(15),
   topicSysFlag: z.number().int().min(0).optional(),
   // Java 4.x misspelled it in places; accept both.
@@ -121,6 +123,7 @@ export function createNameServerHandlers(ctx: NameServerHandlerContext): Map<num
   on(RequestCode.REGISTER_BROKER.code, (request, header, connection) => {
     const h = header as RegisterBrokerRequestHeader;
     const body = decodeRegisterBrokerBody(request.body, { compressed: h.compressed, bodyCrc32: h.bodyCrc32 });
+    if (body.skipped.length > 0) ctx.onEntriesSkipped?.(h.brokerName, h.brokerAddr, body.skipped);
     const result = routes.registerBroker({
       clusterName: h.clusterName,
       brokerAddr: h.brokerAddr,

@@ -6,7 +6,7 @@ import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RemotingClient, RequestCode, ResponseCode, createRequest } from '@karman/protocol';
 import { startNameServer } from '../src/name-server.js';
-import type { NameServer } from '../src/name-server.js';
+import type { NameServer, NameServerEvent } from '../src/name-server.js';
 import { encodeRegisterBrokerBody } from '../src/register-broker-body.js';
 import type { TopicRouteData } from '../src/route-data.js';
 import { SimulatedBroker, jsonOf, queryRoute, topicConfigs } from './simulated-broker.js';
@@ -24,9 +24,10 @@ describe('bad input to the nameserver', () => {
   let client: RemotingClient;
   let good: SimulatedBroker;
   const errors: Error[] = [];
+  const skippedEvents: NameServerEvent[] = [];
 
   beforeAll(async () => {
-    ns = await startNameServer({ bindAddress: '127.0.0.1', listenPort: 0, handshakeTimeoutMillis: 300, onError: (error) => errors.push(error) });
+    ns = await startNameServer({ bindAddress: '127.0.0.1', listenPort: 0, handshakeTimeoutMillis: 300, onError: (error) => errors.push(error), onEvent: (event) => void (event.type === 'registration_entries_skipped' && skippedEvents.push(event)) });
     client = new RemotingClient(`tcp://${ns.address}`, { reconnect: false, requestTimeoutMillis: 20_000 });
     good = new SimulatedBroker([ns.address], { clusterName: 'BadInputCluster', brokerName: 'good-broker', brokerAddr: '127.0.0.5:10911', brokerId: 0 }, topicConfigs(['Good']));
     await good.register();
@@ -44,7 +45,6 @@ describe('bad input to the nameserver', () => {
     const cases: Array<[Buffer, RegExp]> = [
       [Buffer.from('this is not json'), /not JSON/],
       [Buffer.from(JSON.stringify({ topicConfigSerializeWrapper: { topicConfigTable: [], dataVersion: { timestamp: 1, counter: 1 } } })), /topicConfigTable/],
-      [Buffer.from(JSON.stringify({ topicConfigSerializeWrapper: { topicConfigTable: { T: { readQueueNums: 'x' } }, dataVersion: { timestamp: 1, counter: 1 } } })), /readQueueNums/],
     ];
     for (const [body, remark] of cases) {
       const response = await client.request(createRequest(RequestCode.REGISTER_BROKER.code, registerHeader('bad-body-broker'), body));
@@ -63,14 +63,32 @@ describe('bad input to the nameserver', () => {
     expect([badBroker.code, badBroker.remark]).toEqual([ResponseCode.SYSTEM_ERROR.code, 'broker name "broker with spaces" has characters outside [a-zA-Z0-9_.-]']);
     const badAddr = await client.request(createRequest(RequestCode.REGISTER_BROKER.code, registerHeader('ok-name', 'localhost'), body));
     expect(badAddr.remark).toMatch(/broker address "localhost" is not "host:port"/);
-    const badTopic = encodeRegisterBrokerBody(topicConfigs(['Fine', 'has/slash']), { timestamp: 1, counter: 1 });
-    const badTopicAnswer = await client.request(createRequest(RequestCode.REGISTER_BROKER.code, registerHeader('ok-name'), badTopic));
-    expect(badTopicAnswer.remark).toMatch(/topic name "has\/slash" has characters outside/);
     const badHeader = await client.request(createRequest(RequestCode.REGISTER_BROKER.code, { ...registerHeader('ok-name'), brokerId: 'zero' }, body));
     expect(badHeader.code).toBe(ResponseCode.SYSTEM_ERROR.code);
     expect(badHeader.remark).toMatch(/brokerId/);
     const missingField = await client.request(createRequest(RequestCode.GET_ROUTEINFO_BY_TOPIC.code, {}));
     expect(missingField.remark).toMatch(/topic/);
+    expect(snapshot()).toEqual(before);
+  });
+
+  it('a registration with bad entries is routed without them, and says which were left out', async () => {
+    const before = snapshot();
+    const body = encodeRegisterBrokerBody(
+      [...topicConfigs(['Kept', '%RETRY%a/b']), { topicName: 'Huge', readQueueNums: 0x7fffffff, writeQueueNums: 0x7fffffff, perm: 6, topicSysFlag: 0, order: false }],
+      { timestamp: 1, counter: 1 },
+    );
+    const answer = await client.request(createRequest(RequestCode.REGISTER_BROKER.code, registerHeader('skip-broker', '127.0.0.7:10911'), body));
+    expect(answer.code).toBe(ResponseCode.SUCCESS.code);
+    expect(jsonOf<TopicRouteData>(await queryRoute(client, 'Kept')).brokerDatas.map((b) => b.brokerName)).toEqual(['skip-broker']);
+    expect((await queryRoute(client, 'Huge')).code).toBe(ResponseCode.TOPIC_NOT_EXIST.code);
+    expect(skippedEvents.at(-1)).toEqual({
+      type: 'registration_entries_skipped',
+      brokerName: 'skip-broker',
+      brokerAddr: '127.0.0.7:10911',
+      skipped: [expect.stringMatching(/^"%RETRY%a\/b": .*characters outside/), expect.stringMatching(/^"Huge": readQueueNums must be an integer from 0 to 1024/)],
+    });
+    const gone = await client.request(createRequest(RequestCode.UNREGISTER_BROKER.code, { clusterName: 'BadInputCluster', brokerName: 'skip-broker', brokerAddr: '127.0.0.7:10911', brokerId: 0 }));
+    expect(gone.code).toBe(ResponseCode.SUCCESS.code);
     expect(snapshot()).toEqual(before);
   });
 

@@ -8,6 +8,11 @@ export const TOPIC_MAX_LENGTH = 127;
 /** Longest group name RocketMQ accepts (`Validators.CHARACTER_MAX_LENGTH`). */
 export const GROUP_MAX_LENGTH = 255;
 const VALID_NAME = /^[%|a-zA-Z0-9_-]+$/;
+/**
+ * Most read or write queues a topic may have: RocketMQ's tools refuse more, and Karman's
+ * nameserver, broker and clients hold every route to it, since clients allocate one entry per queue.
+ */
+export const MAX_TOPIC_QUEUE_NUMS = 1024;
 
 /** Topic permission bits (`PermName`). */
 export const Perm = { INHERIT: 1, WRITE: 2, READ: 4, PRIORITY: 8 } as const;
@@ -79,6 +84,23 @@ export function sendTopicProblem(topic: unknown): string | undefined {
   const problem = topicNameProblem(topic);
   if (problem) return problem;
   if (NOT_ALLOWED_SEND.has(topic as string)) return `the topic "${topic as string}" is reserved for the broker's own use; send to another topic`;
+  return undefined;
+}
+
+/**
+ * Like `groupNameProblem`, for a consumer group: its retry and dead-letter topics
+ * (`%RETRY%<group>`, `%DLQ%<group>`) must be valid topic names too, so the group may have at most
+ * 127 − 7 = 120 characters. RocketMQ's 4.x broker creates those topics unchecked, and a longer or
+ * stranger name then breaks the broker's registration with the nameservers.
+ */
+export function consumerGroupNameProblem(group: unknown): string | undefined {
+  const problem = groupNameProblem(group);
+  if (problem) return problem;
+  const longest = RETRY_GROUP_TOPIC_PREFIX.length > DLQ_GROUP_TOPIC_PREFIX.length ? RETRY_GROUP_TOPIC_PREFIX : DLQ_GROUP_TOPIC_PREFIX;
+  const limit = TOPIC_MAX_LENGTH - longest.length;
+  if ((group as string).length > limit) {
+    return `the consumer group name is ${(group as string).length} characters long; the limit is ${limit}, so that its retry topic ${longest}<group> stays within the ${TOPIC_MAX_LENGTH}-character topic limit`;
+  }
   return undefined;
 }
 
