@@ -58,6 +58,7 @@ export const BrokerConfigSchema = z.object({
     .min(1)
     .default(1024 * 1024)
     .describe('Byte budget of one pull; the first message is returned even when larger (RocketMQ: 262144).'),
+  metricsMaxConsumerSeries: z.coerce.number().int().min(0).default(10_000).describe('Most consumer_offset and consumer_lag series /metrics lists (known groups, real queues); past it they are counted in broker_consumer_series_dropped.'),
   maxHeldPullRequests: z.coerce.number().int().min(1).default(100_000).describe('Cap on pulls held at once; past it pulls answer PULL_NOT_FOUND at once.'),
   messageDelayLevel: z.string().default(DEFAULT_DELAY_LEVELS).describe('Delay of each level, `1s 5s ... 2h`.'),
   notifyConsumerIdsChangedEnable: bool(true, 'Push NOTIFY_CONSUMER_IDS_CHANGED to a group when its members change.'),

@@ -23,8 +23,8 @@ describe('renderMetrics', () => {
     context.stats.recordPut('MetricsTopic', 4, 40, 3);
     context.stats.recordPut('MetricsTopic', 1, 10, 1);
     context.stats.recordGet('MetricsTopic', 2, 20);
+    await context.groups.findOrCreate('MetricsGroup');
     context.offsets.commit('MetricsGroup', 'MetricsTopic', 1, 1);
-    context.offsets.commit('Weird"Group', 'MetricsTopic', 0, 0);
 
     const text = renderMetrics(context);
     expect(text).toMatch(/^# TYPE karman_broker_messages_in_total counter$/m);
@@ -36,7 +36,6 @@ describe('renderMetrics', () => {
     expect(m.get('karman_broker_bytes_out_total{topic="MetricsTopic"}')).toBe(20);
     expect(m.get('karman_consumer_lag{group="MetricsGroup",topic="MetricsTopic",queue="1"}')).toBe(3);
     expect(m.get('karman_consumer_offset{group="MetricsGroup",topic="MetricsTopic",queue="1"}')).toBe(1);
-    expect(m.get('karman_consumer_lag{group="Weird\\"Group",topic="MetricsTopic",queue="0"}')).toBe(0);
     expect(m.get('karman_queue_max_offset{topic="MetricsTopic",queue="1"}')).toBe(4);
     expect(m.get('karman_broker_put_requests_total')).toBe(2);
     expect(m.get('karman_broker_put_latency_avg_ms')).toBe(2);
@@ -50,5 +49,20 @@ describe('renderMetrics', () => {
     expect(m.get('karman_store_disk_full')).toBe(0);
     expect([...m.keys()].some((k) => k.startsWith('karman_broker_info{') && k.includes('broker="broker-m"'))).toBe(true);
     expect(text.endsWith('\n')).toBe(true);
+  });
+
+  it('lists consumer series only for known groups on real queues, at most metricsMaxConsumerSeries, and counts the rest', async () => {
+    await using b = await startTestBroker({ metricsMaxConsumerSeries: 3 });
+    const { context } = b.broker;
+    await context.topics.upsert({ topicName: 'SeriesTopic', readQueueNums: 4, writeQueueNums: 4, perm: 6, topicFilterType: 'SINGLE_TAG', topicSysFlag: 0, order: false });
+    await context.groups.findOrCreate('KnownGroup');
+    for (let q = 0; q < 4; q++) context.offsets.commit('KnownGroup', 'SeriesTopic', q, 0);
+    // What any client can commit: random groups, queue ids past the topic's, topics that do not exist.
+    for (let i = 0; i < 1_000; i++) context.offsets.commit(`random_${i}`, 'SELF_TEST_TOPIC', i, i);
+    context.offsets.commit('KnownGroup', 'SeriesTopic', 5_000, 1);
+    context.offsets.commit('KnownGroup', 'NoSuchTopic', 0, 1);
+    const m = samples(renderMetrics(context));
+    expect([...m.keys()].filter((k) => k.startsWith('karman_consumer_offset{'))).toEqual([0, 1, 2].map((q) => `karman_consumer_offset{group="KnownGroup",topic="SeriesTopic",queue="${q}"}`));
+    expect(m.get('karman_broker_consumer_series_dropped')).toBe(1);
   });
 });

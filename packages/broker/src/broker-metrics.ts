@@ -60,6 +60,41 @@ class Exposition {
   }
 }
 
+/**
+ * consumer_offset and consumer_lag series: one per committed offset of a group this broker knows
+ * (a subscription group, or one with connected members) on a queue its topic has, at most
+ * `metricsMaxConsumerSeries` of them. Offsets are committed by any client, so without these limits
+ * random names and queue ids would each become a series, and every scrape would grow with them.
+ */
+function consumerSeries(context: BrokerContext): { offsets: Array<readonly [Labels, number]>; lags: Array<readonly [Labels, number]>; maxOffsets: Map<string, readonly [Labels, number]>; dropped: number } {
+  const { store, topics, groups, clients } = context;
+  const online = new Set(clients.consumerGroups());
+  const limit = context.config.metricsMaxConsumerSeries;
+  const entries = [...context.offsets.entries()]
+    .filter(({ topic, group }) => topics.get(topic) !== undefined && (groups.get(group) !== undefined || online.has(group)))
+    .sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.group < b.group ? -1 : a.group > b.group ? 1 : 0));
+  const offsets: Array<readonly [Labels, number]> = [];
+  const lags: Array<readonly [Labels, number]> = [];
+  const maxOffsets = new Map<string, readonly [Labels, number]>();
+  let dropped = 0;
+  for (const { topic, group, queues } of entries) {
+    const config = topics.get(topic)!;
+    const queueCount = Math.max(config.readQueueNums, config.writeQueueNums);
+    for (const [queue, offset] of [...queues].sort(([a], [b]) => a - b)) {
+      if (queue >= queueCount) continue;
+      if (offsets.length >= limit) {
+        dropped++;
+        continue;
+      }
+      const max = store.getMaxOffsetInQueue(topic, queue);
+      offsets.push([{ group, topic, queue }, offset]);
+      lags.push([{ group, topic, queue }, Math.max(0, max - offset)]);
+      maxOffsets.set(`${topic}@${queue}`, [{ topic, queue }, max]);
+    }
+  }
+  return { offsets, lags, maxOffsets, dropped };
+}
+
 /** The broker's metrics as Prometheus text. Never throws for a running broker; call it for every scrape. */
 export function renderMetrics(context: BrokerContext): string {
   const { config, stats, store } = context;
@@ -86,24 +121,16 @@ export function renderMetrics(context: BrokerContext): string {
   out.family('broker_topics', 'gauge', 'Topics configured on this broker, system topics included.', [[{}, context.topics.all().length]]);
   out.family('broker_online_consumer_groups', 'gauge', 'Consumer groups with at least one connected member.', [[{}, context.clients.consumerGroups().length]]);
 
-  // Lag per group, topic and queue: every committed offset of a topic this broker still has.
-  const offsets: Array<readonly [Labels, number]> = [];
-  const lags: Array<readonly [Labels, number]> = [];
-  const maxOffsets = new Map<string, readonly [Labels, number]>();
-  for (const topicConfig of [...context.topics.all()].sort((a, b) => (a.topicName < b.topicName ? -1 : a.topicName > b.topicName ? 1 : 0))) {
-    const topic = topicConfig.topicName;
-    for (const group of context.offsets.groupsOf(topic).sort()) {
-      for (const [queue, offset] of [...context.offsets.queryAll(group, topic)].sort(([a], [b]) => a - b)) {
-        const max = store.getMaxOffsetInQueue(topic, queue);
-        offsets.push([{ group, topic, queue }, offset]);
-        lags.push([{ group, topic, queue }, Math.max(0, max - offset)]);
-        maxOffsets.set(`${topic}@${queue}`, [{ topic, queue }, max]);
-      }
-    }
-  }
-  out.family('consumer_offset', 'gauge', 'Committed offset (next message to consume) per group, topic and queue.', offsets);
-  out.family('consumer_lag', 'gauge', 'Messages not yet consumed: queue max offset minus committed offset.', lags);
-  out.family('queue_max_offset', 'gauge', 'Next offset to be written, for queues some group consumes.', [...maxOffsets.values()]);
+  const consumers = consumerSeries(context);
+  out.family('consumer_offset', 'gauge', 'Committed offset (next message to consume) per group, topic and queue.', consumers.offsets);
+  out.family('consumer_lag', 'gauge', 'Messages not yet consumed: queue max offset minus committed offset.', consumers.lags);
+  out.family('queue_max_offset', 'gauge', 'Next offset to be written, for queues some group consumes.', [...consumers.maxOffsets.values()]);
+  out.family(
+    'broker_consumer_series_dropped',
+    'gauge',
+    'Committed offsets left out of consumer_offset and consumer_lag past metricsMaxConsumerSeries (raise it to see them; GET_CONSUME_STATS lists every one).',
+    [[{}, consumers.dropped]],
+  );
 
   out.family('store_commitlog_min_offset_bytes', 'gauge', 'Lowest commit-log offset still on disk.', [[{}, store.minPhyOffset]]);
   out.family('store_commitlog_max_offset_bytes', 'gauge', 'End of the written commit log.', [[{}, store.maxPhyOffset]]);

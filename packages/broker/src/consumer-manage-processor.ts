@@ -70,6 +70,10 @@ export function registerConsumerManageProcessor(context: BrokerContext): void {
     if (h.commitOffset < 0) {
       return createResponse(request, ResponseCode.SYSTEM_ERROR.code, `commitOffset ${h.commitOffset} for ${h.topic}:${h.queueId} of group "${h.consumerGroup}" is negative; commit the next offset to consume (≥ 0)`);
     }
+    // Any client may commit, so only what names a real queue is kept: the table is persisted and
+    // listed in /metrics, and `topic@group` keys stay unambiguous with names that cannot hold '@'.
+    const problem = commitTargetProblem(context, h.consumerGroup, h.topic, h.queueId);
+    if (problem) return createResponse(request, ResponseCode.SYSTEM_ERROR.code, `cannot commit the offset: ${problem}`);
     offsets.commit(h.consumerGroup, h.topic, h.queueId, h.commitOffset);
     return ok(request);
   });
@@ -160,6 +164,17 @@ export function registerConsumerManageProcessor(context: BrokerContext): void {
     context.locks.unlockBatch(consumerGroup, mqSet.map(({ topic, brokerName, queueId }) => ({ topic, brokerName, queueId })), clientId);
     return ok(request);
   });
+}
+
+/** Why an offset for (group, topic, queue) cannot be kept: a bad group name, an unknown topic or a queue it does not have. */
+function commitTargetProblem(context: BrokerContext, group: string, topic: string, queueId: number): string | undefined {
+  const groupProblem = consumerGroupNameProblem(group);
+  if (groupProblem) return groupProblem;
+  const config = context.topics.get(topic);
+  if (!config) return `topic ${JSON.stringify(topic.slice(0, 60))} does not exist on ${context.config.brokerName}`;
+  const queues = Math.max(config.readQueueNums, config.writeQueueNums);
+  if (queueId >= queues) return `topic ${topic} has ${queues} queues on ${context.config.brokerName}; queueId ${queueId} is not one of them`;
+  return undefined;
 }
 
 function queueIdProblem(request: RemotingCommand, queueId: number): RemotingCommand {

@@ -73,6 +73,14 @@ export class ConsumerOffsetManager {
     return new Map(this.table.get(topic + SEPARATOR + group) ?? []);
   }
 
+  /** Every (topic, group) with committed offsets, in one pass over the table. */
+  *entries(): Generator<{ topic: string; group: string; queues: ReadonlyMap<number, number> }> {
+    for (const [key, queues] of this.table) {
+      const at = key.lastIndexOf(SEPARATOR);
+      yield { topic: key.slice(0, at), group: key.slice(at + 1), queues };
+    }
+  }
+
   /** Groups with committed offsets for a topic. */
   groupsOf(topic: string): string[] {
     const groups: string[] = [];

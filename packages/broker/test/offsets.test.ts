@@ -32,11 +32,30 @@ describe('consumer offsets', () => {
     await using b = await startTestBroker();
     const topic = uniqueName('off_neg');
     const group = uniqueName('off_group');
+    await createTopic(b, topic, 1);
     await b.request(UPDATE, { consumerGroup: group, topic, queueId: 0, commitOffset: 5 });
     const bad = await b.request(UPDATE, { consumerGroup: group, topic, queueId: 0, commitOffset: -3 });
     expect(bad.code).toBe(ResponseCode.SYSTEM_ERROR.code);
     expect(bad.remark).toMatch(/commitOffset -3 .* negative/);
     expect((await b.request(QUERY, { consumerGroup: group, topic, queueId: 0 })).extFields.offset).toBe('5');
+  });
+
+  it('keeps only commits that name a real queue: a valid group, a topic of this broker, a queue id it has', async () => {
+    await using b = await startTestBroker();
+    const topic = uniqueName('off_real');
+    const group = uniqueName('off_group');
+    await createTopic(b, topic, 2);
+    const cases: Array<[Record<string, string | number>, RegExp]> = [
+      [{ consumerGroup: 'a@b', topic, queueId: 0 }, /cannot commit the offset: the group name "a@b" has characters outside/],
+      [{ consumerGroup: group, topic: 'NoSuchTopic', queueId: 0 }, /cannot commit the offset: topic "NoSuchTopic" does not exist/],
+      [{ consumerGroup: group, topic, queueId: 2 }, /cannot commit the offset: topic \S+ has 2 queues on \S+; queueId 2 is not one of them/],
+    ];
+    for (const [fields, remark] of cases) {
+      const answer = await b.request(UPDATE, { ...fields, commitOffset: 1 });
+      expect([answer.code, answer.remark]).toEqual([ResponseCode.SYSTEM_ERROR.code, expect.stringMatching(remark)]);
+    }
+    expect([...b.broker.context.offsets.entries()]).toEqual([]);
+    expect((await b.request(UPDATE, { consumerGroup: group, topic, queueId: 1, commitOffset: 1 })).code).toBe(ResponseCode.SUCCESS.code);
   });
 
   it('answers 0 for a new group on a queue that still starts at 0, QUERY_NOT_FOUND once it does not (§4.5)', async () => {
