@@ -32,6 +32,7 @@ export const BrokerConfigSchema = z.object({
   brokerPermission: z.coerce.number().int().min(0).max(15).default(6).describe('Permission bits of the whole broker (PermName): 6 read and write, 4 read-only (drain before maintenance), 2 write-only.'),
   autoCreateTopicEnable: bool(false, 'Create unknown topics on first send through TBW102 (advised off in production).'),
   autoCreateSubscriptionGroup: bool(true, 'Create a consumer group\'s config on first use.'),
+  maxSubscriptionGroups: z.coerce.number().int().min(1).default(100_000).describe('Most subscription groups auto-creation may bring the broker to; past it a new group must be created with updateSubGroup.'),
   defaultTopicQueueNums: z.coerce.number().int().min(1).default(8).describe('Queues of TBW102 and the cap for auto-created topics.'),
   registerNameServerPeriod: millis(30_000, 'How often to register with every nameserver.'),
   registerBrokerTimeoutMills: millis(6_000, 'Timeout of one registration.'),

@@ -136,7 +136,7 @@ export class Broker implements AsyncDisposable {
       clock,
       reporter,
     });
-    const groups = new SubscriptionGroupManager({ file: join(configDir, 'subscriptionGroup.json'), autoCreateSubscriptionGroup: config.autoCreateSubscriptionGroup, clock, reporter });
+    const groups = new SubscriptionGroupManager({ file: join(configDir, 'subscriptionGroup.json'), autoCreateSubscriptionGroup: config.autoCreateSubscriptionGroup, maxSubscriptionGroups: config.maxSubscriptionGroups, clock, reporter });
     const offsets = new ConsumerOffsetManager(join(configDir, 'consumerOffset.json'), reporter);
     try {
       for (const [file, skipped] of [['topics.json', topics.load()], ['subscriptionGroup.json', groups.load()]] as const) {

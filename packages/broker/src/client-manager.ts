@@ -19,6 +19,13 @@ export interface ClientChannel {
   request(command: RemotingCommand, timeoutMillis?: number): Promise<RemotingCommand>;
 }
 
+/**
+ * Most groups one HEART_BEAT may list (of each kind), and most topics one consumer may subscribe:
+ * a client has a handful of groups; without a bound one 16 MiB heartbeat made 500,000 groups.
+ */
+export const MAX_HEARTBEAT_GROUPS = 256;
+export const MAX_HEARTBEAT_SUBSCRIPTIONS = 4096;
+
 const SubscriptionDataSchema = z.looseObject({
   topic: z.string(),
   subString: z.string().default('*'),
@@ -36,7 +43,7 @@ const ConsumerDataSchema = z.looseObject({
   consumeType: z.string().default('CONSUME_PASSIVELY'),
   messageModel: z.string().default('CLUSTERING'),
   consumeFromWhere: z.string().default('CONSUME_FROM_LAST_OFFSET'),
-  subscriptionDataSet: z.array(SubscriptionDataSchema).default([]),
+  subscriptionDataSet: z.array(SubscriptionDataSchema).max(MAX_HEARTBEAT_SUBSCRIPTIONS).default([]),
   unitMode: z.boolean().default(false),
 });
 export type ConsumerData = z.infer<typeof ConsumerDataSchema>;
@@ -44,8 +51,8 @@ export type ConsumerData = z.infer<typeof ConsumerDataSchema>;
 /** HEART_BEAT body (RocketMQ `HeartbeatData`). */
 export const HeartbeatDataSchema = z.looseObject({
   clientID: z.string().min(1),
-  producerDataSet: z.array(z.looseObject({ groupName: z.string().min(1) })).default([]),
-  consumerDataSet: z.array(ConsumerDataSchema).default([]),
+  producerDataSet: z.array(z.looseObject({ groupName: z.string().min(1) })).max(MAX_HEARTBEAT_GROUPS).default([]),
+  consumerDataSet: z.array(ConsumerDataSchema).max(MAX_HEARTBEAT_GROUPS).default([]),
 });
 export type HeartbeatData = z.infer<typeof HeartbeatDataSchema>;
 

@@ -111,18 +111,16 @@ export function registerConsumerManageProcessor(context: BrokerContext): void {
       const problem = groupNameProblem(producer.groupName);
       if (problem) return createResponse(request, ResponseCode.SYSTEM_ERROR.code, `HEART_BEAT refused: ${problem}`);
     }
-    let created = false;
-    for (const consumer of data.consumerDataSet) {
-      const groupConfig = await context.groups.findOrCreate(consumer.groupName);
-      if (!groupConfig) continue;
-      // RocketMQ creates the group's retry topic on heartbeat (createTopicInSendMessageBackMethod),
-      // so consumers find it in the route before the first message is sent back (§4.7).
+    const groupConfigs = await context.groups.findOrCreateAll(data.consumerDataSet.map((consumer) => consumer.groupName));
+    // RocketMQ creates each group's retry topic on heartbeat (createTopicInSendMessageBackMethod),
+    // so consumers find it in the route before the first message is sent back; written once for all.
+    const retries = data.consumerDataSet.flatMap((consumer) => {
+      const groupConfig = groupConfigs.get(consumer.groupName);
       const retry = retryTopic(consumer.groupName);
-      if (!context.topics.get(retry)) {
-        await context.topics.ensure(retry, groupConfig.retryQueueNums, Perm.READ | Perm.WRITE);
-        created = true;
-      }
-    }
+      return groupConfig && !context.topics.get(retry) ? [{ topicName: retry, queueNums: groupConfig.retryQueueNums, perm: Perm.READ | Perm.WRITE }] : [];
+    });
+    const created = retries.length > 0;
+    if (created) await context.topics.ensureAll(retries);
     context.clients.heartbeat(connection, data, request.language, request.version);
     // Answer only once the nameservers route the new retry topic, as RocketMQ does (its
     // registerBrokerAll inside the heartbeat waits for the answers, §4.7): clients look the route

@@ -34,6 +34,8 @@ export interface SubscriptionGroupManagerOptions {
   file?: string;
   /** Create a group's config on first use (`autoCreateSubscriptionGroup`, default true). */
   autoCreateSubscriptionGroup: boolean;
+  /** Most groups auto-creation may bring the table to (`maxSubscriptionGroups`); explicit creation is not capped. */
+  maxSubscriptionGroups?: number;
   clock?: () => number;
   /** Told when the file cannot be written (the table stays served from memory; see `retryPersist`). */
   reporter?: ConfigWriteReporter;
@@ -75,13 +77,36 @@ export class SubscriptionGroupManager {
 
   /** The group's config, created with defaults when auto-creation is on; undefined otherwise. */
   async findOrCreate(groupName: string): Promise<SubscriptionGroupConfig | undefined> {
-    const existing = this.table.get(groupName);
-    if (existing || !this.options.autoCreateSubscriptionGroup) return existing;
-    checkName(groupName);
-    const created = SubscriptionGroupConfigSchema.parse({ groupName });
-    this.table.set(groupName, created);
+    return (await this.findOrCreateAll([groupName])).get(groupName);
+  }
+
+  /**
+   * `findOrCreate` for several groups (a heartbeat's): every name is checked and the cap applied
+   * before any is created, and the table is written once for all of them.
+   */
+  async findOrCreateAll(groupNames: readonly string[]): Promise<Map<string, SubscriptionGroupConfig | undefined>> {
+    const found = new Map<string, SubscriptionGroupConfig | undefined>();
+    const missing = new Set<string>();
+    for (const name of groupNames) {
+      const existing = this.table.get(name);
+      found.set(name, existing);
+      if (!existing && this.options.autoCreateSubscriptionGroup) missing.add(name);
+    }
+    if (missing.size === 0) return found;
+    for (const name of missing) checkName(name);
+    const max = this.options.maxSubscriptionGroups ?? Number.POSITIVE_INFINITY;
+    if (this.table.size + missing.size > max) {
+      throw new InvalidArgumentError(
+        `cannot create the subscription group${missing.size > 1 ? 's' : ''} ${[...missing].slice(0, 3).join(', ')}: the broker holds ${this.table.size} groups and maxSubscriptionGroups is ${max}; delete unused groups (deleteSubGroup), create this one with updateSubGroup, or raise maxSubscriptionGroups`,
+      );
+    }
+    for (const name of missing) {
+      const created = SubscriptionGroupConfigSchema.parse({ groupName: name });
+      this.table.set(name, created);
+      found.set(name, created);
+    }
     await this.changed();
-    return created;
+    return found;
   }
 
   all(): SubscriptionGroupConfig[] {

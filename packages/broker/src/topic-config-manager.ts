@@ -151,13 +151,23 @@ export class TopicConfigManager {
    * with the given queue count and permission, without any template.
    */
   async ensure(topicName: string, queueNums: number, perm: number, topicSysFlag = 0): Promise<TopicConfig> {
-    const existing = this.table.get(topicName);
-    if (existing) return existing;
-    checkName(topicName);
-    const created = { ...topic(topicName, queueNums, queueNums, perm), topicSysFlag };
-    this.table.set(topicName, created);
-    await this.changed();
-    return created;
+    return (await this.ensureAll([{ topicName, queueNums, perm, topicSysFlag }]))[0]!;
+  }
+
+  /** `ensure` for several topics, every name checked first and the table written once. */
+  async ensureAll(wanted: ReadonlyArray<{ topicName: string; queueNums: number; perm: number; topicSysFlag?: number }>): Promise<TopicConfig[]> {
+    for (const w of wanted) if (!this.table.has(w.topicName)) checkName(w.topicName);
+    let changed = false;
+    const out = wanted.map((w) => {
+      const existing = this.table.get(w.topicName);
+      if (existing) return existing;
+      const created = { ...topic(w.topicName, w.queueNums, w.queueNums, w.perm), topicSysFlag: w.topicSysFlag ?? 0 };
+      this.table.set(w.topicName, created);
+      changed = true;
+      return created;
+    });
+    if (changed) await this.changed();
+    return out;
   }
 
   /**

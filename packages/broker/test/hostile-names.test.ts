@@ -93,4 +93,20 @@ describe('names from the network', () => {
     await groups.replaceAll({ ok: { ...groupConfig, groupName: 'ok' }, 'a/b': { ...groupConfig, groupName: 'a/b' } }, { timestamp: 1, counter: 99 });
     expect(groups.all().map((g) => g.groupName)).toEqual(['ok']);
   });
+
+  it('bounds what one heartbeat may create: at most 256 groups, maxSubscriptionGroups in all, and writes each table once', async () => {
+    await using b = await startTestBroker({ maxSubscriptionGroups: 150 });
+    const { topics, groups } = b.broker.context;
+    const body = (names: string[]) => Buffer.from(JSON.stringify({ clientID: 'client-z', consumerDataSet: names.map((groupName) => ({ groupName })) }));
+    const names = (n: number, prefix: string) => Array.from({ length: n }, (_, i) => `${prefix}_${i}`);
+    const tooMany = await b.request(HEART_BEAT, {}, body(names(257, 'many')));
+    expect([tooMany.code, tooMany.remark]).toEqual([ResponseCode.SYSTEM_ERROR.code, expect.stringMatching(/HEART_BEAT body .*consumerDataSet.*256/)]);
+    const before = { topics: topics.dataVersion.counter, groups: groups.dataVersion.counter, count: groups.all().length };
+    expect((await b.request(HEART_BEAT, {}, body(names(100, 'first')))).code).toBe(ResponseCode.SUCCESS.code);
+    // 100 groups and their 100 retry topics: one write of each table, not 100.
+    expect({ topics: topics.dataVersion.counter, groups: groups.dataVersion.counter, count: groups.all().length }).toEqual({ topics: before.topics + 1, groups: before.groups + 1, count: before.count + 100 });
+    const over = await b.request(HEART_BEAT, {}, body(names(100, 'second')));
+    expect([over.code, over.remark]).toEqual([ResponseCode.SYSTEM_ERROR.code, expect.stringMatching(/the broker holds \d+ groups and maxSubscriptionGroups is 150; delete unused groups/)]);
+    expect(groups.all().length).toBe(before.count + 100);
+  });
 });
