@@ -37,12 +37,16 @@ const MessageQueueSchema = z.looseObject({
   queueId: z.number().int().min(0),
 });
 
+/** Most queues one LOCK_BATCH_MQ may name. */
+export const MAX_LOCK_BATCH_QUEUES = 16_384;
+
 /** LOCK_BATCH_MQ / UNLOCK_BATCH_MQ body (`LockBatchRequestBody`, `UnlockBatchRequestBody`). */
 export const LockBatchRequestBodySchema = z.looseObject({
   consumerGroup: z.string().min(1),
   clientId: z.string().min(1),
   onlyThisBroker: z.boolean().default(false),
-  mqSet: z.array(MessageQueueSchema).default([]),
+  // A consumer locks the queues it was allocated on one broker: at most every queue of many topics.
+  mqSet: z.array(MessageQueueSchema).max(MAX_LOCK_BATCH_QUEUES).default([]),
 });
 export type LockBatchRequestBody = z.infer<typeof LockBatchRequestBodySchema>;
 
@@ -150,7 +154,15 @@ export function registerConsumerManageProcessor(context: BrokerContext): void {
     const body = parseJsonBody(request, LockBatchRequestBodySchema, 'LOCK_BATCH_MQ', 'LockBatchRequestBody {consumerGroup, clientId, mqSet}');
     if (!body.ok) return body.response;
     const { consumerGroup, clientId, mqSet } = body.value;
-    const queues = mqSet.map(({ topic, brokerName, queueId }) => ({ topic, brokerName, queueId }));
+    const problem = consumerGroupNameProblem(consumerGroup);
+    if (problem) return createResponse(request, ResponseCode.SYSTEM_ERROR.code, `LOCK_BATCH_MQ refused: ${problem}`);
+    // Only this broker's real queues are locked: any other name would only grow the lock table.
+    const queues = mqSet
+      .map(({ topic, brokerName, queueId }) => ({ topic, brokerName, queueId }))
+      .filter(({ topic, brokerName, queueId }) => {
+        const config = context.topics.get(topic);
+        return brokerName === context.config.brokerName && config !== undefined && queueId < Math.max(config.readQueueNums, config.writeQueueNums);
+      });
     const lockOKMQSet = context.locks.tryLockBatch(consumerGroup, queues, clientId);
     return ok(request, undefined, Buffer.from(JSON.stringify({ lockOKMQSet })));
   });

@@ -30,6 +30,8 @@ export class RebalanceLockManager {
     const now = this.clock();
     let table = this.locks.get(group);
     if (!table) this.locks.set(group, (table = new Map()));
+    // Expired locks are dropped here, so a client that went away leaves nothing behind for long.
+    for (const [key, entry] of table) if (now - entry.lastUpdateTimestamp > this.lockMaxLiveTime) table.delete(key);
     const granted: QueueRef[] = [];
     for (const queue of queues) {
       const key = keyOf(queue);
@@ -39,7 +41,15 @@ export class RebalanceLockManager {
         granted.push(queue);
       }
     }
+    if (table.size === 0) this.locks.delete(group);
     return granted;
+  }
+
+  /** Locks held (live or not yet swept), for tests and metrics. */
+  get size(): number {
+    let n = 0;
+    for (const table of this.locks.values()) n += table.size;
+    return n;
   }
 
   /** Release the queues a client holds; locks held by others are left alone. */

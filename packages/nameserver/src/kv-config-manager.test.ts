@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { KVConfigManager } from './kv-config-manager.js';
+import { KVConfigManager, MAX_KV_KEYS_PER_NAMESPACE, MAX_KV_NAMESPACES } from './kv-config-manager.js';
 
 describe('KVConfigManager', () => {
   let dir: string;
@@ -57,5 +57,18 @@ describe('KVConfigManager', () => {
     const kv = new KVConfigManager();
     await expect(kv.put('', 'k', 'v')).rejects.toThrow(/namespace is empty/);
     await expect(kv.put('ns', '', 'v')).rejects.toThrow(/key is empty/);
+    // It used to be kept in memory and silently dropped from the file on the next save.
+    await expect(kv.put('__proto__', 'k', 'v')).rejects.toThrow(/KV namespace "__proto__" is reserved/);
+    await expect(kv.put('ns', 'constructor', 'v')).rejects.toThrow(/KV key "constructor" is reserved/);
+  });
+
+  it('keeps at most MAX_KV_NAMESPACES namespaces and MAX_KV_KEYS_PER_NAMESPACE keys in one, replacing existing keys at the limit', async () => {
+    const kv = new KVConfigManager();
+    for (let i = 0; i < MAX_KV_KEYS_PER_NAMESPACE; i++) await kv.put('ns', `k${i}`, 'v');
+    await expect(kv.put('ns', 'one-more', 'v')).rejects.toThrow(/holds 10000 keys, the most it keeps/);
+    await kv.put('ns', 'k0', 'changed');
+    expect(kv.get('ns', 'k0')).toBe('changed');
+    for (let i = 1; i < MAX_KV_NAMESPACES; i++) await kv.put(`ns${i}`, 'k', 'v');
+    await expect(kv.put('one-more-namespace', 'k', 'v')).rejects.toThrow(/holds 1024 KV namespaces/);
   });
 });

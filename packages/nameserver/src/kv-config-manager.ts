@@ -24,6 +24,11 @@ export interface KVConfigManagerOptions {
 /** Longest namespace, key or value accepted; a nameserver keeps config, not data. */
 const MAX_KEY_LENGTH = 1024;
 const MAX_VALUE_LENGTH = 64 * 1024;
+/** Most namespaces, and keys in one namespace: the whole table is rewritten on every put. */
+export const MAX_KV_NAMESPACES = 1024;
+export const MAX_KV_KEYS_PER_NAMESPACE = 10_000;
+/** Names a JSON object cannot keep as plain keys on every reader (the file is one JSON object). */
+const RESERVED = new Set(['__proto__', 'constructor', 'prototype']);
 
 /** Namespaced key/value config, persisted to one atomically replaced file. */
 export class KVConfigManager {
@@ -51,6 +56,12 @@ export class KVConfigManager {
     checkPart('key', key, MAX_KEY_LENGTH);
     if (value.length > MAX_VALUE_LENGTH) throw new InvalidArgumentError(`KV value of ${value.length} characters is longer than ${MAX_VALUE_LENGTH}`);
     let entries = this.table.get(namespace);
+    if (entries === undefined && this.table.size >= MAX_KV_NAMESPACES) {
+      throw new InvalidArgumentError(`the nameserver holds ${MAX_KV_NAMESPACES} KV namespaces, the most it keeps; delete unused ones (deleteKvConfig) before adding ${JSON.stringify(namespace.slice(0, 40))}`);
+    }
+    if (entries !== undefined && !entries.has(key) && entries.size >= MAX_KV_KEYS_PER_NAMESPACE) {
+      throw new InvalidArgumentError(`KV namespace ${JSON.stringify(namespace.slice(0, 40))} holds ${MAX_KV_KEYS_PER_NAMESPACE} keys, the most it keeps; delete unused ones (deleteKvConfig) first`);
+    }
     if (entries === undefined) {
       entries = new Map();
       this.table.set(namespace, entries);
@@ -118,4 +129,5 @@ export class KVConfigManager {
 function checkPart(what: string, value: string, max: number): void {
   if (value.length === 0) throw new InvalidArgumentError(`KV ${what} is empty; give a non-empty ${what}`);
   if (value.length > max) throw new InvalidArgumentError(`KV ${what} of ${value.length} characters is longer than ${max}`);
+  if (RESERVED.has(value)) throw new InvalidArgumentError(`KV ${what} ${JSON.stringify(value)} is reserved (it cannot be kept as a JSON key); choose another ${what}`);
 }

@@ -92,6 +92,13 @@ describe('REGISTER_BROKER body', () => {
     );
   });
 
+  it('refuses a filterServerList longer than 64 entries or with an entry over 256 characters', () => {
+    const body = (filterServerList: string[]) => json({ topicConfigSerializeWrapper: { topicConfigTable: {}, dataVersion: { timestamp: 1, counter: 1 } }, filterServerList });
+    expect(decodeRegisterBrokerBody(body(Array.from({ length: 64 }, (_, i) => `10.0.0.1:${i + 1}`))).filterServerList).toHaveLength(64);
+    expect(() => decodeRegisterBrokerBody(body(Array.from({ length: 65 }, (_, i) => `10.0.0.1:${i + 1}`)))).toThrow(/filterServerList/);
+    expect(() => decodeRegisterBrokerBody(body(['x'.repeat(257)]))).toThrow(/filterServerList/);
+  });
+
   it('refuses compressed bodies with a remark saying how to register instead', () => {
     expect(() => decodeRegisterBrokerBody(Buffer.from([1, 2, 3]), { compressed: true })).toThrow(/compressed=false/);
   });

@@ -37,9 +37,13 @@ const wrapperSchema = z.looseObject({
   dataVersion: dataVersionSchema,
 });
 
+/** Most filter servers one registration may list. */
+export const MAX_FILTER_SERVERS = 64;
+
 const bodySchema = z.looseObject({
   topicConfigSerializeWrapper: wrapperSchema,
-  filterServerList: z.array(z.string()).optional(),
+  // Filter servers are "host:port" addresses, a few per broker; the list is kept per broker address.
+  filterServerList: z.array(z.string().max(256)).max(MAX_FILTER_SERVERS).optional(),
 });
 
 /** A decoded registration: the broker's topics, their version, and its filter servers. */
