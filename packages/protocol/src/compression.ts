@@ -1,19 +1,24 @@
 /**
  * Body compression. A producer deflates a body of `COMPRESS_BODY_THRESHOLD` bytes or more (zlib
  * format: deflate with the 2-byte zlib header and Adler-32 trailer, Java's `Deflater` at level 5,
- * reference §0) and sets SYSFLAG bit 0. The broker stores the compressed bytes as they are; the
+ * as Java's `UtilAll.compress` writes) and sets SYSFLAG bit 0. The broker stores the compressed bytes as they are; the
  * consumer inflates them. RocketMQ 5.x also names the algorithm in SYSFLAG bits 8–10 (0 and 3 mean
  * zlib, 1 LZ4, 2 ZSTD); only zlib is supported here, and the others are refused with a clear error.
  */
+import { constants as bufferConstants } from 'node:buffer';
 import { deflateSync, inflateSync } from 'node:zlib';
-import { ProtocolError } from './errors.js';
+import { InvalidArgumentError, KarmanError, ProtocolError } from './errors.js';
 
 /** Bodies this long or longer are compressed by producers (`compressMsgBodyOverHowmuch`, compared with `>=`). */
 export const COMPRESS_BODY_THRESHOLD = 4096;
 /** Java producers' `zipCompressLevel`. */
 export const DEFAULT_COMPRESS_LEVEL = 5;
-/** Inflating stops past this many bytes, so a tiny hostile body cannot exhaust memory. */
-export const DEFAULT_MAX_DECOMPRESSED_SIZE = 64 * 1024 * 1024;
+/**
+ * Inflating stops past this many bytes: RocketMQ's `maxMessageSize` (4 MiB), which a producer
+ * checks on the body before compressing it, so no body a RocketMQ producer sent inflates further.
+ * A 64 KiB zlib stream of zeros inflates to 64 MiB; without a cap every such body costs that much.
+ */
+export const DEFAULT_MAX_DECOMPRESSED_SIZE = 4 * 1024 * 1024;
 
 /** Compression algorithm in SYSFLAG bits 8–10 (`CompressionType.findByValue`; 0 is zlib for older writers). */
 export const CompressionType = { ZLIB_LEGACY: 0, LZ4: 1, ZSTD: 2, ZLIB: 3 } as const;
@@ -32,19 +37,31 @@ export function compressBody(body: Uint8Array, level: number = DEFAULT_COMPRESS_
   return deflateSync(body, { level });
 }
 
-/** Inflate a zlib body; ProtocolError when the bytes are not zlib data or inflate past `maxOutputLength`. */
+/**
+ * Inflate a zlib body, never past `maxOutputLength` bytes: zlib inflates chunk by chunk and stops
+ * at the first chunk beyond the limit, so a hostile body costs at most the limit, not what it would
+ * inflate to (RocketMQ's `UtilAll.uncompress` has no limit). Throws a `KarmanError` with code
+ * `BODY_TOO_LARGE` past the limit, a `ProtocolError` when the bytes are not zlib data.
+ */
 export function decompressBody(body: Uint8Array, maxOutputLength: number = DEFAULT_MAX_DECOMPRESSED_SIZE): Buffer {
+  if (!Number.isSafeInteger(maxOutputLength) || maxOutputLength < 1 || maxOutputLength > bufferConstants.MAX_LENGTH) {
+    throw new InvalidArgumentError(`inflate limit ${maxOutputLength} is not a byte count from 1 to ${bufferConstants.MAX_LENGTH}; pass maxMessageSize in bytes`);
+  }
   try {
     return inflateSync(body, { maxOutputLength });
   } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new KarmanError('BODY_TOO_LARGE', `compressed body inflates to more than ${maxOutputLength} bytes, the limit`, { cause: error });
+    }
     const reason = error instanceof Error ? error.message : String(error);
     throw new ProtocolError(`message body is flagged compressed but is not valid zlib data (${reason}); was it compressed with zlib/deflate?`, error);
   }
 }
 
 /**
- * The body a consumer should see: inflated when SYSFLAG says compressed, else the body itself.
- * ProtocolError for LZ4 or ZSTD bodies, which Karman does not implement.
+ * The body a consumer should see: inflated (at most `maxOutputLength` bytes, see `decompressBody`)
+ * when SYSFLAG says compressed, else the body itself. ProtocolError for LZ4 or ZSTD bodies, which
+ * Karman does not implement.
  */
 export function uncompressedBody(body: Buffer, sysFlag: number, maxOutputLength?: number): Buffer {
   if ((sysFlag & SYSFLAG_COMPRESSED) === 0) return body;
