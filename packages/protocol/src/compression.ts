@@ -6,7 +6,7 @@
  * zlib, 1 LZ4, 2 ZSTD); only zlib is supported here, and the others are refused with a clear error.
  */
 import { constants as bufferConstants } from 'node:buffer';
-import { deflateSync, inflateSync } from 'node:zlib';
+import { createInflate, deflateSync, inflateSync } from 'node:zlib';
 import { InvalidArgumentError, KarmanError, ProtocolError } from './errors.js';
 
 /** Bodies this long or longer are compressed by producers (`compressMsgBodyOverHowmuch`, compared with `>=`). */
@@ -38,24 +38,70 @@ export function compressBody(body: Uint8Array, level: number = DEFAULT_COMPRESS_
 }
 
 /**
+ * Deflate's best compression ratio: a 258-byte match takes at least two bits (a one-bit length
+ * code and a one-bit distance code), so no zlib stream inflates to more than 1032 times its length.
+ */
+export const DEFLATE_MAX_RATIO = 1032;
+
+/** Output chunk of `checkInflatedSize`: zlib's 16 KiB default costs a thread-pool round trip per 16 KiB, three times the time. */
+const INFLATE_CHECK_CHUNK = 64 * 1024;
+
+function checkLimit(maxOutputLength: number): void {
+  if (!Number.isSafeInteger(maxOutputLength) || maxOutputLength < 1 || maxOutputLength > bufferConstants.MAX_LENGTH) {
+    throw new InvalidArgumentError(`inflate limit ${maxOutputLength} is not a byte count from 1 to ${bufferConstants.MAX_LENGTH}; pass maxMessageSize in bytes`);
+  }
+}
+
+function tooLarge(maxOutputLength: number, cause?: unknown): KarmanError {
+  return new KarmanError('BODY_TOO_LARGE', `compressed body inflates to more than ${maxOutputLength} bytes, the limit`, { cause });
+}
+
+function inflateError(error: unknown, maxOutputLength: number): KarmanError {
+  if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') return tooLarge(maxOutputLength, error);
+  const reason = error instanceof Error ? error.message : String(error);
+  return new ProtocolError(`message body is flagged compressed but is not valid zlib data (${reason}); was it compressed with zlib/deflate?`, error);
+}
+
+/**
  * Inflate a zlib body, never past `maxOutputLength` bytes: zlib inflates chunk by chunk and stops
  * at the first chunk beyond the limit, so a hostile body costs at most the limit, not what it would
  * inflate to (RocketMQ's `UtilAll.uncompress` has no limit). Throws a `KarmanError` with code
  * `BODY_TOO_LARGE` past the limit, a `ProtocolError` when the bytes are not zlib data.
  */
 export function decompressBody(body: Uint8Array, maxOutputLength: number = DEFAULT_MAX_DECOMPRESSED_SIZE): Buffer {
-  if (!Number.isSafeInteger(maxOutputLength) || maxOutputLength < 1 || maxOutputLength > bufferConstants.MAX_LENGTH) {
-    throw new InvalidArgumentError(`inflate limit ${maxOutputLength} is not a byte count from 1 to ${bufferConstants.MAX_LENGTH}; pass maxMessageSize in bytes`);
-  }
+  checkLimit(maxOutputLength);
   try {
     return inflateSync(body, { maxOutputLength });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
-      throw new KarmanError('BODY_TOO_LARGE', `compressed body inflates to more than ${maxOutputLength} bytes, the limit`, { cause: error });
-    }
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new ProtocolError(`message body is flagged compressed but is not valid zlib data (${reason}); was it compressed with zlib/deflate?`, error);
+    throw inflateError(error, maxOutputLength);
   }
+}
+
+/**
+ * Check that a zlib body inflates to at most `maxOutputLength` bytes: rejects with
+ * `decompressBody`'s errors. A body too short to pass the limit even at deflate's best ratio
+ * resolves at once without inflating (so without checking it is zlib at all). A longer one is
+ * inflated on zlib's thread pool, so the event loop is not held meanwhile, and each chunk is
+ * counted and dropped: a check holds one chunk (64 KiB) and zlib's window, not the body, however
+ * many run at once, and stops at the first chunk past the limit.
+ */
+export async function checkInflatedSize(body: Uint8Array, maxOutputLength: number = DEFAULT_MAX_DECOMPRESSED_SIZE): Promise<void> {
+  checkLimit(maxOutputLength);
+  if (body.length * DEFLATE_MAX_RATIO <= maxOutputLength) return;
+  await new Promise<void>((resolve, reject) => {
+    const inflater = createInflate({ chunkSize: INFLATE_CHECK_CHUNK });
+    let inflated = 0;
+    inflater.on('data', (chunk: Buffer) => {
+      inflated += chunk.length;
+      if (inflated > maxOutputLength) {
+        inflater.destroy();
+        reject(tooLarge(maxOutputLength));
+      }
+    });
+    inflater.on('error', (error) => reject(inflateError(error, maxOutputLength)));
+    inflater.on('end', () => resolve());
+    inflater.end(body);
+  });
 }
 
 /**
