@@ -195,7 +195,7 @@ export class HaService implements ReplicationView {
   private reportProblem(header: HaTransferRequest, link: SlaveLink | undefined): string | undefined {
     const { config, store } = this.options;
     if (!header.brokerName) return `the report has no brokerName; a slave must send its brokerName (${config.brokerName})`;
-    if (header.brokerName !== config.brokerName) return `this is the master of ${config.brokerName}, not of ${header.brokerName}; check the slave's haMasterAddress and brokerName`;
+    if (header.brokerName !== config.brokerName) return `this is the master of ${config.brokerName}, not of ${quoted(header.brokerName)}; check the slave's haMasterAddress and brokerName`;
     if (header.brokerId < 1) return `brokerId ${header.brokerId} is the master's; a slave has brokerId 1 or more`;
     if (link) {
       if (header.slaveOffset > link.sentEnd) return `slaveOffset ${header.slaveOffset} is past ${link.sentEnd}, the end of what this master sent on this connection`;
@@ -211,7 +211,7 @@ export class HaService implements ReplicationView {
   /** Answer the reason, then close the connection once the answer is on its way. */
   private refuseReport(request: RemotingCommand, connection: ServerConnection, header: HaTransferRequest, problem: string): RemotingCommand {
     this.links.delete(connection.id);
-    this.options.log('warn', `refused HA_TRANSFER from ${connection.remoteAddress} (slaveAddr ${header.slaveAddr || '-'}, brokerName ${header.brokerName || '-'}, brokerId ${header.brokerId}): ${problem}; closing the connection`);
+    this.options.log('warn', `refused HA_TRANSFER from ${connection.remoteAddress} (slaveAddr ${quoted(header.slaveAddr)}, brokerName ${quoted(header.brokerName)}, brokerId ${header.brokerId}): ${problem}; closing the connection`);
     // The answer is sent when this handler returns; closing after the current tick lets it go first.
     setImmediate(() => connection.close(`replication report refused: ${problem}`));
     return createResponse(request, ResponseCode.SYSTEM_ERROR.code, problem);
@@ -313,6 +313,11 @@ export class HaService implements ReplicationView {
       }
     }
   }
+}
+
+/** A peer's text for a log line or remark: quoted, control characters escaped, at most 64 characters. */
+function quoted(text: string): string {
+  return JSON.stringify(text.length > 64 ? `${text.slice(0, 64)}…` : text);
 }
 
 /**

@@ -97,7 +97,8 @@ describe('a fake slave on a SYNC_MASTER', () => {
     const broker = cluster.broker('broker-a');
     for (const [name, remark] of [
       ['', /no brokerName; a slave must send its brokerName \(broker-a\)/],
-      ['broker-b', /this is the master of broker-a, not of broker-b/],
+      ['broker-b', /this is the master of broker-a, not of "broker-b"/],
+      ['x\n'.repeat(5000), /not of "(x\\n){32}…"/],
     ] as const) {
       const fake = client(broker.address);
       try {
