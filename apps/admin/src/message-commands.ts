@@ -15,7 +15,7 @@ import { Producer } from '@karman/producer';
 import { jsonOf } from './admin-client.js';
 import { intFlag, parseTime, stringFlag } from './command.js';
 import type { Command, CommandContext } from './command.js';
-import { formatTime, messageDetail, messageView, table } from './table.js';
+import { formatTime, messageDetail, messageView, shownBody, table } from './table.js';
 import type { MessageView } from './table.js';
 
 /** The group consumeMessage pulls as (RocketMQ `MixAll.TOOLS_CONSUMER_GROUP`). */
@@ -266,7 +266,7 @@ const consumeMessage: Command = {
       for (const view of await pullQueue(context, queue.address, topic, queue.queueId, from, count - messages.length, endTimestamp)) messages.push({ ...view, brokerName: queue.brokerName });
     }
     const text = messages
-      .map((m) => `MSGID: ${m.msgId} Broker: ${m.brokerName} QID: ${m.queueId} Offset: ${m.queueOffset} Tags: ${m.tags ?? ''} Keys: ${m.keys ?? ''} StoreTime: ${formatTime(m.storeTimestamp)} BODY: ${m.body}\n`)
+      .map((m) => `MSGID: ${m.msgId} Broker: ${m.brokerName} QID: ${m.queueId} Offset: ${m.queueOffset} Tags: ${m.tags ?? ''} Keys: ${m.keys ?? ''} StoreTime: ${formatTime(m.storeTimestamp)} BODY: ${shownBody(m)}\n`)
       .join('');
     return { text: text + `Consumed ${messages.length} message${messages.length === 1 ? '' : 's'}.\n`, value: messages };
   },

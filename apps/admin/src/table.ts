@@ -45,14 +45,24 @@ export interface MessageView {
   storeHost: string;
   sysFlag: number;
   properties: Record<string, string>;
-  /** The body as UTF-8 text. */
+  /** The body as UTF-8 text; empty when it cannot be shown (see `bodyError`). */
   body: string;
+  /** Why the body is not shown: it is flagged compressed and inflates past 4 MiB or is not zlib data. */
+  bodyError?: string;
 }
 
-/** The view of a decoded record: body inflated when compressed, ids computed. */
+/** The body as text, or why it cannot be shown: one bad body must not hide the other messages listed. */
+function bodyText(record: MessageRecord): { body: string; bodyError?: string } {
+  try {
+    return { body: Buffer.from(uncompressedBody(record.body, record.sysFlag)).toString('utf8') };
+  } catch (error) {
+    return { body: '', bodyError: (error as Error).message };
+  }
+}
+
+/** The view of a decoded record: body inflated when compressed (at most 4 MiB), ids computed. */
 export function messageView(record: MessageRecord): MessageView {
   const offsetMsgId = createOffsetMessageId(record.storeHost, record.physicalOffset);
-  const body = uncompressedBody(record.body, record.sysFlag);
   return {
     msgId: record.properties.UNIQ_KEY ?? offsetMsgId,
     offsetMsgId,
@@ -69,8 +79,13 @@ export function messageView(record: MessageRecord): MessageView {
     storeHost: `${record.storeHost.host}:${record.storeHost.port}`,
     sysFlag: record.sysFlag,
     properties: record.properties,
-    body: Buffer.from(body).toString('utf8'),
+    ...bodyText(record),
   };
+}
+
+/** The body as printed: the text, or why it is not shown. */
+export function shownBody(view: MessageView): string {
+  return view.bodyError === undefined ? view.body : `(not shown: ${view.bodyError})`;
 }
 
 /** mqadmin's message detail block (`queryMsgById` and friends). */
@@ -90,7 +105,7 @@ export function messageDetail(view: MessageView): string {
     ['Store Host', view.storeHost],
     ['System Flag', view.sysFlag],
     ['Properties', JSON.stringify(view.properties)],
-    ['Message Body', view.body],
+    ['Message Body', shownBody(view)],
   ];
   return `${rows.map(([k, v]) => `${k.padEnd(20)}: ${v}`).join('\n')}\n`;
 }

@@ -4,7 +4,8 @@
  * table or JSON printed, the exit code, and the cluster's state afterwards.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RemotingClient, RequestCode, createRequest, parseRemotingJson, readQueueOffsets } from '@karman/protocol';
+import { deflateSync } from 'node:zlib';
+import { MessageSysFlag, RemotingClient, RequestCode, createRequest, parseRemotingJson, readQueueOffsets } from '@karman/protocol';
 import type { RemotingCommand } from '@karman/protocol';
 import { startCluster, uniqueName } from '@karman/testkit';
 import type { TestCluster } from '@karman/testkit';
@@ -331,6 +332,20 @@ describe('messages', () => {
     const progress = await admin('consumerProgress', '-g', 'TOOLS_CONSUMER');
     expect(progress.code).toBe(1);
     expect(progress.err).toContain('has committed no offset');
+  });
+
+  it('consumeMessage and queryMsgById show a message whose compressed body inflates past 4 MiB with the reason in place of its body, and go on', async () => {
+    const topic = await newTopic(1);
+    const store = cluster.broker('broker-a').context.store;
+    const bomb = await store.put({ topic, queueId: 0, body: deflateSync(Buffer.alloc(64 * 1024 * 1024), { level: 9 }), sysFlag: MessageSysFlag.COMPRESSED });
+    await store.put({ topic, queueId: 0, body: Buffer.from('after the bomb') });
+    const listed = await adminJson<Array<{ body: string; bodyError?: string }>>('consumeMessage', '-t', topic, '-b', 'broker-a');
+    expect(listed.map((m) => m.body)).toEqual(['', 'after the bomb']);
+    expect(listed[0]!.bodyError).toMatch(/inflates to more than 4194304 bytes/);
+    expect((await admin('consumeMessage', '-t', topic, '-b', 'broker-a', '-c', '1')).out).toMatch(/BODY: \(not shown: compressed body inflates/);
+    const human = await admin('queryMsgById', '-i', bomb.msgIds[0]!);
+    expect(human.code).toBe(0);
+    expect(human.out).toMatch(/Message Body\s+: \(not shown: compressed body inflates to more than 4194304 bytes, the limit\)/);
   });
 
   it('sendMessage to a topic that does not exist fails with one line', async () => {

@@ -5,11 +5,13 @@
  *
  * HA_TRANSFER (10001), slave → master, one outstanding at a time per slave:
  *   request header   slaveOffset  the slave's commit-log end: it holds every byte below (the report/ack)
- *                    brokerName, brokerId, slaveAddr   who is asking (for the admin view)
+ *                    brokerName   required, the master's; brokerId 1 or more; slaveAddr for the admin view
  *   response         SUCCESS, header offset/end/masterMaxOffset, body = whole records from `offset`
  *                    (ha-append.ts); an empty body is the master's heartbeat, sent after
  *                    `haSendHeartbeatInterval` without new data. SYSTEM_ERROR with a remark when the
- *                    slave's offset cannot be served (below the master's minimum, past its end).
+ *                    slave's offset cannot be served (below the master's minimum, past its end);
+ *                    SYSTEM_ERROR and the connection closed when the report cannot be believed
+ *                    (another or no brokerName, brokerId 0, an offset past what the master sent).
  * The slave asks again as soon as it has appended, so each request also acknowledges the previous
  * answer; a request at least every heartbeat interval is the slave's heartbeat.
  */

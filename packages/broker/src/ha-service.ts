@@ -6,6 +6,11 @@
  *   offset it reports, holding the request until data arrives or `haSendHeartbeatInterval` ends;
  * - treats each report as the slave's acknowledgement, and closes a slave connection silent for
  *   `haHousekeepingInterval`;
+ * - believes a report only as far as the master sent: a connection's first report may not pass
+ *   what the master has sent to any slave (or held at start), later ones not what it sent on that
+ *   connection, and the report must name this broker and a slave id. RocketMQ's
+ *   `DefaultHAConnection` takes any offset, so one peer reporting 2^53-1 confirms every SYNC_MASTER
+ *   write with no replica; here the connection is answered with the reason and closed;
  * - on a SYNC_MASTER, gates every stored append (the store's `ReplicationGate`): PUT_OK once a
  *   slave confirmed its end offset, FLUSH_SLAVE_TIMEOUT after `slaveTimeout`, SLAVE_NOT_AVAILABLE
  *   at once when no slave is connected or the best one is `haSlaveFallbehindMax` or more behind
@@ -19,6 +24,7 @@ import type { RemotingCommand, RemotingServer, ServerConnection } from '@karman/
 import type { BrokerConfig } from './broker-config.js';
 import type { BrokerLogger } from './broker-context.js';
 import { HaRequestCode, HaTransferRequestSchema, encodeHaTransferResponse } from './ha-protocol.js';
+import type { HaTransferRequest } from './ha-protocol.js';
 
 /** One slave as the admin view shows it. */
 export interface SlaveReplicationState {
@@ -48,6 +54,8 @@ interface SlaveLink {
   slaveAddr: string;
   brokerId: number;
   ackOffset: number;
+  /** End of what the master answered on this connection (from its first report on). */
+  sentEnd: number;
   lastReport: number;
 }
 
@@ -77,6 +85,11 @@ export class HaService implements ReplicationView {
   private housekeeping: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
   private stopped = false;
+  /**
+   * Highest offset a slave may hold: the log's end at start (what a slave may have copied before a
+   * restart of this master) and the end of every answer since, on any connection.
+   */
+  private sentHighWater = 0;
 
   constructor(private readonly options: HaServiceOptions) {}
 
@@ -85,6 +98,7 @@ export class HaService implements ReplicationView {
     const { server, store, config } = this.options;
     server.registerHandler(HaRequestCode.HA_TRANSFER, (request, { connection }) => this.transfer(request, connection));
     server.on('disconnect', (connection) => this.links.delete(connection.id));
+    this.sentHighWater = store.maxPhyOffset;
     this.unsubscribe = store.onCommitLogWritten((max) => this.written(max));
     if (config.brokerRole === 'SYNC_MASTER') store.setReplicationGate((end) => this.gate(end));
     const every = Math.max(1, Math.min(1000, Math.floor(config.haHousekeepingInterval / 2)));
@@ -139,16 +153,16 @@ export class HaService implements ReplicationView {
     }
     const { config, store, clock } = this.options;
     const header = parsed.data;
-    if (header.brokerName && header.brokerName !== config.brokerName) {
-      return createResponse(request, ResponseCode.SYSTEM_ERROR.code, `this is the master of ${config.brokerName}, not of ${header.brokerName}; check the slave's haMasterAddress and brokerName`);
-    }
-    const link = this.links.get(connection.id);
+    let link = this.links.get(connection.id);
+    const problem = this.reportProblem(header, link);
+    if (problem) return this.refuseReport(request, connection, header, problem);
     if (link) {
       link.ackOffset = header.slaveOffset;
       link.lastReport = clock();
     } else {
-      this.links.set(connection.id, { connection, slaveAddr: header.slaveAddr || connection.remoteAddress, brokerId: header.brokerId, ackOffset: header.slaveOffset, lastReport: clock() });
-      this.options.log('info', `slave ${header.slaveAddr || connection.remoteAddress} (id ${header.brokerId}) replicating from offset ${header.slaveOffset}`);
+      link = { connection, slaveAddr: header.slaveAddr || connection.remoteAddress, brokerId: header.brokerId, ackOffset: header.slaveOffset, sentEnd: header.slaveOffset, lastReport: clock() };
+      this.links.set(connection.id, link);
+      this.options.log('info', `slave ${link.slaveAddr} (id ${header.brokerId}, ${connection.remoteAddress}) replicating from offset ${header.slaveOffset}`);
     }
     this.acknowledged();
 
@@ -164,13 +178,43 @@ export class HaService implements ReplicationView {
         await this.waitForData(from, connection);
         if (!this.stopped && !connection.closed) chunk = await store.readReplicationChunk(from, config.haTransferBatchSize);
       }
-      const fields = encodeHaTransferResponse({ offset: from, end: chunk?.end ?? from, masterMaxOffset: store.maxPhyOffset });
+      const end = chunk?.end ?? from;
+      // Whatever the slave reports next is believed up to here.
+      link.sentEnd = Math.max(link.sentEnd, end);
+      this.sentHighWater = Math.max(this.sentHighWater, end);
+      const fields = encodeHaTransferResponse({ offset: from, end, masterMaxOffset: store.maxPhyOffset });
       return createResponse(request, ResponseCode.SUCCESS.code, undefined, fields, chunk?.data);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       this.options.log('warn', `cannot replicate to ${header.slaveAddr || connection.remoteAddress}: ${message}`);
       return createResponse(request, ResponseCode.SYSTEM_ERROR.code, message);
     }
+  }
+
+  /** Why a report cannot be believed, or undefined. */
+  private reportProblem(header: HaTransferRequest, link: SlaveLink | undefined): string | undefined {
+    const { config, store } = this.options;
+    if (!header.brokerName) return `the report has no brokerName; a slave must send its brokerName (${config.brokerName})`;
+    if (header.brokerName !== config.brokerName) return `this is the master of ${config.brokerName}, not of ${quoted(header.brokerName)}; check the slave's haMasterAddress and brokerName`;
+    if (header.brokerId < 1) return `brokerId ${header.brokerId} is the master's; a slave has brokerId 1 or more`;
+    if (link) {
+      if (header.slaveOffset > link.sentEnd) return `slaveOffset ${header.slaveOffset} is past ${link.sentEnd}, the end of what this master sent on this connection`;
+      return undefined;
+    }
+    const believable = Math.min(this.sentHighWater, store.maxPhyOffset);
+    if (header.slaveOffset > believable) {
+      return `slaveOffset ${header.slaveOffset} is past ${believable}, the end of what this master has sent to its slaves (its log ends at ${store.maxPhyOffset}); a slave ahead of its master must be emptied or made master`;
+    }
+    return undefined;
+  }
+
+  /** Answer the reason, then close the connection once the answer is on its way. */
+  private refuseReport(request: RemotingCommand, connection: ServerConnection, header: HaTransferRequest, problem: string): RemotingCommand {
+    this.links.delete(connection.id);
+    this.options.log('warn', `refused HA_TRANSFER from ${connection.remoteAddress} (slaveAddr ${quoted(header.slaveAddr)}, brokerName ${quoted(header.brokerName)}, brokerId ${header.brokerId}): ${problem}; closing the connection`);
+    // The answer is sent when this handler returns; closing after the current tick lets it go first.
+    setImmediate(() => connection.close(`replication report refused: ${problem}`));
+    return createResponse(request, ResponseCode.SYSTEM_ERROR.code, problem);
   }
 
   /** Resolve when the log grows past `from`, the heartbeat interval ends, the connection closes or the service stops. */
@@ -269,6 +313,11 @@ export class HaService implements ReplicationView {
       }
     }
   }
+}
+
+/** A peer's text for a log line or remark: quoted, control characters escaped, at most 64 characters. */
+function quoted(text: string): string {
+  return JSON.stringify(text.length > 64 ? `${text.slice(0, 64)}…` : text);
 }
 
 /**

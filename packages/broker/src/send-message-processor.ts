@@ -13,6 +13,7 @@ import { isIP } from 'node:net';
 import { PutMessageStatus } from '@karman/commitlog';
 import type { PutMessageInput, PutMessageResult } from '@karman/commitlog';
 import {
+  CompressionType,
   MessageProperty,
   MessageSysFlag,
   Perm,
@@ -20,6 +21,7 @@ import {
   RequestCode,
   ResponseCode,
   SystemTopic,
+  checkInflatedSize,
   createOffsetMessageId,
   createResponse,
   decodeBatch,
@@ -35,6 +37,7 @@ import {
 } from '@karman/protocol';
 import type {
   BatchEntry,
+  KarmanError,
   ConsumerSendMsgBackRequestHeader,
   ExtFieldValue,
   HostAddress,
@@ -283,13 +286,42 @@ class SendMessageProcessor {
     return { config, queueId };
   }
 
-  private checkBody(body: Uint8Array | undefined, what: string): Refusal | undefined {
+  private async checkBody(body: Uint8Array | undefined, what: string, sysFlag: number): Promise<Refusal | undefined> {
     if (!body || body.length === 0) return refuse(ResponseCode.MESSAGE_ILLEGAL.code, `${what} has an empty body; send at least one byte`);
     const max = this.context.store.options.maxMessageSize;
     if (body.length > max) {
       return refuse(ResponseCode.MESSAGE_ILLEGAL.code, `${what} body is ${body.length} bytes, more than maxMessageSize ${max} on broker ${this.brokerName}; split or compress it`);
     }
-    return undefined;
+    return this.checkCompressed(body, sysFlag, what);
+  }
+
+  /**
+   * A body flagged compressed (zlib) must inflate within maxMessageSize, the limit a producer
+   * checks before compressing: otherwise a 64 KiB body of zeros is stored to inflate to 64 MiB in
+   * every consumer. RocketMQ's broker stores compressed bodies unchecked. `checkInflatedSize`
+   * inflates off the event loop, counting and dropping chunks, and stops at the limit; a body too
+   * short to pass it at deflate's best ratio (1032:1, 4064 bytes for 4 MiB) is not inflated, so it
+   * is not checked to be zlib either. LZ4 and ZSTD bodies (RocketMQ 5.x) are stored unchecked, as
+   * RocketMQ does: this broker cannot inflate them.
+   */
+  private async checkCompressed(body: Uint8Array, sysFlag: number, what: string): Promise<Refusal | undefined> {
+    if ((sysFlag & MessageSysFlag.COMPRESSED) === 0) return undefined;
+    const type = (sysFlag & MessageSysFlag.COMPRESSION_TYPE_MASK) >> 8;
+    if (type !== CompressionType.ZLIB && type !== CompressionType.ZLIB_LEGACY) return undefined;
+    const max = this.context.store.options.maxMessageSize;
+    try {
+      await checkInflatedSize(body, max);
+      return undefined;
+    } catch (error) {
+      if ((error as KarmanError).code === 'BODY_TOO_LARGE') {
+        return refuse(
+          ResponseCode.MESSAGE_ILLEGAL.code,
+          `${what} has a compressed body that inflates to more than ${max} bytes, the maxMessageSize of broker ${this.brokerName}; send it uncompressed under that size or raise maxMessageSize`,
+        );
+      }
+      const reason = ((error as Error).cause as Error | undefined)?.message ?? (error as Error).message;
+      return refuse(ResponseCode.MESSAGE_ILLEGAL.code, `${what} is flagged compressed (SYSFLAG bit 0) but is not valid zlib data (${reason}); compress it with zlib or clear the flag`);
+    }
   }
 
   /**
@@ -329,7 +361,7 @@ class SendMessageProcessor {
     if (blocked) return this.refusal(request, blocked);
     const target = await this.checkTopic(header);
     if (isRefusal(target)) return this.refusal(request, target);
-    const badBody = this.checkBody(request.body, 'the message');
+    const badBody = await this.checkBody(request.body, 'the message', header.sysFlag);
     if (badBody) return this.refusal(request, badBody);
 
     let input: PutMessageInput | Refusal = {
@@ -376,7 +408,7 @@ class SendMessageProcessor {
     }
     const target = await this.checkTopic(header);
     if (isRefusal(target)) return this.refusal(request, target);
-    const badBody = this.checkBody(request.body, 'the batch');
+    const badBody = await this.checkBody(request.body, 'the batch', 0);
     if (badBody) return this.refusal(request, badBody);
     const tranType = header.sysFlag & MessageSysFlag.TRANSACTION_TYPE_MASK;
     if (tranType !== 0) {
@@ -396,6 +428,8 @@ class SendMessageProcessor {
     const inputs: PutMessageInput[] = [];
     for (const [i, entry] of entries.entries()) {
       if (entry.body.length === 0) return this.answer(request, ResponseCode.MESSAGE_ILLEGAL.code, `batch entry ${i} has an empty body; every message needs at least one byte`);
+      const badEntry = await this.checkCompressed(entry.body, header.sysFlag, `batch entry ${i}`);
+      if (badEntry) return this.refusal(request, badEntry);
       if (delayLevelOf(entry.properties) !== 0) {
         return this.answer(request, ResponseCode.MESSAGE_ILLEGAL.code, `batch entry ${i} carries a delay level (DELAY=${entry.properties[MessageProperty.DELAY]}); send delayed messages one by one`);
       }

@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { deflateSync } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MessageProperty, MessageSysFlag, Perm, RequestCode, ResponseCode, encodeBatch } from '@karman/protocol';
@@ -72,6 +74,46 @@ describe('send validation answers the RocketMQ code with a remark saying what to
       expect(response.remark, c.name).toMatch(c.remark);
     }
     expect(b.broker.context.store.getMaxOffsetInQueue(topic, 0)).toBe(0);
+    await stillServes(b, topic);
+  });
+
+  it('refuses a compressed body that inflates past maxMessageSize, alone or in a batch, and one that is not zlib', async () => {
+    await using b = await startTestBroker({ maxMessageSize: 64 * 1024 });
+    const topic = uniqueName('vzip');
+    await createTopic(b, topic, 1);
+    const maxBefore = b.broker.context.store.maxPhyOffset;
+    // 62 KiB of zlib that inflates to 62 MiB: under maxMessageSize as sent, 1000 times over it inflated.
+    const bomb = deflateSync(Buffer.alloc(62 * 1024 * 1024), { level: 9 });
+    expect(bomb.length).toBeLessThan(64 * 1024);
+    const zip = { sysFlag: MessageSysFlag.COMPRESSED };
+    const cases: Array<{ name: string; code: number; fields: ReturnType<typeof v2Fields>; body: Buffer; remark: RegExp }> = [
+      { name: 'bomb', code: RequestCode.SEND_MESSAGE_V2.code, fields: v2Fields(topic, zip), body: bomb, remark: /the message has a compressed body that inflates to more than 65536 bytes, the maxMessageSize of broker broker-a; send it uncompressed under that size or raise maxMessageSize/ },
+      { name: 'bomb, zlib type bits', code: RequestCode.SEND_MESSAGE_V2.code, fields: v2Fields(topic, { sysFlag: MessageSysFlag.COMPRESSED | 0x300 }), body: bomb, remark: /inflates to more than 65536 bytes/ },
+      { name: 'just over', code: RequestCode.SEND_MESSAGE_V2.code, fields: v2Fields(topic, zip), body: deflateSync(Buffer.alloc(64 * 1024 + 1)), remark: /inflates to more than 65536 bytes/ },
+      { name: 'not zlib', code: RequestCode.SEND_MESSAGE_V2.code, fields: v2Fields(topic, zip), body: Buffer.from('plain text flagged compressed '.repeat(10)), remark: /the message is flagged compressed \(SYSFLAG bit 0\) but is not valid zlib data \(.*\); compress it with zlib or clear the flag/ },
+      { name: 'truncated zlib', code: RequestCode.SEND_MESSAGE_V2.code, fields: v2Fields(topic, zip), body: deflateSync(randomBytes(5000)).subarray(0, 4000), remark: /not valid zlib data \(unexpected end of file\)/ },
+      {
+        name: 'bomb in a batch',
+        code: RequestCode.SEND_BATCH_MESSAGE.code,
+        fields: v2Fields(topic, zip),
+        body: encodeBatch([{ body: deflateSync(Buffer.from('fine')), flag: 0, properties: {} }, { body: bomb, flag: 0, properties: {} }]),
+        remark: /batch entry 1 has a compressed body that inflates to more than 65536 bytes/,
+      },
+    ];
+    for (const c of cases) {
+      const response = await b.request(c.code, c.fields, c.body);
+      expect(response.code, `${c.name}: ${response.remark}`).toBe(ResponseCode.MESSAGE_ILLEGAL.code);
+      expect(response.remark, c.name).toMatch(c.remark);
+    }
+    expect(b.broker.context.store.maxPhyOffset).toBe(maxBefore);
+    // Too short to inflate past 64 KiB at deflate's best ratio (1032:1): stored unchecked, as RocketMQ does.
+    const short = await b.request(RequestCode.SEND_MESSAGE_V2.code, v2Fields(topic, zip), Buffer.from('not zlib, 40 bytes, cannot be a bomb...'));
+    expect(short.code, short.remark).toBe(ResponseCode.SUCCESS.code);
+    // Exactly at the limit is fine, and stored compressed as sent.
+    const atLimit = deflateSync(Buffer.alloc(64 * 1024, 7));
+    const ok = await b.request(RequestCode.SEND_MESSAGE_V2.code, v2Fields(topic, zip), atLimit);
+    expect(ok.code, ok.remark).toBe(ResponseCode.SUCCESS.code);
+    expect(b.broker.context.store.maxPhyOffset).toBeGreaterThan(maxBefore);
     await stillServes(b, topic);
   });
 

@@ -1,11 +1,12 @@
 /**
- * What a handler receives (RocketMQ `MessageExt`): the stored record, body decompressed, with the
+ * What a handler receives (RocketMQ `MessageExt`): the stored record, body decompressed on first
+ * read (see `body`), with the
  * original topic restored for messages that came back through `%RETRY%<group>` (§4.7). `msgId` is
  * the producer's unique id (UNIQ_KEY) when present, else the broker's offset id, as RocketMQ's
  * `MessageClientExt.getMsgId` answers; the dedup helper keys on `{ topic, tags, keys, msgId }`.
  */
 import type { MessageQueue } from '@karman/client';
-import { MessageProperty, createOffsetMessageId, isRetryTopic, uncompressedBody } from '@karman/protocol';
+import { DEFAULT_MAX_DECOMPRESSED_SIZE, KarmanError, MessageProperty, MessageSysFlag, createOffsetMessageId, isRetryTopic, uncompressedBody } from '@karman/protocol';
 import type { HostAddress, MessageRecord } from '@karman/protocol';
 
 export interface ConsumedMessage {
@@ -18,7 +19,10 @@ export interface ConsumedMessage {
   /**
    * The body, decompressed. Uncompressed bodies are views into the pull response they came in (as
    * kafkajs hands out message values), so keeping one keeps that response's bytes; copy it
-   * (`Buffer.from(body)`) to keep a few bodies of many messages for long.
+   * (`Buffer.from(body)`) to keep a few bodies of many messages for long. A compressed body is
+   * inflated when first read, at most the consumer's `maxMessageSize` bytes; reading one that
+   * inflates further, or is not zlib data, throws a `KarmanError` (code `BODY_TOO_LARGE` or
+   * `PROTOCOL_ERROR`) naming the message, so the handler's error path takes it.
    */
   body: Buffer;
   /** Every property, user and system. */
@@ -75,19 +79,32 @@ function offsetMessageId(storeHost: HostAddress, physicalOffset: number): string
   return last.prefix + HEX_ZEROS.slice(hex.length) + hex;
 }
 
-/** Turn a pulled record into the handler's message (may throw on a corrupt compressed body). */
-export function toConsumedMessage(record: MessageRecord, queue: MessageQueue): ConsumedMessage {
+/** The bytes as stored of a compressed message, kept beside its lazily inflated `body`. */
+interface StoredBody {
+  body: Buffer;
+  sysFlag: number;
+}
+const STORED = Symbol('karman.storedBody');
+type WithStored = ConsumedMessage & { [STORED]?: StoredBody & { replaced: boolean } };
+
+/**
+ * Turn a pulled record into the handler's message. A compressed body is not inflated here but when
+ * the handler first reads `body`: a pull of a thousand compressed messages costs nothing until
+ * they are read, and one that inflates past `maxBodySize` (RocketMQ's `MessageDecoder` inflates
+ * every body of a pull at once, without a limit) fails that message's handler, not the pull.
+ */
+export function toConsumedMessage(record: MessageRecord, queue: MessageQueue, maxBodySize: number = DEFAULT_MAX_DECOMPRESSED_SIZE): ConsumedMessage {
   const properties = record.properties;
   const offsetMsgId = offsetMessageId(record.storeHost, record.physicalOffset);
   const retryOrigin = properties[MessageProperty.RETRY_TOPIC];
   const topic = retryOrigin && isRetryTopic(record.topic) ? retryOrigin : record.topic;
   const keys = properties[MessageProperty.KEYS];
-  return {
+  const message: ConsumedMessage = {
     topic,
     tags: properties[MessageProperty.TAGS],
     keys: keys ? keys.split(' ').filter((k) => k.length > 0) : [],
     // A view into the pull's response, not a copy (a compressed body is inflated into a buffer of its own).
-    body: uncompressedBody(record.body, record.sysFlag),
+    body: record.body,
     properties,
     msgId: properties[MessageProperty.UNIQ_KEY] ?? offsetMsgId,
     offsetMsgId,
@@ -102,4 +119,62 @@ export function toConsumedMessage(record: MessageRecord, queue: MessageQueue): C
     commitLogOffset: record.physicalOffset,
     storedTopic: record.topic,
   };
+  if ((record.sysFlag & MessageSysFlag.COMPRESSED) !== 0) inflateOnRead(message, { body: record.body, sysFlag: record.sysFlag, replaced: false }, maxBodySize);
+  return message;
+}
+
+function inflateOnRead(message: ConsumedMessage, stored: StoredBody & { replaced: boolean }, limit: number): void {
+  let body: Buffer | undefined;
+  let failure: KarmanError | undefined;
+  Object.defineProperty(message, STORED, { value: stored, enumerable: false });
+  Object.defineProperty(message, 'body', {
+    enumerable: true,
+    configurable: true,
+    get(): Buffer {
+      if (body) return body;
+      if (failure) throw failure;
+      try {
+        body = uncompressedBody(stored.body, stored.sysFlag, limit);
+        return body;
+      } catch (error) {
+        failure = bodyError(message, error as KarmanError, limit);
+        throw failure;
+      }
+    },
+    // A handler may replace the body; the stored bytes then no longer describe it (but still are
+    // what the message holds, for flow control).
+    set(value: Buffer) {
+      body = value;
+      failure = undefined;
+      stored.replaced = true;
+    },
+  });
+}
+
+function bodyError(message: ConsumedMessage, cause: KarmanError, limit: number): KarmanError {
+  const where = `message ${message.msgId} (topic ${message.storedTopic}, queue ${message.queueId}, offset ${message.queueOffset}, broker ${message.brokerName})`;
+  if (cause.code === 'BODY_TOO_LARGE') {
+    return new KarmanError(
+      'BODY_TOO_LARGE',
+      `${where} has a compressed body that inflates to more than ${limit} bytes, the consumer's maxMessageSize; raise maxMessageSize if producers send bodies this large (RocketMQ producers send at most 4 MiB by default)`,
+      { cause },
+    );
+  }
+  return new KarmanError(cause.code, `${where}: ${cause.message}`, { cause });
+}
+
+/**
+ * The body as the broker stores it, without inflating: a compressed message's zlib bytes and its
+ * SYSFLAG compression bits (no other bit), else the body with no flag. What flow control counts (the bytes a held
+ * message occupies) and what a resend to the retry topic sends.
+ */
+export function storedBody(message: ConsumedMessage): StoredBody {
+  const stored = (message as WithStored)[STORED];
+  if (!stored || stored.replaced) return { body: message.body, sysFlag: 0 };
+  return { body: stored.body, sysFlag: stored.sysFlag & (MessageSysFlag.COMPRESSED | MessageSysFlag.COMPRESSION_TYPE_MASK) };
+}
+
+/** Bytes a held message occupies: its stored body's length, without inflating it. */
+export function storedBodySize(message: ConsumedMessage): number {
+  return ((message as WithStored)[STORED]?.body ?? message.body).length;
 }

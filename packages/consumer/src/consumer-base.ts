@@ -88,6 +88,7 @@ export interface BaseOptions {
   brokerRequestTimeoutMillis: number;
   localOffsetStoreDir?: string | undefined;
   setZeroIfNotFound: boolean;
+  maxMessageSize: number;
   nameservers: string[];
 }
 
@@ -602,7 +603,7 @@ export abstract class ConsumerBase<O extends BaseOptions> {
     switch (result.status) {
       case PullStatus.FOUND: {
         const messages: ConsumedMessage[] = [];
-        for (const record of result.records) if (matchesSubscription(entry.subscription, record.properties)) messages.push(toConsumedMessage(record, queue));
+        for (const record of result.records) if (matchesSubscription(entry.subscription, record.properties)) messages.push(toConsumedMessage(record, queue, this.options.maxMessageSize));
         entry.nextOffset = next;
         if (messages.length > 0) this.deliver(entry, messages);
         else this.correctTagsOffset(entry);

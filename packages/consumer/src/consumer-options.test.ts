@@ -21,6 +21,7 @@ describe('consumer options', () => {
       pullTimeDelayMillsWhenException: 3_000,
       lockInterval: 20_000,
       lockMaxLiveTime: 30_000,
+      maxMessageSize: 4 * 1024 * 1024,
     });
     expect(o.allocateStrategy.name).toBe('AVG');
     expect(resolvePullConsumerOptions({ nameservers: 'a:1', group: 'G' })).toMatchObject({ autoCommit: true, autoCommitIntervalMillis: 5_000, pullThresholdForAll: 10_000 });
@@ -33,6 +34,7 @@ describe('consumer options', () => {
     expect(() => resolvePushConsumerOptions({ nameservers: 'a:1', group: 'G', lockInterval: 40_000 })).toThrow(/lockMaxLiveTime .* must be greater than lockInterval/);
     expect(() => resolvePushConsumerOptions({ nameservers: 'a:1', group: 'G', consumeTimestamp: '2024-01-01' })).toThrow(/yyyyMMddHHmmss/);
     expect(() => resolvePushConsumerOptions({ nameservers: '', group: 'G' })).toThrow(/no nameserver/);
+    expect(() => resolvePullConsumerOptions({ nameservers: 'a:1', group: 'G', maxMessageSize: 0 })).toThrow(/invalid pull consumer option maxMessageSize/);
   });
 
   it('reads consumeTimestamp as RocketMQ does (local time), defaulting to half an hour ago', () => {

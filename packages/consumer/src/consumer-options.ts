@@ -3,9 +3,10 @@
  * `DefaultLitePullConsumer` settings with their names and defaults (§4.1–§4.7), in one zod schema
  * each. Every interval is an option so tests can run on milliseconds.
  */
+import { constants as bufferConstants } from 'node:buffer';
 import { z } from 'zod';
 import { ClientOptionsSchema } from '@karman/client';
-import { InvalidArgumentError, groupNameProblem } from '@karman/protocol';
+import { DEFAULT_MAX_DECOMPRESSED_SIZE, InvalidArgumentError, groupNameProblem } from '@karman/protocol';
 import type { AllocateStrategy } from './allocate-strategy.js';
 import { allocateAveragely } from './allocate-averagely.js';
 import type { ConsumedMessage } from './consumed-message.js';
@@ -106,6 +107,13 @@ const CommonConsumerOptionsSchema = ClientOptionsSchema.extend({
   setZeroIfNotFound: z.boolean().default(true),
   /** Directory of broadcasting offset files (`rocketmq.client.localOffsetStoreDir`, `~/.rocketmq_offsets`). */
   localOffsetStoreDir: z.string().optional(),
+  /**
+   * Most bytes a compressed body may inflate to (`maxMessageSize`, 4 MiB: the limit RocketMQ's
+   * producer checks before compressing and the broker's default). Bodies are inflated when the
+   * handler reads `body`; one that inflates further throws BODY_TOO_LARGE there instead of
+   * inflating without end. Raise it with the producers' and brokers' `maxMessageSize`.
+   */
+  maxMessageSize: z.number().int().min(1).max(bufferConstants.MAX_LENGTH).default(DEFAULT_MAX_DECOMPRESSED_SIZE),
 });
 
 export const PushConsumerOptionsSchema = CommonConsumerOptionsSchema.extend({

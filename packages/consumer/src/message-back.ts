@@ -10,6 +10,7 @@ import type { ClientInstance } from '@karman/client';
 import { publishQueues } from '@karman/client';
 import { KarmanError, MessageProperty, RemoteError, RequestCode, ResponseCode, createRequest, propertiesToString, retryTopic } from '@karman/protocol';
 import { consumerSendMessageBack } from './broker-requests.js';
+import { storedBody } from './consumed-message.js';
 import type { ConsumedMessage } from './consumed-message.js';
 
 export interface MessageBackArgs {
@@ -67,6 +68,9 @@ async function resendToRetryTopic(client: ClientInstance, message: ConsumedMessa
   properties[MessageProperty.DELAY] = String(3 + message.reconsumeTimes);
   properties[MessageProperty.WAIT] = 'true';
   delete properties[MessageProperty.TRAN_MSG];
+  // The bytes as stored, still compressed: inflating them could fail (the likely reason the message
+  // came back) and would send up to maxMessageSize where a fraction of it does.
+  const { body, sysFlag } = storedBody(message);
   // Start on another broker than the failed one when possible: it is the likely cause.
   const ordered = [...queues.filter((q) => q.brokerName !== message.brokerName), ...queues.filter((q) => q.brokerName === message.brokerName)];
   let lastError: unknown;
@@ -83,7 +87,7 @@ async function resendToRetryTopic(client: ClientInstance, message: ConsumedMessa
             c: 'TBW102',
             d: 4,
             e: queue.queueId,
-            f: 0,
+            f: sysFlag,
             g: Date.now(),
             h: 0,
             i: propertiesToString(properties),
@@ -91,7 +95,7 @@ async function resendToRetryTopic(client: ClientInstance, message: ConsumedMessa
             k: false,
             l: args.maxReconsumeTimes,
           },
-          message.body,
+          body,
         ),
         { timeoutMillis: args.timeoutMillis },
       );

@@ -12,6 +12,7 @@
  * capacity each time.)
  */
 import type { MessageQueue } from '@karman/client';
+import { storedBodySize } from './consumed-message.js';
 import type { ConsumedMessage } from './consumed-message.js';
 
 export class ProcessQueue {
@@ -44,7 +45,7 @@ export class ProcessQueue {
       if (this.inFlight.has(m.queueOffset)) continue;
       this.inFlight.set(m.queueOffset, m);
       this.order.push(m.queueOffset);
-      this.bytes += m.body.length;
+      this.bytes += storedBodySize(m);
       if (m.queueOffset > this.queueOffsetMax) this.queueOffsetMax = m.queueOffset;
       added.push(m);
     }
@@ -62,7 +63,7 @@ export class ProcessQueue {
       if (!held) continue;
       this.inFlight.delete(m.queueOffset);
       this.consumeStarts.delete(m.queueOffset);
-      this.bytes -= held.body.length;
+      this.bytes -= storedBodySize(held);
     }
     return this.firstOffset() ?? this.queueOffsetMax + 1;
   }
@@ -74,7 +75,7 @@ export class ProcessQueue {
     if (held !== undefined) {
       this.inFlight.delete(message.queueOffset);
       if (this.consumeStarts.size > 0) this.consumeStarts.delete(message.queueOffset);
-      this.bytes -= held.body.length;
+      this.bytes -= storedBodySize(held);
     }
     return this.firstOffset() ?? this.queueOffsetMax + 1;
   }

@@ -8,7 +8,10 @@ import { describe, expect, it } from 'vitest';
 import { startCluster } from '@karman/testkit';
 import { ClientInstance } from '@karman/client';
 import { PushConsumer } from '../src/push-consumer.js';
+import { deflateSync } from 'node:zlib';
+import { MessageSysFlag, decodeRecords, encodeRecord } from '@karman/protocol';
 import { sendMessageBack } from '../src/message-back.js';
+import { toConsumedMessage } from '../src/consumed-message.js';
 import type { ConsumedMessage } from '../src/consumed-message.js';
 import { FAST, startProducer, uniqueName, waitFor } from './consumer-fixture.js';
 
@@ -57,5 +60,39 @@ describe('sendMessageBack', () => {
     await waitFor(() => redelivered.length === 1, 'the resent copy to come back', 10_000);
     expect(redelivered[0]).toMatchObject({ topic, storedTopic: `%RETRY%${group}`, msgId: sent.msgId, tags: 'A', keys: ['k1'], reconsumeTimes: 1 });
     expect(redelivered[0]!.body.toString()).toBe('hello');
+  });
+
+  it('resends a compressed message as stored, even one whose body this consumer may not inflate', async () => {
+    await using cluster = await startCluster({ brokers: 1, brokerOptions: { messageDelayLevel: delayLevels } });
+    const topic = uniqueName('T');
+    const group = uniqueName('G');
+    await cluster.createTopic(topic, { queues: 1 });
+    const body = Buffer.alloc(64 * 1024, 'z');
+    const zipped = deflateSync(body);
+    const [record] = decodeRecords(
+      encodeRecord({
+        topic, queueId: 0, flag: 0, queueOffset: 0, physicalOffset: 987_654_321, // nothing stored there: CONSUMER_SEND_MSG_BACK fails
+        sysFlag: MessageSysFlag.COMPRESSED, bornTimestamp: Date.now(), bornHost: { host: '127.0.0.1', port: 1 }, storeTimestamp: Date.now(),
+        storeHost: { host: '127.0.0.1', port: 2 }, reconsumeTimes: 0, preparedTransactionOffset: 0, body: zipped, properties: { UNIQ_KEY: 'ZIPPED' },
+      }),
+    );
+    const message = toConsumedMessage(record!, { topic, brokerName: 'broker-a', queueId: 0 }, 1024);
+    expect(() => message.body).toThrow(/more than 1024 bytes/);
+
+    const redelivered: ConsumedMessage[] = [];
+    await using consumer = new PushConsumer({ ...FAST, nameservers: cluster.namesrvAddr, group, subscriptions: { [topic]: '*' }, handler: (m) => void (m.reconsumeTimes > 0 && redelivered.push(m)) });
+    await consumer.start();
+    const client = ClientInstance.acquire({ nameservers: cluster.namesrvAddr, instanceName: uniqueName('back') });
+    try {
+      await waitFor(async () => Boolean(await client.updateRoute(`%RETRY%${group}`).catch(() => undefined)), 'the retry topic route');
+      expect(await sendMessageBack(client, message, { group, delayLevel: 0, maxReconsumeTimes: 16, timeoutMillis: 3_000 })).toBe('resend');
+    } finally {
+      await client.release();
+    }
+    await waitFor(() => redelivered.length === 1, 'the resent copy to come back', 10_000);
+    expect(redelivered[0]).toMatchObject({ topic, msgId: 'ZIPPED', reconsumeTimes: 1 });
+    expect(redelivered[0]!.body.equals(body)).toBe(true);
+    const stored = await cluster.broker('broker-a').context.store.readRecord(redelivered[0]!.commitLogOffset);
+    expect(stored!.record.body.equals(zipped)).toBe(true);
   });
 });

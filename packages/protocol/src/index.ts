@@ -78,6 +78,8 @@ export {
   shouldCompressBody,
   compressBody,
   decompressBody,
+  checkInflatedSize,
+  DEFLATE_MAX_RATIO,
   uncompressedBody,
 } from './compression.js';
 export { RemotingServer } from './remoting-server.js';
