@@ -4,10 +4,11 @@
  */
 import { createOffsetMessageId, uncompressedBody } from '@karman/protocol';
 import type { MessageRecord } from '@karman/protocol';
+import { printable } from './printable.js';
 
 /** Rows under `#Header` columns, each column as wide as its widest cell. */
 export function table(headers: readonly string[], rows: ReadonlyArray<ReadonlyArray<string | number | boolean>>): string {
-  const cells = [headers.map((h) => `#${h}`), ...rows.map((r) => r.map(String))];
+  const cells = [headers.map((h) => `#${h}`), ...rows.map((r) => r.map((c) => printable(String(c))))];
   const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
   return `${cells.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n')}\n`;
 }
@@ -16,7 +17,7 @@ export function table(headers: readonly string[], rows: ReadonlyArray<ReadonlyAr
 export function keyValues(values: Record<string, unknown>): string {
   const keys = Object.keys(values).sort();
   const width = Math.max(0, ...keys.map((k) => k.length));
-  return keys.map((k) => `${k.padEnd(width)} : ${String(values[k])}\n`).join('');
+  return keys.map((k) => `${printable(k).padEnd(width)} : ${printable(String(values[k]))}\n`).join('');
 }
 
 /** A local timestamp as mqadmin prints it (`yyyy-MM-dd HH:mm:ss,SSS`); 0 means never. */
