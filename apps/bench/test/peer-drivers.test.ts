@@ -3,6 +3,7 @@
  * whose server is not reachable is skipped, saying so. Every driver must read back exactly what it
  * wrote and leave nothing behind (its stream, key or queues are deleted).
  */
+import { serviceMissing } from '@karman/testkit';
 import { connect as connectTcp } from 'node:net';
 import { connect as connectNats } from 'nats';
 import { Redis } from 'ioredis';
@@ -34,7 +35,7 @@ const amqpUrl = process.env.AMQP_URL || DEFAULT_AMQP_URL;
 describe('peer drivers', () => {
   it('Redis Streams: XADD, XREADGROUP + XACK and single XADDs; the keys are gone afterwards', async (context) => {
     const url = new URL(redisUrl);
-    if (!(await reachable(url.hostname, Number(url.port || 6379)))) return context.skip(`Redis is not reachable at ${redisUrl}; set REDIS_URL to run this test`);
+    if (!(await reachable(url.hostname, Number(url.port || 6379)))) return context.skip(serviceMissing('peer drivers', `Redis is not reachable at ${redisUrl}; set REDIS_URL to run this test`));
     const w = workload();
     const [row] = await redisDriver(redisUrl).run(w);
     expect(row).toMatchObject({ system: 'Redis Streams', published: 300, consumed: 300, problems: [] });
@@ -50,7 +51,7 @@ describe('peer drivers', () => {
 
   it('NATS JetStream: window publish, ordered consumer, single publishes; the streams are gone afterwards', async (context) => {
     const [host, port] = natsUrl.replace(/^nats:\/\//, '').split(':');
-    if (!(await reachable(host!, Number(port ?? 4222)))) return context.skip(`NATS is not reachable at ${natsUrl}; set NATS_URL to run this test`);
+    if (!(await reachable(host!, Number(port ?? 4222)))) return context.skip(serviceMissing('peer drivers', `NATS is not reachable at ${natsUrl}; set NATS_URL to run this test`));
     const w = workload();
     const [row] = await natsDriver(natsUrl).run(w);
     expect(row).toMatchObject({ system: 'NATS JetStream', published: 300, consumed: 300, problems: [] });
@@ -67,7 +68,7 @@ describe('peer drivers', () => {
 
   it('RabbitMQ: quorum and stream queues with confirms; the queues are gone afterwards', async (context) => {
     const url = new URL(amqpUrl);
-    if (!(await reachable(url.hostname, Number(url.port || 5672)))) return context.skip(`RabbitMQ is not reachable at ${amqpUrl}; set AMQP_URL to run this test`);
+    if (!(await reachable(url.hostname, Number(url.port || 5672)))) return context.skip(serviceMissing('peer drivers', `RabbitMQ is not reachable at ${amqpUrl}; set AMQP_URL to run this test`));
     const w = workload();
     const rows = await rabbitDriver(amqpUrl).run(w);
     expect(rows.map((r) => [r.system, r.published, r.consumed, r.problems])).toEqual([

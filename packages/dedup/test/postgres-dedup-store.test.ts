@@ -3,13 +3,14 @@ import pg from 'pg';
 import type { DedupStore } from '../src/index.js';
 import { postgresDedupStore } from '../src/index.js';
 import { describeDedupStoreConformance } from './dedup-store-conformance.js';
+import { serviceMissing } from '@karman/testkit';
 import { PG_URL, postgresUnreachable } from './service-addresses.js';
 
 // Address from KARMAN_TEST_PG_URL (default postgres://postgres@127.0.0.1:5432/test). When it does
 // not answer, the suite is skipped (describe.skipIf inside the conformance suite) with the reason
-// in its name and on stderr, rather than failing a machine that has no PostgreSQL.
-const skipReason = await postgresUnreachable();
-if (skipReason !== undefined) console.warn(`[dedup] PostgreSQL conformance skipped: ${skipReason}`);
+// in its name and on stderr, rather than failing a machine that has no PostgreSQL; under CI that
+// is a failure.
+const skipReason = serviceMissing('dedup PostgreSQL conformance', await postgresUnreachable());
 
 // Each backend is a unique table; every instance has its own pool, as a consumer on another host
 // would. Cleanup drops the table and ends the pools.
