@@ -5,6 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ResponseCode } from './codes.js';
 import { createRequest, createResponse, encodeFrame } from './remoting-command.js';
 import { RemotingClient } from './remoting-client.js';
+import type { KarmanError } from './errors.js';
+import { RefusalLog } from './refusal-log.js';
 import { RemotingServer, addressKey } from './remoting-server.js';
 import { sleep, until } from '../test/wait.js';
 
@@ -32,7 +34,7 @@ async function parked(port: number, localAddress: string): Promise<Socket> {
 describe('RemotingServer connection limit per address', () => {
   it('refuses an address past maxConnectionsPerAddress, keeps serving other addresses, and logs the refusals once per interval', async () => {
     const errors: string[] = [];
-    const server = new RemotingServer({ host: '127.0.0.1', maxConnections: 300, maxConnectionsPerAddress: 100, refusalLogIntervalMillis: 300, onError: (e) => errors.push(e.message) });
+    const server = new RemotingServer({ host: '127.0.0.1', maxConnections: 300, maxConnectionsPerAddress: 100, refusalLogIntervalMillis: 60_000, onError: (e) => errors.push(e.message) });
     server.registerHandler(ECHO, (request) => createResponse(request, ResponseCode.SUCCESS.code));
     await server.listen();
     cleanups.push(() => server.close());
@@ -51,12 +53,10 @@ describe('RemotingServer connection limit per address', () => {
     const health = await fetch(`http://127.0.0.1:${server.port}/health`);
     expect(health.status).toBe(200);
 
-    // One line at once, one summing up the rest when the interval ends; not one per socket.
+    // One line at once; the rest are summed up when the interval ends (or the server closes), not one per socket.
     const refusals = (): string[] => errors.filter((m) => m.includes('maxConnectionsPerAddress'));
     expect(refusals()).toHaveLength(1);
     expect(refusals()[0]).toMatch(/refused 127\.0\.0\.2:\d+: 100 connections open from 127\.0\.0\.2 \(maxConnectionsPerAddress 100\)/);
-    await until(() => refusals().length === 2, 'the summary of the interval');
-    expect(refusals()[1]).toBe('299 more connections refused (maxConnectionsPerAddress 100) from 127.0.0.2 in the last 300 ms');
 
     // Closing some of the flood makes room for that address again.
     for (const socket of flood.slice(0, 10)) socket.destroy();
@@ -65,6 +65,28 @@ describe('RemotingServer connection limit per address', () => {
     await sleep(50);
     expect(again.destroyed).toBe(false);
     expect(server.stats.refusedOverMaxConnectionsPerAddress).toBe(300);
+    await server.close();
+    expect(refusals()).toHaveLength(2);
+    expect(refusals()[1]).toBe('299 more connections refused (maxConnectionsPerAddress 100) from 127.0.0.2 since the first (summed up every 60000 ms)');
+  });
+
+  it('sums up the refusals of an interval in one line per kind and address when the interval ends', async () => {
+    const lines: string[] = [];
+    const log = new RefusalLog(100, (error) => lines.push(`${(error as KarmanError).code}: ${error.message}`));
+    for (let i = 0; i < 5; i++) log.note('A', '10.0.0.1', () => `first A ${i}`, 'As');
+    log.note('A', '10.0.0.2', () => 'first A from .2', 'As');
+    log.note('B', '10.0.0.1', () => 'first B', 'Bs');
+    expect(lines).toEqual([
+      'A: first A 0 (further ones from 10.0.0.1 are summed up every 100 ms)',
+      'A: first A from .2 (further ones from 10.0.0.2 are summed up every 100 ms)',
+      'B: first B (further ones from 10.0.0.1 are summed up every 100 ms)',
+    ]);
+    await until(() => lines.length === 4, 'the summary');
+    expect(lines[3]).toBe('A: 4 more As from 10.0.0.1 since the first (summed up every 100 ms)');
+    // A new interval starts with a line at once again.
+    log.note('A', '10.0.0.1', () => 'first A again', 'As');
+    expect(lines[4]).toBe('A: first A again (further ones from 10.0.0.1 are summed up every 100 ms)');
+    log.flush();
   });
 
   it('counts an IPv4-mapped address as its IPv4 address and an IPv6 address by its /64', () => {

@@ -19,6 +19,7 @@
 import type { Socket } from 'node:net';
 import type { RawData, WebSocket } from 'ws';
 import { ConnectionClosedError, KarmanError, ProtocolError } from './errors.js';
+import { CHUNK_OVERHEAD_BYTES } from './incomplete-frame-budget.js';
 import type { IncompleteFrameBudget, IncompleteFrameHolder } from './incomplete-frame-budget.js';
 import { DEFAULT_MAX_FRAME_SIZE, FrameDecoder, decodeFrame, encodeFrame, encodeFrameParts, writeFrame } from './remoting-command.js';
 import type { FrameLimits, RemotingCommand } from './remoting-command.js';
@@ -71,8 +72,9 @@ export abstract class FrameChannel implements IncompleteFrameHolder {
   lastActivity = Date.now();
   /** `Date.now()` when the frame now arriving began; 0 between frames. */
   partialSince = 0;
-  /** Bytes of the incomplete frame, as counted against the budget. */
+  /** Bytes of the incomplete frame, and the socket reads they are held in. */
   private partialBytes = 0;
+  private partialChunks = 0;
   private frameTimer: NodeJS.Timeout | undefined;
   private closeReason: string | undefined;
   private drainWaiters: Array<() => void> = [];
@@ -173,22 +175,25 @@ export abstract class FrameChannel implements IncompleteFrameHolder {
   }
 
   /**
-   * `bytes` are about to be buffered on top of the incomplete frame; `upTo` bounds what can stay
-   * pending afterwards. False when the budget closed this channel instead: drop the bytes.
+   * A socket read of `bytes` is about to be buffered on top of the incomplete frame, which is then
+   * at most `upTo` bytes. False when the budget closed this channel instead: drop the bytes.
    */
   protected admit(bytes: number, upTo: number): boolean {
     const budget = this.options.incompleteFrames;
-    return budget === undefined || budget.reserve(this, Math.min(this.partialBytes + bytes, upTo));
+    if (budget === undefined) return true;
+    const chunks = this.partialChunks + 1;
+    return budget.reserve(this, Math.min(this.partialBytes + bytes, upTo) + chunks * CHUNK_OVERHEAD_BYTES);
   }
 
   /**
-   * The incomplete frame now holds `pending` bytes; `frameEnded` when a frame completed since the
-   * last call, so what is pending now (if anything) is a new frame.
+   * The incomplete frame now holds `pending` bytes in `chunks` socket reads; `frameEnded` when a
+   * frame completed since the last call, so what is pending now (if anything) is a new frame.
    */
-  protected partialFrame(pending: number, frameEnded: boolean): void {
+  protected partialFrame(pending: number, chunks: number, frameEnded: boolean): void {
     if (this.closed) return;
     this.partialBytes = pending;
-    this.options.incompleteFrames?.set(this, pending);
+    this.partialChunks = pending === 0 ? 0 : chunks;
+    this.options.incompleteFrames?.set(this, pending === 0 ? 0 : pending + chunks * CHUNK_OVERHEAD_BYTES);
     if (pending === 0) {
       this.partialSince = 0;
       return;
@@ -221,6 +226,7 @@ export abstract class FrameChannel implements IncompleteFrameHolder {
     this.frameTimer = undefined;
     this.partialSince = 0;
     this.partialBytes = 0;
+    this.partialChunks = 0;
     this.options.incompleteFrames?.set(this, 0);
   }
 
@@ -380,7 +386,7 @@ export class TcpFrameChannel extends FrameChannel {
       this.close(`bad frame: ${(error as Error).message}`, error as Error);
       return;
     }
-    this.partialFrame(this.decoder.pendingBytes, commands.length > 0);
+    this.partialFrame(this.decoder.pendingBytes, this.decoder.pendingChunks, commands.length > 0);
     for (const command of commands) {
       if (this.closed) return;
       this.deliver(command);
@@ -392,8 +398,9 @@ export class TcpFrameChannel extends FrameChannel {
 export class WsFrameChannel extends FrameChannel {
   readonly transport = Transport.WS;
   private readonly ws: WebSocket;
-  /** Socket bytes since the last whole message (see the constructor). */
+  /** Socket bytes since the last whole message, and the reads they came in (see the constructor). */
   private wsPending = 0;
+  private wsChunks = 0;
 
   /** `socket` is the WebSocket's underlying TCP socket. */
   constructor(ws: WebSocket, socket: Socket, options: FrameChannelOptions) {
@@ -406,7 +413,7 @@ export class WsFrameChannel extends FrameChannel {
       // them (prepended), so the budget can refuse them; bytes of the next message that share a read
       // with the end of the last one are not counted (at most one socket read, 64 KiB).
       socket.prependListener('data', (chunk: Buffer) => this.arriving(chunk));
-      const between = (): void => this.partialFrame((this.wsPending = 0), true);
+      const between = (): void => this.partialFrame((this.wsPending = this.wsChunks = 0), 0, true);
       ws.on('ping', between);
       ws.on('pong', between);
     }
@@ -424,7 +431,7 @@ export class WsFrameChannel extends FrameChannel {
     // A WebSocket frame header is at most 14 bytes on top of the payload \`ws\` caps at maxFrameSize.
     if (!this.admit(chunk.length, (this.options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE) + 14)) return;
     this.wsPending += chunk.length;
-    this.partialFrame(this.wsPending, false);
+    this.partialFrame(this.wsPending, ++this.wsChunks, false);
   }
 
   protected write(command: RemotingCommand): void {
@@ -457,7 +464,7 @@ export class WsFrameChannel extends FrameChannel {
 
   private receive(data: RawData, isBinary: boolean): void {
     if (this.closed) return;
-    if (this.wsPending > 0) this.partialFrame((this.wsPending = 0), true);
+    if (this.wsPending > 0) this.partialFrame((this.wsPending = this.wsChunks = 0), 0, true);
     if (!isBinary) {
       this.close('bad frame: a text message arrived; remoting frames travel as binary WebSocket messages', new ProtocolError('text WebSocket message'));
       return;

@@ -159,6 +159,23 @@ describe('RemotingServer under incomplete frames', () => {
     expect(server.stats.frameTimeoutConnectionsClosed).toBe(0);
   });
 
+  it('charges each socket read held, so peers dripping a byte at a time cannot hold far more than they are charged', async () => {
+    // 20 peers × ~400 reads of one byte: 8 KB of bytes, but ~400 bytes of Buffer each, about 3 MB.
+    const budget = MiB;
+    const server = await startServer({ maxFrameSize: MiB, maxBufferedIncompleteFrameBytes: budget });
+    const peers = await Promise.all(Array.from({ length: 20 }, () => rawTcp(server.port)));
+    for (const peer of peers) {
+      peer.setNoDelay(true);
+      peer.write(frameStart(64 * 1024));
+    }
+    for (let i = 0; i < 400 && server.stats.incompleteFrameConnectionsClosed === 0; i++) {
+      for (const peer of peers) if (!peer.destroyed) peer.write(Buffer.from('x'));
+      await sleep(2);
+    }
+    await until(() => server.stats.incompleteFrameConnectionsClosed > 0, 'a dripping peer closed');
+    expect(server.stats.peakBufferedIncompleteFrameBytes).toBeLessThanOrEqual(budget);
+  });
+
   it('refuses a budget smaller than one frame, naming both options', () => {
     expect(() => new RemotingServer({ maxFrameSize: 16 * MiB, maxBufferedIncompleteFrameBytes: MiB })).toThrow(/maxBufferedIncompleteFrameBytes.*maxFrameSize/);
   });

@@ -50,7 +50,7 @@ export class RefusalLog {
     const entries = [...this.pending.values()];
     this.pending.clear();
     for (const { code, address, more, what } of entries) {
-      if (more > 0) this.report(new KarmanError(code, `${more} more ${what} from ${address} in the last ${this.intervalMillis} ms`));
+      if (more > 0) this.report(new KarmanError(code, `${more} more ${what} from ${address} since the first (summed up every ${this.intervalMillis} ms)`));
     }
   }
 }
