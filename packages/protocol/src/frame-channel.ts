@@ -15,6 +15,11 @@
  *
  * Bad input closes only this channel, with a reason; every socket and WebSocket error is caught
  * here, so no peer can raise an uncaught exception in the process.
+ *
+ * On a server, the bytes of an unfinished frame count against one budget shared by every
+ * connection (`IncompleteFrameBudget`), asked before a socket read is buffered, and a frame must
+ * complete within `frameCompleteTimeoutMillis` of its first byte; a channel closed for either is
+ * not read any further.
  */
 import type { Socket } from 'node:net';
 import type { RawData, WebSocket } from 'ws';
@@ -171,7 +176,16 @@ export abstract class FrameChannel implements IncompleteFrameHolder {
 
   /** Closed by the incomplete-frame budget (see `IncompleteFrameBudget`). */
   evict(reason: string): void {
-    this.close(reason, new KarmanError(INCOMPLETE_FRAME_BUDGET, reason));
+    this.closeUnread(reason, new KarmanError(INCOMPLETE_FRAME_BUDGET, reason));
+  }
+
+  /**
+   * Close a peer that holds memory with unfinished frames, and read nothing more from it: a
+   * WebSocket would otherwise go on buffering what it sends while waiting for its close reply.
+   */
+  private closeUnread(reason: string, error: Error): void {
+    this.close(reason, error);
+    this.pauseReading();
   }
 
   /**
@@ -216,7 +230,7 @@ export abstract class FrameChannel implements IncompleteFrameHolder {
         return;
       }
       const reason = `a frame did not complete within ${age} ms (frameCompleteTimeoutMillis ${timeout}); ${this.partialBytes} bytes of it had arrived`;
-      this.close(reason, new KarmanError(FRAME_TIMEOUT, reason));
+      this.closeUnread(reason, new KarmanError(FRAME_TIMEOUT, reason));
     }, delay);
     this.frameTimer.unref();
   }

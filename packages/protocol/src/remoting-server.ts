@@ -4,7 +4,7 @@
  * (DESIGN.md "One command model, two transports, one port"; see `protocol-sniffer.ts`).
  *
  * Connection lifecycle:
- *   accept ── over maxConnections? → closed at once
+ *   accept ── over maxConnections, or maxConnectionsPerAddress from its IP? → closed at once
  *     └─ sniff first bytes (within handshakeTimeoutMillis)
  *          ├─ remoting TCP ────────────────────────────→ ServerConnection (tcp)
  *          └─ HTTP request line → node:http parser
@@ -14,6 +14,10 @@
  * arrive, since only they say what it speaks; RocketMQ clients always speak first.
  * An established connection that sends nothing and is sent nothing for idleTimeoutMillis (RocketMQ's
  * channel idle time, 120 s; reference §1.3) is closed.
+ *
+ * A frame still arriving holds memory: every connection's unfinished frames share one budget
+ * (maxBufferedIncompleteFrameBytes, the heaviest closed first) and each must complete within
+ * frameCompleteTimeoutMillis. Refusals and these closes are reported once per address and interval.
  *
  * Per request: unknown code → REQUEST_CODE_NOT_SUPPORTED (3); header failing its schema →
  * SYSTEM_ERROR (1) with the schema's remark; otherwise the handler runs, and a throw or rejection
