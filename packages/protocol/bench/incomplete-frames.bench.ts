@@ -9,18 +9,23 @@
  * (the script raises `ulimit -n` to the hard limit: the server holds 10,000 sockets, the benchmark
  * the other 10,000 ends). Environment: BENCH_CONNECTIONS (10000), BENCH_PARTIAL_BYTES (65536,
  * sent on each of those connections), BENCH_LARGE_CONNECTIONS (40) and BENCH_LARGE_PARTIAL_BYTES
- * (15 MiB), the issue's scenario.
+ * (15 MiB), the issue's scenario. BENCH_TARGET=host:port with BENCH_TARGET_PID=<pid> floods a running
+ * karman-broker instead (reading its RSS from /proc and its counters from /metrics; start it with
+ * `--set maxConnections=10100` so the reference connections and the flood both fit), and
+ * BENCH_TARGET_MODE=unbounded labels a broker started without a budget
+ * (`--set maxBufferedIncompleteFrameBytes=1099511627776 --set frameCompleteTimeoutMillis=86400000`).
+ * BENCH_ONLY=large|many runs one of the two scenarios.
  *
  * Each scenario runs against a fresh server in a child process: its RSS idle; with the same number
  * of connections that sent one whole frame (the reference: what the connections themselves cost);
  * then, peak and settled, with the incomplete frames. The peers come from ten loopback addresses
- * (127.0.0.1 to 127.0.0.10) so that `maxConnectionsPerAddress` (1000) lets 10,000 in, and
+ * (127.0.0.11 to 127.0.0.20) so that `maxConnectionsPerAddress` (1000) lets 10,000 in, and
  * `maxConnections` is raised by one for a well-behaved client, whose round trip is timed during
  * the flood. Prints a markdown table; the figures are in the package README.
  */
 import { fork } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { connect as connectTcp } from 'node:net';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -35,7 +40,9 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10_000);
 const PARTIAL_BYTES = Number(process.env.BENCH_PARTIAL_BYTES ?? 64 * 1024);
 const LARGE_CONNECTIONS = Number(process.env.BENCH_LARGE_CONNECTIONS ?? 40);
 const LARGE_PARTIAL_BYTES = Number(process.env.BENCH_LARGE_PARTIAL_BYTES ?? 15 * MiB);
-const ADDRESSES = Array.from({ length: 10 }, (_, i) => `127.0.0.${i + 1}`);
+// Not 127.0.0.1: the well-behaved client and the probes of /metrics come from there and must not
+// share the flood's per-address limit.
+const ADDRESSES = Array.from({ length: 10 }, (_, i) => `127.0.0.${i + 11}`);
 const BUDGET = 64 * MiB;
 
 type Mode = 'budget' | 'unbounded';
@@ -74,16 +81,61 @@ async function serve(mode: Mode, connections: number): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Parent
 
-async function startChild(mode: Mode, connections: number): Promise<{ child: ChildProcess; port: number }> {
-  const child = fork(fileURLToPath(import.meta.url), ['serve', mode, String(connections)], { execArgv: ['--import', 'tsx', '--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const [message] = (await once(child, 'message')) as [{ port: number }];
-  return { child, port: message.port };
+/** The server under test: a child started here, or an external process (BENCH_TARGET). */
+interface Target {
+  port: number;
+  probe(): Promise<Probe>;
+  resetPeak(): void;
+  close(): Promise<void>;
 }
 
-async function probe(child: ChildProcess): Promise<Probe> {
-  child.send('probe');
-  const [message] = (await once(child, 'message')) as [Probe];
-  return message;
+async function startChild(mode: Mode, connections: number): Promise<Target> {
+  const child = fork(fileURLToPath(import.meta.url), ['serve', mode, String(connections)], { execArgv: ['--import', 'tsx', '--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const [message] = (await once(child, 'message')) as [{ port: number }];
+  return {
+    port: message.port,
+    probe: async () => {
+      child.send('probe');
+      const [answer] = (await once(child, 'message')) as [Probe];
+      return answer;
+    },
+    resetPeak: () => child.send('reset-peak'),
+    close: async () => {
+      child.send('exit');
+      await once(child, 'exit');
+    },
+  };
+}
+
+/**
+ * A running broker or nameserver: its RSS read from /proc (sampled every 10 ms for the peak), its
+ * counters from the broker's `/metrics` (zeros where a series is missing).
+ */
+function externalTarget(address: string, pid: number): Target {
+  const rss = (): number => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+  let peakRss = rss();
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, rss())), 10);
+  const port = Number(address.split(':').pop());
+  return {
+    port,
+    probe: async () => {
+      const text = await (await fetch(`http://${address}/metrics`)).text();
+      const series = (name: string): number => Number(new RegExp(`^karman_remoting_${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+      const now = rss();
+      const stats: RemotingServerStats = {
+        connections: series('connections'),
+        bufferedIncompleteFrameBytes: series('incomplete_frame_bytes'),
+        peakBufferedIncompleteFrameBytes: series('incomplete_frame_bytes_peak'),
+        incompleteFrameConnectionsClosed: series('closed_connections_total\\{reason="incomplete_frame_budget"\\}'),
+        frameTimeoutConnectionsClosed: series('closed_connections_total\\{reason="frame_timeout"\\}'),
+        refusedOverMaxConnections: series('refused_connections_total\\{reason="max_connections"\\}'),
+        refusedOverMaxConnectionsPerAddress: series('refused_connections_total\\{reason="max_connections_per_address"\\}'),
+      };
+      return { rss: now, peakRss: Math.max(peakRss, now), stats };
+    },
+    resetPeak: () => (peakRss = rss()),
+    close: async () => clearInterval(sampler),
+  };
 }
 
 function sleep(ms: number): Promise<void> {
@@ -114,12 +166,12 @@ async function open(port: number, count: number, bytes: (i: number) => Buffer[])
 }
 
 /** Wait until every socket has handed its bytes to the kernel or is closed, and the server's count has settled. */
-async function settle(child: ChildProcess, sockets: Socket[]): Promise<Probe> {
+async function settle(target: Target, sockets: Socket[]): Promise<Probe> {
   let last = -1;
   for (;;) {
     await sleep(250);
     const flushed = sockets.every((s) => s.destroyed || s.writableLength === 0);
-    const now = await probe(child);
+    const now = await target.probe();
     const held = now.stats.bufferedIncompleteFrameBytes;
     if (flushed && held === last) return now;
     last = held;
@@ -158,24 +210,28 @@ interface Row {
 }
 
 async function scenario(name: string, mode: Mode, connections: number, partialBytes: number): Promise<Row> {
-  const { child, port } = await startChild(mode, connections);
-  const client = new RemotingClient(`tcp://127.0.0.1:${port}`, { reconnect: false });
+  const external = process.env.BENCH_TARGET;
+  const target = external ? externalTarget(external, Number(process.env.BENCH_TARGET_PID)) : await startChild(mode, connections);
+  const { port } = target;
+  const host = external ? external.slice(0, external.lastIndexOf(':')) : '127.0.0.1';
+  const client = new RemotingClient(`tcp://${host}:${port}`, { reconnect: false });
   try {
     await client.connect();
     const rttIdle = await roundTripMicros(client);
-    const idle = (await probe(child)).rss;
+    const idle = (await target.probe()).rss;
     // Reference: the same connections, each with one whole frame and nothing pending.
     const whole = encodeFrame(createRequest(ECHO));
     const plain = await open(port, connections, () => [whole]);
-    const reference = (await settle(child, plain)).rss;
+    const reference = (await settle(target, plain)).rss;
     for (const socket of plain) socket.destroy();
-    while ((await probe(child)).stats.connections > 1) await sleep(100);
-    child.send('reset-peak');
+    while ((await target.probe()).stats.connections > 2) await sleep(100);
+    target.resetPeak();
+    const closedBefore = (await target.probe()).stats.incompleteFrameConnectionsClosed;
     const payload = Buffer.alloc(partialBytes - 8, 0x61);
     const head = frameStart();
     const flood = await open(port, connections, () => [head, payload]);
     const rttFlood = await roundTripMicros(client);
-    const after = await settle(child, flood);
+    const after = await settle(target, flood);
     for (const socket of flood) socket.destroy();
     return {
       scenario: name,
@@ -185,14 +241,13 @@ async function scenario(name: string, mode: Mode, connections: number, partialBy
       peak: after.peakRss,
       settled: after.rss,
       held: after.stats.bufferedIncompleteFrameBytes,
-      closed: after.stats.incompleteFrameConnectionsClosed,
+      closed: after.stats.incompleteFrameConnectionsClosed - closedBefore,
       rttIdle,
       rttFlood,
     };
   } finally {
     await client.close();
-    child.send('exit');
-    await once(child, 'exit');
+    await target.close();
   }
 }
 
@@ -206,8 +261,12 @@ async function main(): Promise<void> {
     [`${CONNECTIONS.toLocaleString('en-US')} × ${PARTIAL_BYTES / 1024} KiB of a 16 MiB frame`, CONNECTIONS, PARTIAL_BYTES],
   ];
   const rows: Row[] = [];
-  for (const [name, connections, partial] of scenarios) {
-    for (const mode of ['unbounded', 'budget'] as const) {
+  // BENCH_ONLY=large or many runs one scenario (an external server is best measured fresh for each).
+  const only = process.env.BENCH_ONLY;
+  for (const [name, connections, partial] of scenarios.filter((_, i) => only === undefined || only === (i === 0 ? 'large' : 'many'))) {
+    // An external server is measured as it is configured (BENCH_TARGET_MODE says which it is).
+    const modes: readonly Mode[] = process.env.BENCH_TARGET ? [process.env.BENCH_TARGET_MODE === 'unbounded' ? 'unbounded' : 'budget'] : ['unbounded', 'budget'];
+    for (const mode of modes) {
       const row = await scenario(name, mode, connections, partial);
       rows.push(row);
       console.error(`${name} ${mode}: peak RSS ${mib(row.peak)} MiB`);
