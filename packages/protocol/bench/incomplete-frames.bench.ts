@@ -9,7 +9,7 @@
  * (the script raises `ulimit -n` to the hard limit: the server holds 10,000 sockets, the benchmark
  * the other 10,000 ends). Environment: BENCH_CONNECTIONS (10000), BENCH_PARTIAL_BYTES (65536,
  * sent on each of those connections), BENCH_LARGE_CONNECTIONS (40) and BENCH_LARGE_PARTIAL_BYTES
- * (15 MiB), the issue's scenario. BENCH_TARGET=host:port with BENCH_TARGET_PID=<pid> floods a running
+ * (15 MiB), the flood first reported. BENCH_TARGET=host:port with BENCH_TARGET_PID=<pid> floods a running
  * karman-broker instead (reading its RSS from /proc and its counters from /metrics; start it with
  * `--set maxConnections=10100` so the reference connections and the flood both fit), and
  * BENCH_TARGET_MODE=unbounded labels a broker started without a budget
