@@ -4,6 +4,7 @@
  * force, clients from another address, karman-admin and `/metrics` must still be answered; the
  * refusals must be counted, and logged once for the flood rather than once per socket.
  */
+import { execFileSync } from 'node:child_process';
 import { connect as connectTcp } from 'node:net';
 import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
@@ -56,6 +57,9 @@ async function until(check: () => Promise<boolean>, what: string, timeoutMillis 
 
 describe('a flood of connections from one address', () => {
   it('leaves other addresses, karman-admin and /metrics served, and is refused past maxConnectionsPerAddress', { timeout: 180_000 }, async () => {
+    // The flood's sockets are this process's file descriptors: say so rather than fail with EMFILE.
+    const openFiles = Number(execFileSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).trim());
+    if (openFiles < FLOOD + 1000) throw new Error(`this test opens ${FLOOD} sockets at once but ulimit -n is ${openFiles}; raise it to at least ${FLOOD + 1000} (ulimit -n ${FLOOD + 1000})`);
     await using cluster = await startProcessCluster();
     const topic = uniqueName('FloodTopic');
     await cluster.createTopic(topic, { queues: 4 });
