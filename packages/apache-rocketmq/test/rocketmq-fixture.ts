@@ -3,10 +3,8 @@
  * for machines without java/mvn, karman-admin run as a user runs it (a process, from source), and
  * polling until a condition holds.
  */
-import { spawn } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { it } from 'vitest';
+import { runKarmanAdmin } from '@karman/testkit';
 import { apacheRocketMQAvailability } from '../src/apache-rocketmq.js';
 
 export { uniqueName } from '@karman/testkit';
@@ -32,23 +30,8 @@ export function requireApacheRocketMQUnderCI(skipReason: string | undefined): vo
   }
 }
 
-const adminDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'apps', 'admin');
-
-export interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** `karman-admin <args>` as a child process from source (tsx and the `@karman/source` condition). */
-export function karmanAdmin(args: readonly string[]): Promise<CliResult> {
-  const child = spawn(process.execPath, ['--conditions=@karman/source', '--import', 'tsx', 'src/main.ts', ...args], { cwd: adminDir, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-}
+export const karmanAdmin = runKarmanAdmin;
 
 /** `karman-admin <args>`, which must exit 0 with nothing on stderr; returns stdout. */
 export async function karmanAdminOk(args: readonly string[]): Promise<string> {

@@ -15,6 +15,11 @@ describe('resolveBrokerConfig', () => {
     expect(() => resolveBrokerConfig({ brokerRole: 'SLAVE' })).toThrow(/brokerId ≥ 1/);
     expect(() => resolveBrokerConfig({ brokerId: 1 })).toThrow(/brokerRole=SLAVE/);
   });
+  it('limits connections per address and the bytes of incomplete frames, raised with --set', () => {
+    expect(resolveBrokerConfig()).toMatchObject({ maxConnections: 10_000, maxConnectionsPerAddress: 1000, maxBufferedIncompleteFrameBytes: 64 * 1024 * 1024, frameCompleteTimeoutMillis: 30_000, refusalLogIntervalMillis: 60_000 });
+    expect(resolveBrokerConfig({ maxConnectionsPerAddress: '5000' as unknown as number }).maxConnectionsPerAddress).toBe(5000);
+    expect(() => resolveBrokerConfig({ maxBufferedIncompleteFrameBytes: 1024 })).toThrow(/maxBufferedIncompleteFrameBytes=1024: .*16777216/);
+  });
 });
 
 describe('parseDelayLevels', () => {

@@ -27,6 +27,21 @@ export const BrokerConfigSchema = z.object({
   brokerIP1: z.string().default('').describe('Address advertised to nameservers and clients; empty picks this host\'s first non-internal IPv4 address.'),
   listenHost: z.string().default('0.0.0.0').describe('Interface to listen on.'),
   listenPort: z.coerce.number().int().min(0).max(65535).default(10911).describe('Port for every kind of client (remoting TCP, WebSocket, HTTP).'),
+  maxConnections: z.coerce.number().int().min(1).default(10_000).describe('Connections of any protocol (handshakes included) past which new ones are closed at once.'),
+  maxConnectionsPerAddress: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(1000)
+    .describe('Connections from one IP address (an IPv6 /64) past which its new ones are closed at once, so one peer cannot fill maxConnections (RocketMQ has no such limit).'),
+  maxBufferedIncompleteFrameBytes: z.coerce
+    .number()
+    .int()
+    .min(16 * 1024 * 1024)
+    .default(64 * 1024 * 1024)
+    .describe('Bytes all connections together may hold in frames not yet complete (at least one 16 MiB frame); past it the heaviest partial frames (bytes × age) are closed.'),
+  frameCompleteTimeoutMillis: millis(30_000, 'Close a connection whose frame has not completed this long after its first byte (RocketMQ has no such timeout).'),
+  refusalLogIntervalMillis: millis(60_000, 'Refused connections and protective closes are logged once per address per interval, then summed up.'),
   namesrvAddr: z.string().default('').describe('Nameserver addresses, `host:port` separated by `;`.'),
   storePathRootDir: z.string().default('./store').describe('Root of the store and the config/ folder.'),
   brokerPermission: z.coerce.number().int().min(0).max(15).default(6).describe('Permission bits of the whole broker (PermName): 6 read and write, 4 read-only (drain before maintenance), 2 write-only.'),

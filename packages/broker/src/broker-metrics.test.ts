@@ -47,6 +47,9 @@ describe('renderMetrics', () => {
     expect(m.get('karman_store_commitlog_max_offset_bytes')).toBe(context.store.maxPhyOffset);
     expect(m.get('karman_store_size_bytes')).toBe(context.store.maxPhyOffset);
     expect(m.get('karman_store_disk_full')).toBe(0);
+    expect(m.get('karman_remoting_incomplete_frame_bytes')).toBe(0);
+    expect(m.get('karman_remoting_refused_connections_total{reason="max_connections_per_address"}')).toBe(0);
+    expect(m.get('karman_remoting_closed_connections_total{reason="frame_timeout"}')).toBe(0);
     expect([...m.keys()].some((k) => k.startsWith('karman_broker_info{') && k.includes('broker="broker-m"'))).toBe(true);
     expect(text.endsWith('\n')).toBe(true);
   });

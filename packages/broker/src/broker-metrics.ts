@@ -23,6 +23,9 @@
  *   broker_config_write_failures_total{file}
  *   replication_slave_lag_bytes{slave,broker_id}, replication_slave_lag_seconds{slave,broker_id}  (master)
  *   replication_master_lag_bytes{master}, replication_connected{master}                        (slave)
+ *   remoting_connections, remoting_incomplete_frame_bytes, remoting_incomplete_frame_bytes_peak
+ *   remoting_refused_connections_total{reason}       (max_connections, max_connections_per_address)
+ *   remoting_closed_connections_total{reason}        (incomplete_frame_budget, frame_timeout)
  */
 import type { BrokerContext } from './broker-context.js';
 
@@ -168,5 +171,18 @@ export function renderMetrics(context: BrokerContext): string {
     'Failed writes of a config file (topics, subscription groups, consumer offsets), since start; the table stays served from memory and is written again.',
     [...stats.configWriteFailures].sort(([a], [b]) => (a < b ? -1 : 1)).map(([file, n]) => [{ file }, n] as const),
   );
+
+  const remoting = context.server.stats;
+  out.family('remoting_connections', 'gauge', 'Open connections of any protocol, handshakes included.', [[{}, remoting.connections]]);
+  out.family('remoting_incomplete_frame_bytes', 'gauge', 'Bytes held in frames not yet complete, all connections together (at most maxBufferedIncompleteFrameBytes).', [[{}, remoting.bufferedIncompleteFrameBytes]]);
+  out.family('remoting_incomplete_frame_bytes_peak', 'gauge', 'Highest remoting_incomplete_frame_bytes since start.', [[{}, remoting.peakBufferedIncompleteFrameBytes]]);
+  out.family('remoting_refused_connections_total', 'counter', 'Connections closed on arrival since start, by the limit that refused them.', [
+    [{ reason: 'max_connections' }, remoting.refusedOverMaxConnections],
+    [{ reason: 'max_connections_per_address' }, remoting.refusedOverMaxConnectionsPerAddress],
+  ]);
+  out.family('remoting_closed_connections_total', 'counter', 'Connections closed to protect the server since start: over the incomplete-frame budget, or a frame not completed in time.', [
+    [{ reason: 'incomplete_frame_budget' }, remoting.incompleteFrameConnectionsClosed],
+    [{ reason: 'frame_timeout' }, remoting.frameTimeoutConnectionsClosed],
+  ]);
   return out.text();
 }

@@ -93,6 +93,11 @@ export class Broker implements AsyncDisposable {
     const server = new RemotingServer({
       host: config.listenHost,
       port,
+      maxConnections: config.maxConnections,
+      maxConnectionsPerAddress: config.maxConnectionsPerAddress,
+      maxBufferedIncompleteFrameBytes: config.maxBufferedIncompleteFrameBytes,
+      frameCompleteTimeoutMillis: config.frameCompleteTimeoutMillis,
+      refusalLogIntervalMillis: config.refusalLogIntervalMillis,
       onError: (error: Error, connection?: ServerConnection) => log('warn', error.message, connection ? { peer: connection.remoteAddress } : undefined),
       health: () => ({ status: 'ok', role: config.brokerRole, brokerName: config.brokerName }),
       http: (method, path) =>

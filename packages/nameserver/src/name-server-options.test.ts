@@ -29,4 +29,18 @@ describe('nameserver options', () => {
     expect(() => resolveNameServerOptions({ brokerExpiredMillis: 0 })).toThrow(/brokerExpiredMillis" must be at least 1/);
     expect(() => resolveNameServerOptions({ listenPrt: 1 } as Record<string, unknown>)).toThrow(/unknown option "listenPrt" \(known: bindAddress, listenPort/);
   });
+
+  it('limits connections per address and the bytes of incomplete frames, and refuses a budget below one frame', () => {
+    expect(resolveNameServerOptions()).toMatchObject({
+      maxConnections: 10_000,
+      maxConnectionsPerAddress: 1000,
+      maxBufferedIncompleteFrameBytes: 64 * 1024 * 1024,
+      frameCompleteTimeoutMillis: 30_000,
+      refusalLogIntervalMillis: 60_000,
+    });
+    expect(resolveNameServerOptions({ maxConnectionsPerAddress: '5000' }).maxConnectionsPerAddress).toBe(5000);
+    expect(() => resolveNameServerOptions({ maxBufferedIncompleteFrameBytes: '1048576' })).toThrow(
+      /option "maxBufferedIncompleteFrameBytes" must be at least maxFrameSize \(16777216\); raise it or lower maxFrameSize, got "1048576"/,
+    );
+  });
 });

@@ -47,6 +47,18 @@ export const NameServerOptionsSchema = z.strictObject({
   handshakeTimeoutMillis: intOption(1).default(10_000).describe('Close a connection that has not sent its first request bytes in this time.'),
   maxFrameSize: intOption(1024).default(16 * 1024 * 1024).describe('Largest frame accepted, in bytes (RocketMQ: 16 MiB).'),
   maxConnections: intOption(1).default(10_000).describe('Connections accepted at once.'),
+  maxConnectionsPerAddress: intOption(1)
+    .default(1000)
+    .describe('Connections from one IP address (an IPv6 /64) past which its new ones are closed at once, so one peer cannot fill maxConnections (RocketMQ has no such limit).'),
+  maxBufferedIncompleteFrameBytes: intOption(1024)
+    .default(64 * 1024 * 1024)
+    .describe('Bytes all connections together may hold in frames not yet complete (at least maxFrameSize); past it the heaviest partial frames (bytes × age) are closed.'),
+  frameCompleteTimeoutMillis: intOption(1).default(30_000).describe('Close a connection whose frame has not completed this long after its first byte (RocketMQ has no such timeout).'),
+  refusalLogIntervalMillis: intOption(1).default(60_000).describe('Refused connections and protective closes are logged once per address per interval, then summed up.'),
+}).superRefine((config, ctx) => {
+  if (config.maxBufferedIncompleteFrameBytes < config.maxFrameSize) {
+    ctx.addIssue({ code: 'custom', path: ['maxBufferedIncompleteFrameBytes'], message: `must be at least maxFrameSize (${config.maxFrameSize}); raise it or lower maxFrameSize` });
+  }
 });
 
 /** Options of a `NameServer`, as given (every field optional, strings accepted for numbers and booleans). */

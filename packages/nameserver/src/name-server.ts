@@ -66,10 +66,14 @@ export class NameServer {
       port: this.currentConfig.listenPort,
       maxFrameSize: this.currentConfig.maxFrameSize,
       maxConnections: this.currentConfig.maxConnections,
+      maxConnectionsPerAddress: this.currentConfig.maxConnectionsPerAddress,
+      maxBufferedIncompleteFrameBytes: this.currentConfig.maxBufferedIncompleteFrameBytes,
+      frameCompleteTimeoutMillis: this.currentConfig.frameCompleteTimeoutMillis,
+      refusalLogIntervalMillis: this.currentConfig.refusalLogIntervalMillis,
       idleTimeoutMillis: this.currentConfig.idleTimeoutMillis,
       handshakeTimeoutMillis: this.currentConfig.handshakeTimeoutMillis,
       onError,
-      health: () => ({ status: this.state === 'running' ? 'ok' : this.state, role: 'nameserver', ...this.routes.stats() }),
+      health: () => ({ status: this.state === 'running' ? 'ok' : this.state, role: 'nameserver', ...this.routes.stats(), remoting: this.server.stats }),
     });
     const handlers = createNameServerHandlers({
       routes: this.routes,

@@ -56,6 +56,27 @@ describe('bad input to the nameserver', () => {
     expect(snapshot()).toEqual(before);
   });
 
+  it('a frame that never completes is closed after frameCompleteTimeoutMillis and counted in /health, and the others are served', async () => {
+    await using slow = await startNameServer({ bindAddress: '127.0.0.1', listenPort: 0, frameCompleteTimeoutMillis: 200 });
+    const socket = connect({ host: '127.0.0.1', port: slow.port });
+    socket.on('error', () => {});
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    const head = Buffer.alloc(8);
+    head.writeUInt32BE(1 << 20, 0);
+    socket.write(head);
+    await closed;
+    const health = (await (await fetch(`http://127.0.0.1:${slow.port}/health`)).json()) as { remoting: { frameTimeoutConnectionsClosed: number; bufferedIncompleteFrameBytes: number } };
+    expect(health.remoting.frameTimeoutConnectionsClosed).toBe(1);
+    expect(health.remoting.bufferedIncompleteFrameBytes).toBe(0);
+    const other = new RemotingClient(`tcp://${slow.address}`, { reconnect: false });
+    try {
+      expect((await other.request(createRequest(RequestCode.GET_ALL_TOPIC_LIST_FROM_NAMESERVER.code))).code).toBe(ResponseCode.SUCCESS.code);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('names that break RocketMQ rules get an error naming the rule', async () => {
     const before = snapshot();
     const body = encodeRegisterBrokerBody(topicConfigs(['Fine']), { timestamp: 1, counter: 1 });

@@ -15,11 +15,18 @@
  *
  * Bad input closes only this channel, with a reason; every socket and WebSocket error is caught
  * here, so no peer can raise an uncaught exception in the process.
+ *
+ * On a server, the bytes of an unfinished frame count against one budget shared by every
+ * connection (`IncompleteFrameBudget`), asked before a socket read is buffered, and a frame must
+ * complete within `frameCompleteTimeoutMillis` of its first byte; a channel closed for either is
+ * not read any further.
  */
 import type { Socket } from 'node:net';
 import type { RawData, WebSocket } from 'ws';
-import { ConnectionClosedError, ProtocolError } from './errors.js';
-import { FrameDecoder, decodeFrame, encodeFrame, encodeFrameParts, writeFrame } from './remoting-command.js';
+import { ConnectionClosedError, KarmanError, ProtocolError } from './errors.js';
+import { CHUNK_OVERHEAD_BYTES } from './incomplete-frame-budget.js';
+import type { IncompleteFrameBudget, IncompleteFrameHolder } from './incomplete-frame-budget.js';
+import { DEFAULT_MAX_FRAME_SIZE, FrameDecoder, decodeFrame, encodeFrame, encodeFrameParts, writeFrame } from './remoting-command.js';
 import type { FrameLimits, RemotingCommand } from './remoting-command.js';
 
 /** Which transport a channel runs on. */
@@ -51,15 +58,29 @@ export interface FrameChannelOptions extends FrameLimits {
   onCommand: (command: RemotingCommand) => void;
   /** Called once when the channel closes: the reason and the error behind it, if any. */
   onClose: (reason: string, error?: Error) => void;
+  /** Server side: the budget shared by every connection's incomplete frames. */
+  incompleteFrames?: IncompleteFrameBudget;
+  /** Server side: close the channel when a frame has not completed this long after its first byte. */
+  frameCompleteTimeoutMillis?: number;
 }
 
+/** Error codes of the closes that protect the server from incomplete frames. */
+export const INCOMPLETE_FRAME_BUDGET = 'INCOMPLETE_FRAME_BUDGET';
+export const FRAME_TIMEOUT = 'FRAME_TIMEOUT';
+
 /** One socket carrying remoting frames. */
-export abstract class FrameChannel {
+export abstract class FrameChannel implements IncompleteFrameHolder {
   abstract readonly transport: Transport;
   /** "ip:port" of the peer. */
   readonly remoteAddress: string;
   /** `Date.now()` when a frame last arrived or was sent; the server's idle check reads it. */
   lastActivity = Date.now();
+  /** `Date.now()` when the frame now arriving began; 0 between frames. */
+  partialSince = 0;
+  /** Bytes of the incomplete frame, and the socket reads they are held in. */
+  private partialBytes = 0;
+  private partialChunks = 0;
+  private frameTimer: NodeJS.Timeout | undefined;
   private closeReason: string | undefined;
   private drainWaiters: Array<() => void> = [];
   private readingPaused = false;
@@ -137,6 +158,7 @@ export abstract class FrameChannel {
   close(reason: string, error?: Error): void {
     if (this.closeReason !== undefined) return;
     this.closeReason = reason;
+    this.dropPartialFrame();
     this.shutdown(reason, error !== undefined);
     this.releaseDrainWaiters();
     this.options.onClose(reason, error);
@@ -151,6 +173,76 @@ export abstract class FrameChannel {
   protected abstract resumeReading(): void;
   /** Release the socket; `failed` when closing because of bad input or an error. */
   protected abstract shutdown(reason: string, failed: boolean): void;
+
+  /** Closed by the incomplete-frame budget (see `IncompleteFrameBudget`). */
+  evict(reason: string): void {
+    this.closeUnread(reason, new KarmanError(INCOMPLETE_FRAME_BUDGET, reason));
+  }
+
+  /**
+   * Close a peer that holds memory with unfinished frames, and read nothing more from it: a
+   * WebSocket would otherwise go on buffering what it sends while waiting for its close reply.
+   */
+  private closeUnread(reason: string, error: Error): void {
+    this.close(reason, error);
+    this.pauseReading();
+  }
+
+  /**
+   * A socket read of `bytes` is about to be buffered on top of the incomplete frame, which is then
+   * at most `upTo` bytes. False when the budget closed this channel instead: drop the bytes.
+   */
+  protected admit(bytes: number, upTo: number): boolean {
+    const budget = this.options.incompleteFrames;
+    if (budget === undefined) return true;
+    const chunks = this.partialChunks + 1;
+    return budget.reserve(this, Math.min(this.partialBytes + bytes, upTo) + chunks * CHUNK_OVERHEAD_BYTES);
+  }
+
+  /**
+   * The incomplete frame now holds `pending` bytes in `chunks` socket reads; `frameEnded` when a
+   * frame completed since the last call, so what is pending now (if anything) is a new frame.
+   */
+  protected partialFrame(pending: number, chunks: number, frameEnded: boolean): void {
+    if (this.closed) return;
+    this.partialBytes = pending;
+    this.partialChunks = pending === 0 ? 0 : chunks;
+    this.options.incompleteFrames?.set(this, pending === 0 ? 0 : pending + chunks * CHUNK_OVERHEAD_BYTES);
+    if (pending === 0) {
+      this.partialSince = 0;
+      return;
+    }
+    if (frameEnded || this.partialSince === 0) this.partialSince = Date.now();
+    const timeout = this.options.frameCompleteTimeoutMillis;
+    if (timeout !== undefined && this.frameTimer === undefined) this.armFrameTimer(timeout);
+  }
+
+  private armFrameTimer(delay: number): void {
+    // One timer per channel, re-armed only when it fires: frames that come and go between firings
+    // cost a timestamp, not a timer each.
+    this.frameTimer = setTimeout(() => {
+      this.frameTimer = undefined;
+      if (this.closed || this.partialSince === 0) return;
+      const timeout = this.options.frameCompleteTimeoutMillis!;
+      const age = Date.now() - this.partialSince;
+      if (age < timeout) {
+        this.armFrameTimer(timeout - age);
+        return;
+      }
+      const reason = `a frame did not complete within ${age} ms (frameCompleteTimeoutMillis ${timeout}); ${this.partialBytes} bytes of it had arrived`;
+      this.closeUnread(reason, new KarmanError(FRAME_TIMEOUT, reason));
+    }, delay);
+    this.frameTimer.unref();
+  }
+
+  private dropPartialFrame(): void {
+    clearTimeout(this.frameTimer);
+    this.frameTimer = undefined;
+    this.partialSince = 0;
+    this.partialBytes = 0;
+    this.partialChunks = 0;
+    this.options.incompleteFrames?.set(this, 0);
+  }
 
   /** Hand one decoded command to the owner. */
   protected deliver(command: RemotingCommand): void {
@@ -298,6 +390,8 @@ export class TcpFrameChannel extends FrameChannel {
 
   private receive(chunk: Buffer): void {
     if (this.closed) return;
+    // After the push the decoder holds at most one frame short of its last byte.
+    if (!this.admit(chunk.length, this.options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE)) return;
     let commands: RemotingCommand[];
     try {
       commands = this.decoder.push(chunk);
@@ -306,6 +400,7 @@ export class TcpFrameChannel extends FrameChannel {
       this.close(`bad frame: ${(error as Error).message}`, error as Error);
       return;
     }
+    this.partialFrame(this.decoder.pendingBytes, this.decoder.pendingChunks, commands.length > 0);
     for (const command of commands) {
       if (this.closed) return;
       this.deliver(command);
@@ -317,12 +412,25 @@ export class TcpFrameChannel extends FrameChannel {
 export class WsFrameChannel extends FrameChannel {
   readonly transport = Transport.WS;
   private readonly ws: WebSocket;
+  /** Socket bytes since the last whole message, and the reads they came in (see the constructor). */
+  private wsPending = 0;
+  private wsChunks = 0;
 
   /** `socket` is the WebSocket's underlying TCP socket. */
   constructor(ws: WebSocket, socket: Socket, options: FrameChannelOptions) {
     super(socket, options);
     this.ws = ws;
     ws.binaryType = 'nodebuffer';
+    if (options.incompleteFrames !== undefined || options.frameCompleteTimeoutMillis !== undefined) {
+      // \`ws\` buffers a message until it is whole and says nothing of it, so the bytes of the socket
+      // since the last message, ping or pong stand for the incomplete frame. Counted before \`ws\` reads
+      // them (prepended), so the budget can refuse them; bytes of the next message that share a read
+      // with the end of the last one are not counted (at most one socket read, 64 KiB).
+      socket.prependListener('data', (chunk: Buffer) => this.arriving(chunk));
+      const between = (): void => this.partialFrame((this.wsPending = this.wsChunks = 0), 0, true);
+      ws.on('ping', between);
+      ws.on('pong', between);
+    }
     ws.on('message', (data, isBinary) => this.receive(data, isBinary));
     ws.on('error', (error) => this.close(`WebSocket error: ${error.message}`, error));
     ws.on('close', (code, reason) => this.close(`the peer closed the WebSocket (${code}${reason.length > 0 ? ` ${reason.toString('utf8')}` : ''})`));
@@ -330,6 +438,14 @@ export class WsFrameChannel extends FrameChannel {
 
   get bufferedAmount(): number {
     return this.ws.bufferedAmount;
+  }
+
+  private arriving(chunk: Buffer): void {
+    if (this.closed) return;
+    // A WebSocket frame header is at most 14 bytes on top of the payload \`ws\` caps at maxFrameSize.
+    if (!this.admit(chunk.length, (this.options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE) + 14)) return;
+    this.wsPending += chunk.length;
+    this.partialFrame(this.wsPending, ++this.wsChunks, false);
   }
 
   protected write(command: RemotingCommand): void {
@@ -362,6 +478,7 @@ export class WsFrameChannel extends FrameChannel {
 
   private receive(data: RawData, isBinary: boolean): void {
     if (this.closed) return;
+    if (this.wsPending > 0) this.partialFrame((this.wsPending = this.wsChunks = 0), 0, true);
     if (!isBinary) {
       this.close('bad frame: a text message arrived; remoting frames travel as binary WebSocket messages', new ProtocolError('text WebSocket message'));
       return;

@@ -83,7 +83,7 @@ export {
   uncompressedBody,
 } from './compression.js';
 export { RemotingServer } from './remoting-server.js';
-export type { ServerConnection, RequestContext, RequestHandler, RemotingServerOptions, RemotingServerEvent, HttpAnswer } from './remoting-server.js';
+export type { ServerConnection, RequestContext, RequestHandler, RemotingServerOptions, RemotingServerEvent, RemotingServerStats, HttpAnswer } from './remoting-server.js';
 export { RemotingClient, parseAddress } from './remoting-client.js';
 export type { RemotingClientOptions, RemotingClientEvent } from './remoting-client.js';
 export { parseProperties, formatProperties, readConfigFile, splitListenAddress, applySetFlags, MAX_CONFIG_BODY_BYTES, configBodyTooLarge } from './config-properties.js';

@@ -7,23 +7,14 @@ import type { WebSocket } from 'ws';
 import { ConnectionClosedError, InvalidArgumentError } from './errors.js';
 import { FLAG_ONEWAY, FrameDecoder, createRequest, decodeFrame } from './remoting-command.js';
 import { RemotingClient, parseAddress } from './remoting-client.js';
+import { sleep, until } from '../test/wait.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
-async function until(condition: () => boolean, what: string, timeoutMillis = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMillis;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
 
 /** Wait until `read()` stops changing for `quietMillis`. */
 async function stalled(read: () => number, quietMillis = 150): Promise<number> {

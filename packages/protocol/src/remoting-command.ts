@@ -748,6 +748,11 @@ export class FrameDecoder {
     return this.buffered;
   }
 
+  /** Socket reads those bytes are held in (each costs a Buffer, whatever its length). */
+  get pendingChunks(): number {
+    return this.chunks.length;
+  }
+
   push(chunk: Buffer): RemotingCommand[] {
     const out: RemotingCommand[] = [];
     let p = 0;

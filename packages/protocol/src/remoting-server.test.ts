@@ -11,6 +11,7 @@ import { RemotingClient } from './remoting-client.js';
 import type { RemotingClientOptions } from './remoting-client.js';
 import { RemotingServer } from './remoting-server.js';
 import type { RemotingServerOptions, ServerConnection } from './remoting-server.js';
+import { sleep, until } from '../test/wait.js';
 
 /** Codes with no header schema, for plumbing tests. */
 const ECHO = 9001;
@@ -47,17 +48,7 @@ function rawTcp(port: number): Promise<Socket> {
   return once(socket, 'connect').then(() => socket);
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
-async function until(condition: () => boolean, what: string, timeoutMillis = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMillis;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
 
 describe.each(['ws', 'tcp'] as const)('RemotingServer over %s', (transport) => {
   it('answers a request with the response its handler returns', async () => {

@@ -4,7 +4,7 @@
  * (DESIGN.md "One command model, two transports, one port"; see `protocol-sniffer.ts`).
  *
  * Connection lifecycle:
- *   accept ── over maxConnections? → closed at once
+ *   accept ── over maxConnections, or maxConnectionsPerAddress from its IP? → closed at once
  *     └─ sniff first bytes (within handshakeTimeoutMillis)
  *          ├─ remoting TCP ────────────────────────────→ ServerConnection (tcp)
  *          └─ HTTP request line → node:http parser
@@ -14,6 +14,10 @@
  * arrive, since only they say what it speaks; RocketMQ clients always speak first.
  * An established connection that sends nothing and is sent nothing for idleTimeoutMillis (RocketMQ's
  * channel idle time, 120 s; reference §1.3) is closed.
+ *
+ * A frame still arriving holds memory: every connection's unfinished frames share one budget
+ * (maxBufferedIncompleteFrameBytes, the heaviest closed first) and each must complete within
+ * frameCompleteTimeoutMillis. Refusals and these closes are reported once per address and interval.
  *
  * Per request: unknown code → REQUEST_CODE_NOT_SUPPORTED (3); header failing its schema →
  * SYSTEM_ERROR (1) with the schema's remark; otherwise the handler runs, and a throw or rejection
@@ -30,10 +34,12 @@ import type { WebSocket } from 'ws';
 import { z } from 'zod';
 import { ResponseCode, requestCodeName } from './codes.js';
 import { ConnectionClosedError, InvalidArgumentError, KarmanError } from './errors.js';
-import { TcpFrameChannel, WsFrameChannel, peerAddress } from './frame-channel.js';
+import { FRAME_TIMEOUT, INCOMPLETE_FRAME_BUDGET, TcpFrameChannel, WsFrameChannel, peerAddress } from './frame-channel.js';
 import type { FrameChannel, FrameChannelOptions, Transport } from './frame-channel.js';
 import { parseRequestHeader } from './headers.js';
+import { IncompleteFrameBudget } from './incomplete-frame-budget.js';
 import { SniffedProtocol, sniffProtocol } from './protocol-sniffer.js';
+import { RefusalLog } from './refusal-log.js';
 import { DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_HEADER_SIZE, FLAG_ONEWAY, createResponse, isOneway, isResponse } from './remoting-command.js';
 import type { RemotingCommand } from './remoting-command.js';
 import { answerRequest, finishRequest } from './request-dispatch.js';
@@ -80,6 +86,29 @@ const serverOptionsSchema = z.object({
   maxHeaderSize: z.number().int().min(64).default(DEFAULT_MAX_HEADER_SIZE),
   /** Connections (of any protocol, handshakes included) above which new ones are closed at once. */
   maxConnections: z.number().int().min(1).default(10_000),
+  /**
+   * Connections from one IP address (handshakes included) above which its new ones are closed at
+   * once, so one peer cannot fill `maxConnections` for everyone. RocketMQ has no such limit. 1000
+   * leaves the other 9,000 of the default total to other addresses, and is still more than the
+   * client processes that usually share one address behind a NAT (each RocketMQ client instance
+   * keeps one connection per broker).
+   */
+  maxConnectionsPerAddress: z.number().int().min(1).default(1000),
+  /**
+   * Bytes of incomplete frames all connections together may hold; past it the connections whose
+   * partial frames weigh most (bytes × age) are closed. At least `maxFrameSize`. 64 MiB holds four
+   * frames of RocketMQ's 16 MiB `frameMaxLength` at once, or sixteen sends of its largest message
+   * (`maxMessageSize`, 4 MiB), about the memory of an idle broker; RocketMQ has no such budget.
+   */
+  maxBufferedIncompleteFrameBytes: z.number().int().min(64).default(64 * 1024 * 1024),
+  /**
+   * Close a connection whose frame has not completed this long after its first byte arrived (a
+   * frame still arriving does not count as activity for `idleTimeoutMillis`). RocketMQ has none;
+   * 30 s lets a 16 MiB frame arrive at 4.5 Mbit/s and a 4 MiB message at 1.2 Mbit/s.
+   */
+  frameCompleteTimeoutMillis: z.number().int().min(1).default(30_000),
+  /** Refused connections and protective closes are logged once per address and kind per interval, then summed up. */
+  refusalLogIntervalMillis: z.number().int().min(1).default(60_000),
   /** Close an established connection after this long without a frame either way (RocketMQ: 120 s). */
   idleTimeoutMillis: z.number().int().min(1).default(120_000),
   /** Time a new connection has to show its protocol and, for WebSocket, finish the upgrade. */
@@ -97,7 +126,33 @@ const serverOptionsSchema = z.object({
    * undefined for a 404. `/health` is served before this is asked.
    */
   http: callback<(method: string, path: string) => HttpAnswer | undefined>().optional(),
+}).superRefine((options, ctx) => {
+  if (options.maxBufferedIncompleteFrameBytes < options.maxFrameSize) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['maxBufferedIncompleteFrameBytes'],
+      message: `must be at least maxFrameSize (${options.maxFrameSize}), or no frame of the largest size could ever arrive; raise it or lower maxFrameSize`,
+    });
+  }
 });
+
+/** What a server has refused or closed to protect itself, and what it holds now (for /metrics and /health). */
+export interface RemotingServerStats {
+  /** Open sockets of any protocol, handshakes included. */
+  connections: number;
+  /** Bytes held in incomplete frames across all connections now. */
+  bufferedIncompleteFrameBytes: number;
+  /** Highest `bufferedIncompleteFrameBytes` since start. */
+  peakBufferedIncompleteFrameBytes: number;
+  /** Connections closed because incomplete frames reached `maxBufferedIncompleteFrameBytes`. */
+  incompleteFrameConnectionsClosed: number;
+  /** Connections closed because a frame did not complete within `frameCompleteTimeoutMillis`. */
+  frameTimeoutConnectionsClosed: number;
+  /** Connections refused because `maxConnections` were open. */
+  refusedOverMaxConnections: number;
+  /** Connections refused because their address had `maxConnectionsPerAddress` open. */
+  refusedOverMaxConnectionsPerAddress: number;
+}
 
 /** An answer to a plain HTTP request on the server's port. */
 export interface HttpAnswer {
@@ -202,6 +257,13 @@ export class RemotingServer {
   private readonly httpServer: HttpServer;
   private readonly wsServer: WebSocketServer;
   private readonly sockets = new Set<Socket>();
+  /** Open sockets per peer IP address (see `addressKey`). */
+  private readonly perAddress = new Map<string, number>();
+  private readonly incompleteFrames: IncompleteFrameBudget;
+  private readonly refusals: RefusalLog;
+  private refusedOverMaxConnections = 0;
+  private refusedOverMaxConnectionsPerAddress = 0;
+  private frameTimeouts = 0;
   private readonly handshakes = new Map<Socket, NodeJS.Timeout>();
   private readonly live = new Set<RemotingServerConnection>();
   private nextConnectionId = 1;
@@ -210,6 +272,8 @@ export class RemotingServer {
 
   constructor(options: RemotingServerOptions = {}) {
     this.options = parseOptions('RemotingServer', serverOptionsSchema, options);
+    this.incompleteFrames = new IncompleteFrameBudget(this.options.maxBufferedIncompleteFrameBytes);
+    this.refusals = new RefusalLog(this.options.refusalLogIntervalMillis, (error) => this.report(error));
     this.netServer = createNetServer();
     this.netServer.on('connection', (socket) => this.accept(socket));
     this.netServer.on('error', (error) => this.report(error));
@@ -259,6 +323,19 @@ export class RemotingServer {
     return this.live;
   }
 
+  /** What the server has refused or closed to protect itself, and what it holds now. */
+  get stats(): RemotingServerStats {
+    return {
+      connections: this.sockets.size,
+      bufferedIncompleteFrameBytes: this.incompleteFrames.bufferedBytes,
+      peakBufferedIncompleteFrameBytes: this.incompleteFrames.peakBytes,
+      incompleteFrameConnectionsClosed: this.incompleteFrames.evicted,
+      frameTimeoutConnectionsClosed: this.frameTimeouts,
+      refusedOverMaxConnections: this.refusedOverMaxConnections,
+      refusedOverMaxConnectionsPerAddress: this.refusedOverMaxConnectionsPerAddress,
+    };
+  }
+
   /** `connection` when a remoting connection is established, `disconnect` when it closes. */
   on(event: RemotingServerEvent, listener: (connection: ServerConnection) => void): this {
     this.events.on(event, listener);
@@ -289,6 +366,7 @@ export class RemotingServer {
     // Sockets still handshaking (or being answered over plain HTTP) have no connection to close.
     for (const socket of [...this.handshakes.keys()]) socket.destroy();
     await stopped;
+    this.refusals.flush();
     this.address = undefined;
   }
 
@@ -317,12 +395,33 @@ export class RemotingServer {
 
   private accept(socket: Socket): void {
     socket.on('error', (error) => this.report(new KarmanError('SOCKET_ERROR', `socket error from ${peerAddress(socket)}: ${error.message}`, { cause: error })));
-    if (this.closing || this.sockets.size >= this.options.maxConnections) {
-      this.report(new KarmanError('TOO_MANY_CONNECTIONS', `refused ${peerAddress(socket)}: ${this.sockets.size} connections open (maxConnections ${this.options.maxConnections})`));
+    if (this.closing) {
+      socket.destroy();
+      return;
+    }
+    const address = addressKey(socket);
+    const fromAddress = this.perAddress.get(address) ?? 0;
+    if (this.sockets.size >= this.options.maxConnections) {
+      this.refusedOverMaxConnections++;
+      const { maxConnections } = this.options;
+      this.refusals.note('TOO_MANY_CONNECTIONS', address, () => `refused ${peerAddress(socket)}: ${this.sockets.size} connections open (maxConnections ${maxConnections})`, `connections refused (maxConnections ${maxConnections})`);
+      socket.destroy();
+      return;
+    }
+    if (fromAddress >= this.options.maxConnectionsPerAddress) {
+      this.refusedOverMaxConnectionsPerAddress++;
+      const { maxConnectionsPerAddress } = this.options;
+      this.refusals.note(
+        'TOO_MANY_CONNECTIONS_FROM_ADDRESS',
+        address,
+        () => `refused ${peerAddress(socket)}: ${fromAddress} connections open from ${address} (maxConnectionsPerAddress ${maxConnectionsPerAddress})`,
+        `connections refused (maxConnectionsPerAddress ${maxConnectionsPerAddress})`,
+      );
       socket.destroy();
       return;
     }
     this.sockets.add(socket);
+    this.perAddress.set(address, fromAddress + 1);
     const timer = setTimeout(() => {
       this.report(new KarmanError('HANDSHAKE_TIMEOUT', `closed ${peerAddress(socket)}: no complete handshake within ${this.options.handshakeTimeoutMillis} ms`));
       socket.destroy();
@@ -330,6 +429,9 @@ export class RemotingServer {
     this.handshakes.set(socket, timer);
     socket.on('close', () => {
       this.sockets.delete(socket);
+      const left = (this.perAddress.get(address) ?? 1) - 1;
+      if (left <= 0) this.perAddress.delete(address);
+      else this.perAddress.set(address, left);
       this.endHandshake(socket);
     });
     let seen: Buffer | undefined;
@@ -425,6 +527,8 @@ export class RemotingServer {
       maxHeaderSize: this.options.maxHeaderSize,
       highWaterMark: this.options.highWaterMark,
       pauseReadsWhenBlocked: true,
+      incompleteFrames: this.incompleteFrames,
+      frameCompleteTimeoutMillis: this.options.frameCompleteTimeoutMillis,
       onCommand: (command) => {
         const c = connection();
         if (c) this.dispatch(c, command);
@@ -449,7 +553,13 @@ export class RemotingServer {
     connection.stopWatchingIdle();
     connection.requests.rejectAll(new ConnectionClosedError(connection.remoteAddress, reason, error));
     if (!this.live.delete(connection)) return;
-    if (error) this.report(new KarmanError('CONNECTION_CLOSED', `closed ${connection.transport} connection ${connection.id} from ${connection.remoteAddress}: ${reason}`, { cause: error }), connection);
+    const code = (error as KarmanError | undefined)?.code;
+    if (code === FRAME_TIMEOUT) this.frameTimeouts++;
+    if (code === FRAME_TIMEOUT || code === INCOMPLETE_FRAME_BUDGET) {
+      // A flood of such peers is a flood of closes: one line per address and interval.
+      const ip = connection.remoteAddress.replace(/:\d+$/, '');
+      this.refusals.note(code, ip, () => `closed ${connection.transport} connection ${connection.id} from ${connection.remoteAddress}: ${reason}`, code === FRAME_TIMEOUT ? 'connections closed for a frame not completed in time' : 'connections closed for the incomplete-frame budget');
+    } else if (error) this.report(new KarmanError('CONNECTION_CLOSED', `closed ${connection.transport} connection ${connection.id} from ${connection.remoteAddress}: ${reason}`, { cause: error }), connection);
     this.emit('disconnect', connection);
   }
 
@@ -472,4 +582,25 @@ export class RemotingServer {
     }
     answerRequest(command, handler, { connection, header: parsed.header }, connection);
   }
+}
+
+/**
+ * The address a connection counts against for `maxConnectionsPerAddress`: its IPv4 address (also
+ * when it arrives IPv4-mapped on a dual-stack socket), or the /64 prefix of an IPv6 address, since
+ * one host is commonly given a whole /64.
+ */
+export function addressKey(socket: Socket): string {
+  const ip = socket.remoteAddress ?? 'unknown';
+  if (ip.startsWith('::ffff:') && ip.includes('.')) return ip.slice(7);
+  if (!ip.includes(':')) return ip;
+  return `${expandIpv6(ip).slice(0, 4).join(':')}::/64`;
+}
+
+/** The eight hextets of an IPv6 address, `::` expanded (a zone id, if any, is dropped). */
+function expandIpv6(ip: string): string[] {
+  const [head = '', tail] = ip.split('%')[0]!.split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === undefined || tail === '' ? [] : tail.split(':');
+  const zeros = tail === undefined ? [] : new Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0');
+  return [...left, ...zeros, ...right].map((part) => part.toLowerCase().replace(/^0+(?=.)/, ''));
 }

@@ -28,6 +28,23 @@ export const SMALL_STORE_ARGS: readonly string[] = [
   '--set', 'cleanResourceInterval=0',
 ];
 
+/** What a finished command-line run gave. */
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** `karman-admin <args>` as a user runs it: a child process, from source (tsx and the `@karman/source` condition). */
+export function runKarmanAdmin(args: readonly string[], appsDir = DEFAULT_APPS_DIR): Promise<CliResult> {
+  const child = spawn(process.execPath, ['--conditions=@karman/source', '--import', 'tsx', 'src/main.ts', ...args], { cwd: join(appsDir, 'admin'), stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  return new Promise((resolveRun) => child.on('close', (code) => resolveRun({ code, stdout, stderr })));
+}
+
 /** One parsed stdout line: pino's JSON, or `{ text }` for a line that is not JSON. */
 export type LogLine = Record<string, unknown>;
 
