@@ -28,6 +28,7 @@ export const BrokerConfigSchema = z.object({
   listenHost: z.string().default('0.0.0.0').describe('Interface to listen on.'),
   listenPort: z.coerce.number().int().min(0).max(65535).default(10911).describe('Port for every kind of client (remoting TCP, WebSocket, HTTP).'),
   maxConnections: z.coerce.number().int().min(1).default(10_000).describe('Connections of any protocol (handshakes included) past which new ones are closed at once.'),
+  maxInFlightRequestsPerConnection: z.coerce.number().int().min(1).default(65_536).describe('Requests one connection may have being handled at once, held long polls included; past it a request is answered SYSTEM_BUSY without running (RocketMQ clients send at most 65,536, clientAsyncSemaphoreValue).'),
   maxConnectionsPerAddress: z.coerce
     .number()
     .int()
@@ -75,6 +76,7 @@ export const BrokerConfigSchema = z.object({
     .default(1024 * 1024)
     .describe('Byte budget of one pull; the first message is returned even when larger (RocketMQ: 262144).'),
   metricsMaxConsumerSeries: z.coerce.number().int().min(0).default(10_000).describe('Most consumer_offset and consumer_lag series /metrics lists (known groups, real queues); past it they are counted in broker_consumer_series_dropped.'),
+  maxHeldPullRequestsPerConnection: z.coerce.number().int().min(1).default(10_000).describe('Pulls one connection may have held at once; past it its pulls answer PULL_NOT_FOUND at once.'),
   maxHeldPullRequests: z.coerce.number().int().min(1).default(100_000).describe('Cap on pulls held at once; past it pulls answer PULL_NOT_FOUND at once.'),
   messageDelayLevel: z.string().default(DEFAULT_DELAY_LEVELS).describe('Delay of each level, `1s 5s ... 2h`.'),
   notifyConsumerIdsChangedEnable: bool(true, 'Push NOTIFY_CONSUMER_IDS_CHANGED to a group when its members change.'),

@@ -184,5 +184,6 @@ export function renderMetrics(context: BrokerContext): string {
     [{ reason: 'incomplete_frame_budget' }, remoting.incompleteFrameConnectionsClosed],
     [{ reason: 'frame_timeout' }, remoting.frameTimeoutConnectionsClosed],
   ]);
+  out.family('remoting_busy_requests_total', 'counter', 'Requests answered SYSTEM_BUSY since start because their connection had maxInFlightRequestsPerConnection being handled.', [[{}, remoting.busyRequests]]);
   return out.text();
 }

@@ -95,6 +95,7 @@ export class Broker implements AsyncDisposable {
       port,
       maxConnections: config.maxConnections,
       maxConnectionsPerAddress: config.maxConnectionsPerAddress,
+      maxInFlightRequestsPerConnection: config.maxInFlightRequestsPerConnection,
       maxBufferedIncompleteFrameBytes: config.maxBufferedIncompleteFrameBytes,
       frameCompleteTimeoutMillis: config.frameCompleteTimeoutMillis,
       refusalLogIntervalMillis: config.refusalLogIntervalMillis,

@@ -267,6 +267,8 @@ function park(
   const { config, holds, clock } = context;
   // The consumer left while the read was in flight: its 'disconnect' has passed, nothing would drop this hold.
   if (connection.closed) return undefined;
+  // One client may not fill maxHeldPullRequests for everyone: past its own share it pulls again.
+  if ((abandoners.get(connection.id)?.size ?? 0) >= config.maxHeldPullRequestsPerConnection) return undefined;
   let settle!: (response: RemotingCommand) => void;
   const answered = new Promise<RemotingCommand>((resolve) => {
     settle = resolve;

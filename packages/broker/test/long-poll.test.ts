@@ -103,6 +103,44 @@ describe('long polling', () => {
     for (const response of await Promise.all(held)) expect(response.code).toBe(ResponseCode.SUCCESS.code);
   });
 
+  it('holds at most maxHeldPullRequestsPerConnection pulls of one connection, leaving the rest of the cap to others', async () => {
+    await using b = await startTestBroker({ maxHeldPullRequestsPerConnection: 3 });
+    const { holds } = b.broker.context;
+    const topic = uniqueName('lp_share');
+    const group = uniqueName('lp_group');
+    await createTopic(b, topic, 1);
+    const greedy = b.client();
+    const held = [0, 1, 2].map(() => greedy.request(createRequest(PULL, pullFields(group, topic, 0, 0, { suspend: true })), { timeoutMillis: 20_000 }));
+    await until(() => holds.size === 3, 'three pulls of one connection to be held');
+    const fourth = await greedy.request(createRequest(PULL, pullFields(group, topic, 0, 0, { suspend: true })));
+    expect(fourth.code).toBe(ResponseCode.PULL_NOT_FOUND.code);
+    expect(holds.size).toBe(3);
+    // Another connection is held as usual.
+    const other = b.request(PULL, pullFields(group, topic, 0, 0, { suspend: true }), undefined, 20_000);
+    await until(() => holds.size === 4, "another connection's pull to be held");
+    await putMessage(b, topic, 0, 'release');
+    for (const response of await Promise.all([...held, other])) expect(response.code).toBe(ResponseCode.SUCCESS.code);
+  });
+
+  it('answers SYSTEM_BUSY, without running it, a request of a connection with maxInFlightRequestsPerConnection being handled', async () => {
+    await using b = await startTestBroker({ maxInFlightRequestsPerConnection: 2 });
+    const { holds } = b.broker.context;
+    const topic = uniqueName('lp_inflight');
+    const group = uniqueName('lp_group');
+    await createTopic(b, topic, 1);
+    const client = b.client();
+    const held = [0, 1].map(() => client.request(createRequest(PULL, pullFields(group, topic, 0, 0, { suspend: true })), { timeoutMillis: 20_000 }));
+    await until(() => holds.size === 2, 'two pulls to be held');
+    const busy = await client.request(createRequest(RequestCode.GET_MAX_OFFSET.code, { topic, queueId: 0 }));
+    expect([busy.code, busy.remark]).toEqual([ResponseCode.SYSTEM_BUSY.code, expect.stringMatching(/2 requests of this connection are being handled \(maxInFlightRequestsPerConnection 2\)/)]);
+    expect(b.broker.context.server.stats.busyRequests).toBe(1);
+    // Other connections are not held back, and once answered this one is served again.
+    expect((await b.request(RequestCode.GET_MAX_OFFSET.code, { topic, queueId: 0 })).code).toBe(ResponseCode.SUCCESS.code);
+    await putMessage(b, topic, 0, 'release');
+    await Promise.all(held);
+    expect((await client.request(createRequest(RequestCode.GET_MAX_OFFSET.code, { topic, queueId: 0 }))).code).toBe(ResponseCode.SUCCESS.code);
+  });
+
   it("drops a vanished consumer's 10,000 held pulls when its connection closes", async () => {
     await using b = await startTestBroker();
     const { holds } = b.broker.context;

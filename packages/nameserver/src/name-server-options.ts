@@ -47,6 +47,7 @@ export const NameServerOptionsSchema = z.strictObject({
   handshakeTimeoutMillis: intOption(1).default(10_000).describe('Close a connection that has not sent its first request bytes in this time.'),
   maxFrameSize: intOption(1024).default(16 * 1024 * 1024).describe('Largest frame accepted, in bytes (RocketMQ: 16 MiB).'),
   maxConnections: intOption(1).default(10_000).describe('Connections accepted at once.'),
+  maxInFlightRequestsPerConnection: intOption(1).default(65_536).describe('Requests one connection may have being handled at once, held long polls included; past it a request is answered SYSTEM_BUSY without running (RocketMQ clients send at most 65,536, clientAsyncSemaphoreValue).'),
   maxConnectionsPerAddress: intOption(1)
     .default(1000)
     .describe('Connections from one IP address (an IPv6 /64) past which its new ones are closed at once, so one peer cannot fill maxConnections (RocketMQ has no such limit).'),

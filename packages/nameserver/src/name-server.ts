@@ -67,6 +67,7 @@ export class NameServer {
       maxFrameSize: this.currentConfig.maxFrameSize,
       maxConnections: this.currentConfig.maxConnections,
       maxConnectionsPerAddress: this.currentConfig.maxConnectionsPerAddress,
+      maxInFlightRequestsPerConnection: this.currentConfig.maxInFlightRequestsPerConnection,
       maxBufferedIncompleteFrameBytes: this.currentConfig.maxBufferedIncompleteFrameBytes,
       frameCompleteTimeoutMillis: this.currentConfig.frameCompleteTimeoutMillis,
       refusalLogIntervalMillis: this.currentConfig.refusalLogIntervalMillis,

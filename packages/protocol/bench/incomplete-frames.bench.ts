@@ -130,6 +130,7 @@ function externalTarget(address: string, pid: number): Target {
         frameTimeoutConnectionsClosed: series('closed_connections_total\\{reason="frame_timeout"\\}'),
         refusedOverMaxConnections: series('refused_connections_total\\{reason="max_connections"\\}'),
         refusedOverMaxConnectionsPerAddress: series('refused_connections_total\\{reason="max_connections_per_address"\\}'),
+        busyRequests: series('busy_requests_total'),
       };
       return { rss: now, peakRss: Math.max(peakRss, now), stats };
     },

@@ -115,6 +115,12 @@ const serverOptionsSchema = z.object({
   handshakeTimeoutMillis: z.number().int().min(1).default(10_000),
   /** Default timeout of `ServerConnection.request` (RocketMQ's 3 s). */
   requestTimeoutMillis: z.number().int().min(1).default(3000),
+  /**
+   * Requests one connection may have being handled at once (a held long poll counts); past it a
+   * request is answered SYSTEM_BUSY without running its handler. 65,536 is the most a RocketMQ
+   * client sends before waiting (`clientAsyncSemaphoreValue`), so no real client meets it.
+   */
+  maxInFlightRequestsPerConnection: z.number().int().min(1).default(65_536),
   /** Bytes of unsent answers a connection may hold before the server stops reading from it. */
   highWaterMark: z.number().int().min(16 * 1024).default(1024 * 1024),
   /** Reasons for closed connections and handler failures; never thrown. Default: ignore. */
@@ -152,6 +158,8 @@ export interface RemotingServerStats {
   refusedOverMaxConnections: number;
   /** Connections refused because their address had `maxConnectionsPerAddress` open. */
   refusedOverMaxConnectionsPerAddress: number;
+  /** Requests answered SYSTEM_BUSY because their connection had `maxInFlightRequestsPerConnection` being handled. */
+  busyRequests: number;
 }
 
 /** An answer to a plain HTTP request on the server's port. */
@@ -171,6 +179,8 @@ export type RemotingServerEvent = 'connection' | 'disconnect';
 class RemotingServerConnection implements ServerConnection, Responder {
   readonly id: number;
   readonly requests: RequestTable;
+  /** Requests of this peer whose handler has not finished (see maxInFlightRequestsPerConnection). */
+  inFlight = 0;
   private idleTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -263,6 +273,7 @@ export class RemotingServer {
   private readonly refusals: RefusalLog;
   private refusedOverMaxConnections = 0;
   private refusedOverMaxConnectionsPerAddress = 0;
+  private busyRequests = 0;
   private frameTimeouts = 0;
   private readonly handshakes = new Map<Socket, NodeJS.Timeout>();
   private readonly live = new Set<RemotingServerConnection>();
@@ -333,6 +344,7 @@ export class RemotingServer {
       frameTimeoutConnectionsClosed: this.frameTimeouts,
       refusedOverMaxConnections: this.refusedOverMaxConnections,
       refusedOverMaxConnectionsPerAddress: this.refusedOverMaxConnectionsPerAddress,
+      busyRequests: this.busyRequests,
     };
   }
 
@@ -580,7 +592,28 @@ export class RemotingServer {
       finishRequest(command, createResponse(command, ResponseCode.SYSTEM_ERROR.code, parsed.remark), connection);
       return;
     }
-    answerRequest(command, handler, { connection, header: parsed.header }, connection);
+    const max = this.options.maxInFlightRequestsPerConnection;
+    if (connection.inFlight >= max) {
+      this.busyRequests++;
+      const remark = `${connection.inFlight} requests of this connection are being handled (maxInFlightRequestsPerConnection ${max}); wait for their answers before sending more`;
+      finishRequest(command, createResponse(command, ResponseCode.SYSTEM_BUSY.code, remark), connection);
+      return;
+    }
+    connection.inFlight++;
+    const done = (): void => void connection.inFlight--;
+    const counted = (request: RemotingCommand, context: RequestContext): ReturnType<RequestHandler> => {
+      let result: ReturnType<RequestHandler>;
+      try {
+        result = handler(request, context);
+      } catch (error) {
+        done();
+        throw error;
+      }
+      if (result instanceof Promise) return result.finally(done);
+      done();
+      return result;
+    };
+    answerRequest(command, counted, { connection, header: parsed.header }, connection);
   }
 }
 
