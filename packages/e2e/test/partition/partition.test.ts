@@ -39,7 +39,7 @@ const LOSS_PERCENT = 5;
  * - c0 delivered it while c1 was away; once healed, c1 pulls from the in-memory offset it had before
  *   the cut, before its next rebalance gives the queue away (RebalanceImpl keeps its queues while
  *   it cannot ask a broker for the group's members): 2;
- * - rarely (2 runs in about 25), c1's rebalance then drops the queue and persists the offset it had
+ * - rarely (3 runs in about 30), c1's rebalance then drops the queue and persists the offset it had
  *   processed of that re-pull, lower than c0's newer commit, which the broker overwrites (RocketMQ's
  *   ConsumerOffsetManager.commitOffset takes any offset, since a reset must go back); c1 gets the
  *   queue again at once and starts there: 3.
