@@ -39,7 +39,7 @@ export const FAST_EXPIRY_NAMESERVER_ARGS: readonly string[] = ['--set', 'brokerE
  */
 const DELAY_LEVELS = '100ms 200ms 300ms 300ms 500ms 500ms 500ms 500ms 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s';
 
-const BROKER_ARGS: readonly string[] = [
+export const BROKER_ARGS: readonly string[] = [
   '--set', 'registerNameServerPeriod=300',
   '--set', 'pullRequestHoldCheckInterval=100',
   '--set', 'flushConsumerOffsetInterval=200',
@@ -284,8 +284,16 @@ export class E2eRun implements AsyncDisposable {
   }
 
   private spawn(name: string, fixture: string, args: object): LoggedProcess {
-    return LoggedProcess.spawn(name, ['--conditions=@karman/source', '--import', 'tsx', join(fixtures, fixture), JSON.stringify(args)], { cwd: packageDir });
+    return spawnFixture(name, join(fixtures, fixture), args);
   }
+}
+
+/**
+ * Run a fixture (a .ts file) as a child process from source, its arguments as one JSON string;
+ * with `launcher` (e.g. `ip netns exec NS`) it runs through it.
+ */
+export function spawnFixture(name: string, path: string, args: object, launcher?: readonly string[]): LoggedProcess {
+  return LoggedProcess.spawn(name, ['--conditions=@karman/source', '--import', 'tsx', path, JSON.stringify(args)], { cwd: packageDir, launcher });
 }
 
 /** The latest line `match` accepts. */

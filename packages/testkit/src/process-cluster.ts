@@ -4,7 +4,9 @@
  * condition, so no build is needed) on ephemeral ports with temporary folders. Their pino JSON log
  * lines are read to learn the bound ports. Any member (nameserver, master or slave) can be stopped
  * (SIGTERM), killed (SIGKILL), paused (SIGSTOP) and resumed (SIGCONT), and started again on the
- * same port and store; several nameservers and master/slave groups are options.
+ * same port and store; several nameservers and master/slave groups are options. By default every
+ * member listens on 127.0.0.1; `placement` puts a member on another address and starts it through a
+ * launcher (e.g. `ip netns exec NS`, so each member can live in its own network namespace).
  * `await using cluster = await startProcessCluster()` kills whatever is left and removes the folders.
  */
 import { spawn } from 'node:child_process';
@@ -91,9 +93,14 @@ export class LoggedProcess {
     );
   }
 
-  /** Spawn `node args...` in `cwd` with stdout and stderr piped. */
-  static spawn(name: string, args: readonly string[], options: { cwd: string; env?: NodeJS.ProcessEnv; stdin?: boolean }): LoggedProcess {
-    const child = spawn(process.execPath, [...args], { cwd: options.cwd, env: options.env ?? process.env, stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+  /**
+   * Spawn `node args...` in `cwd` with stdout and stderr piped. With `launcher` (e.g. `['ip',
+   * 'netns', 'exec', 'NS']`), `launcher... node args...` runs instead; the launcher must exec node in
+   * place (as `ip netns exec` and `nsenter` do) so signals reach node itself.
+   */
+  static spawn(name: string, args: readonly string[], options: { cwd: string; env?: NodeJS.ProcessEnv; stdin?: boolean; launcher?: readonly string[] }): LoggedProcess {
+    const [command, ...argv] = [...(options.launcher ?? []), process.execPath, ...args] as [string, ...string[]];
+    const child = spawn(command, argv, { cwd: options.cwd, env: options.env ?? process.env, stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
     return new LoggedProcess(name, child);
   }
 
@@ -172,6 +179,19 @@ export class LoggedProcess {
   }
 }
 
+/** A cluster member, as `placement` is asked about it. */
+export type ClusterMember = { kind: 'nameserver'; index: number } | { kind: 'broker'; brokerName: string; brokerId: number };
+
+/** Where a member runs: the address it listens on (and a broker advertises), how it is started, its own flags. */
+export interface MemberPlacement {
+  /** IPv4 address to listen on, reachable from the test process and the other members. */
+  host: string;
+  /** Command that runs `node ...` in place (see `LoggedProcess.spawn`); none runs node directly. */
+  launcher?: readonly string[];
+  /** Flags for this member only, after every other (e.g. `['--role', 'SYNC_MASTER']` for one master). */
+  args?: readonly string[];
+}
+
 export interface ProcessClusterOptions {
   /** Extra karman-nameserver flags (e.g. `['--set', 'scanNotActiveBrokerInterval=1000']`). */
   nameserverArgs?: readonly string[];
@@ -185,15 +205,23 @@ export interface ProcessClusterOptions {
   brokerNames?: readonly string[];
   /** Nameservers to start (1); every broker registers with all of them. */
   nameservers?: number;
-  /** Slaves in each broker group (0): brokerId 1, 2, ... with role SLAVE and the group's name. */
-  slavesPerGroup?: number;
+  /**
+   * Slaves in each broker group (0): brokerId 1, 2, ... with role SLAVE and the group's name. A
+   * record gives each group its own count (`{ 'broker-a': 1 }`); groups it does not name get none.
+   */
+  slavesPerGroup?: number | Readonly<Record<string, number>>;
   /** The monorepo's apps folder (found from this file). */
   appsDir?: string;
   /** How long a process may take to log that it listens (20 s: tsx compiles on first start). */
   startTimeoutMillis?: number;
+  /** Each member's address, launcher and own flags (every member on 127.0.0.1, run directly, no extra flags). */
+  placement?: (member: ClusterMember) => MemberPlacement;
 }
 
 interface MemberSlot {
+  host: string;
+  launcher: readonly string[] | undefined;
+  args: readonly string[];
   port: number;
   process: LoggedProcess | undefined;
 }
@@ -204,7 +232,7 @@ interface BrokerProcessSlot extends MemberSlot {
   storeDir: string;
 }
 
-/** Nameserver and broker processes on 127.0.0.1; see the file comment. */
+/** Nameserver and broker processes (on 127.0.0.1 unless placed elsewhere); see the file comment. */
 export class ProcessCluster implements AsyncDisposable {
   private readonly nameserverSlots: MemberSlot[] = [];
   private readonly brokerSlots: BrokerProcessSlot[] = [];
@@ -223,19 +251,22 @@ export class ProcessCluster implements AsyncDisposable {
 
   static async start(options: ProcessClusterOptions = {}): Promise<ProcessCluster> {
     const nameservers = options.nameservers ?? 1;
-    const slaves = options.slavesPerGroup ?? 0;
+    const slavesOf = (brokerName: string): number => (typeof options.slavesPerGroup === 'object' ? (options.slavesPerGroup[brokerName] ?? 0) : (options.slavesPerGroup ?? 0));
     if (!Number.isInteger(nameservers) || nameservers < 1) throw new InvalidArgumentError(`nameservers must be a whole number ≥ 1, got ${nameservers}`);
-    if (!Number.isInteger(slaves) || slaves < 0) throw new InvalidArgumentError(`slavesPerGroup must be a whole number ≥ 0, got ${slaves}`);
+    for (const brokerName of options.brokerNames ?? ['broker-a']) {
+      const slaves = slavesOf(brokerName);
+      if (!Number.isInteger(slaves) || slaves < 0) throw new InvalidArgumentError(`slavesPerGroup must be a whole number ≥ 0 (for ${brokerName}), got ${slaves}`);
+    }
     const cluster = new ProcessCluster(mkdtempSync(join(tmpdir(), 'karman-process-cluster-')), options);
     try {
-      for (let i = 0; i < nameservers; i++) cluster.nameserverSlots.push({ port: 0, process: undefined });
+      for (let index = 0; index < nameservers; index++) cluster.nameserverSlots.push({ ...cluster.place({ kind: 'nameserver', index }), port: 0, process: undefined });
       // Ports are learned from each nameserver's log; brokers need them all before they start.
       await Promise.all(cluster.nameserverSlots.map((_, index) => cluster.startNameServer(index)));
       for (const brokerName of options.brokerNames ?? ['broker-a']) {
-        for (let brokerId = 0; brokerId <= slaves; brokerId++) {
+        for (let brokerId = 0; brokerId <= slavesOf(brokerName); brokerId++) {
           // A master keeps the folder name it always had; slaves get `-<brokerId>`.
           const storeDir = join(cluster.root, brokerId === 0 ? brokerName : `${brokerName}-${brokerId}`);
-          cluster.brokerSlots.push({ brokerName, brokerId, port: 0, storeDir, process: undefined });
+          cluster.brokerSlots.push({ ...cluster.place({ kind: 'broker', brokerName, brokerId }), brokerName, brokerId, port: 0, storeDir, process: undefined });
         }
       }
       // Brokers start in parallel: each one's tsx start-up is most of the time.
@@ -247,7 +278,7 @@ export class ProcessCluster implements AsyncDisposable {
     return cluster;
   }
 
-  /** `127.0.0.1:port` of the first nameserver, what clients take as `namesrvAddr` / `nameSrv`. */
+  /** `host:port` of the first nameserver, what clients take as `namesrvAddr` / `nameSrv`. */
   get namesrvAddr(): string {
     return this.nameserverAddr(0);
   }
@@ -257,9 +288,10 @@ export class ProcessCluster implements AsyncDisposable {
     return this.nameserverSlots.map((_, index) => this.nameserverAddr(index)).join(';');
   }
 
-  /** `127.0.0.1:port` of nameserver `index`, stable across stop/start. */
+  /** `host:port` of nameserver `index`, stable across stop/start. */
   nameserverAddr(index = 0): string {
-    return `127.0.0.1:${this.nameserverSlot(index).port}`;
+    const slot = this.nameserverSlot(index);
+    return `${slot.host}:${slot.port}`;
   }
 
   /** Nameserver `index`'s process while it runs. */
@@ -267,9 +299,10 @@ export class ProcessCluster implements AsyncDisposable {
     return this.nameserverSlot(index).process;
   }
 
-  /** `127.0.0.1:port` of a broker, stable across stop/start. */
+  /** `host:port` of a broker, stable across stop/start. */
   brokerAddr(brokerName = 'broker-a', brokerId = 0): string {
-    return `127.0.0.1:${this.slot(brokerName, brokerId).port}`;
+    const slot = this.slot(brokerName, brokerId);
+    return `${slot.host}:${slot.port}`;
   }
 
   /** The broker's process while it runs (its log lines, its exit). */
@@ -284,15 +317,16 @@ export class ProcessCluster implements AsyncDisposable {
     const roleArgs = brokerId === 0 ? (this.options.masterArgs ?? []) : ['--broker-id', String(brokerId), '--role', 'SLAVE', ...(this.options.slaveArgs ?? [])];
     const args = [
       '--conditions=@karman/source', '--import', 'tsx', 'src/main.ts',
-      '--listen', `127.0.0.1:${slot.port}`,
+      '--listen', `${slot.host}:${slot.port}`,
       '--namesrv', this.namesrvAddrs,
       '--broker-name', brokerName,
       '--store', slot.storeDir,
       ...SMALL_STORE_ARGS,
       ...(this.options.brokerArgs ?? []),
       ...roleArgs,
+      ...slot.args,
     ];
-    const child = LoggedProcess.spawn(`karman-broker ${brokerName}/${brokerId}`, args, { cwd: join(this.appsDir, 'broker') });
+    const child = LoggedProcess.spawn(`karman-broker ${brokerName}/${brokerId}`, args, { cwd: join(this.appsDir, 'broker'), launcher: slot.launcher });
     slot.process = child;
     const listening = await child.waitForLine((l) => l.msg === 'karman-broker listening', 'the "karman-broker listening" line', this.startTimeoutMillis);
     slot.port = listening.port as number;
@@ -301,14 +335,14 @@ export class ProcessCluster implements AsyncDisposable {
   /** Stop a broker gracefully (it unregisters from the nameserver and persists offsets). */
   async stopBroker(brokerName = 'broker-a', brokerId = 0): Promise<void> {
     const slot = this.slot(brokerName, brokerId);
-    await this.dropAdmin(`127.0.0.1:${slot.port}`);
+    await this.dropAdmin(`${slot.host}:${slot.port}`);
     await slot.process?.stop();
   }
 
   /** SIGKILL a broker: nothing is persisted beyond what the store already wrote. */
   async killBroker(brokerName = 'broker-a', brokerId = 0): Promise<void> {
     const slot = this.slot(brokerName, brokerId);
-    await this.dropAdmin(`127.0.0.1:${slot.port}`);
+    await this.dropAdmin(`${slot.host}:${slot.port}`);
     await slot.process?.kill();
   }
 
@@ -326,8 +360,8 @@ export class ProcessCluster implements AsyncDisposable {
   async startNameServer(index = 0): Promise<void> {
     const slot = this.nameserverSlot(index);
     if (slot.process?.running) return;
-    const args = ['--conditions=@karman/source', '--import', 'tsx', 'src/main.ts', '--listen', `127.0.0.1:${slot.port}`, ...(this.options.nameserverArgs ?? [])];
-    slot.process = LoggedProcess.spawn(`karman-nameserver ${index}`, args, { cwd: join(this.appsDir, 'nameserver') });
+    const args = ['--conditions=@karman/source', '--import', 'tsx', 'src/main.ts', '--listen', `${slot.host}:${slot.port}`, ...(this.options.nameserverArgs ?? []), ...slot.args];
+    slot.process = LoggedProcess.spawn(`karman-nameserver ${index}`, args, { cwd: join(this.appsDir, 'nameserver'), launcher: slot.launcher });
     const listening = await slot.process.waitForLine((l) => l.msg === 'karman-nameserver listening', 'the "karman-nameserver listening" line', this.startTimeoutMillis);
     slot.port = listening.port as number;
   }
@@ -335,14 +369,14 @@ export class ProcessCluster implements AsyncDisposable {
   /** SIGTERM a nameserver: its routes are gone until brokers register with it again. */
   async stopNameServer(index = 0): Promise<void> {
     const slot = this.nameserverSlot(index);
-    await this.dropAdmin(`127.0.0.1:${slot.port}`);
+    await this.dropAdmin(`${slot.host}:${slot.port}`);
     await slot.process?.stop();
   }
 
   /** SIGKILL a nameserver. */
   async killNameServer(index = 0): Promise<void> {
     const slot = this.nameserverSlot(index);
-    await this.dropAdmin(`127.0.0.1:${slot.port}`);
+    await this.dropAdmin(`${slot.host}:${slot.port}`);
     await slot.process?.kill();
   }
 
@@ -380,7 +414,7 @@ export class ProcessCluster implements AsyncDisposable {
   async createTopic(topic: string, options: { queues?: number; perm?: number; order?: boolean; brokers?: readonly string[] } = {}): Promise<void> {
     const targets = this.brokerSlots.filter((s) => s.brokerId === 0 && (!options.brokers || options.brokers.includes(s.brokerName)));
     if (targets.length === 0) throw new KarmanError('NO_BROKER', `no broker matches ${JSON.stringify(options.brokers)}`);
-    for (const slot of targets) await createTopicOn(this.adminClient(`127.0.0.1:${slot.port}`), slot.brokerName, topic, options);
+    for (const slot of targets) await createTopicOn(this.adminClient(`${slot.host}:${slot.port}`), slot.brokerName, topic, options);
     await this.waitForRoute(topic, targets.map((s) => s.brokerName));
   }
 
@@ -389,7 +423,7 @@ export class ProcessCluster implements AsyncDisposable {
     const deadline = Date.now() + timeoutMillis;
     for (const slot of this.nameserverSlots) {
       if (!slot.process?.running || slot.process.paused) continue;
-      await waitForRouteOn(this.adminClient(`127.0.0.1:${slot.port}`), topic, brokerNames, deadline);
+      await waitForRouteOn(this.adminClient(`${slot.host}:${slot.port}`), topic, brokerNames, deadline);
     }
   }
 
@@ -421,6 +455,11 @@ export class ProcessCluster implements AsyncDisposable {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
+  }
+
+  private place(member: ClusterMember): Pick<MemberSlot, 'host' | 'launcher' | 'args'> {
+    const placed = this.options.placement?.(member) ?? { host: '127.0.0.1' };
+    return { host: placed.host, launcher: placed.launcher, args: placed.args ?? [] };
   }
 
   private nameserverSlot(index: number): MemberSlot {
