@@ -66,6 +66,12 @@ import { BrokerConfigSchema, resolveBrokerConfig } from './broker-config.js';
 import { SubscriptionGroupConfigSchema } from './subscription-group-manager.js';
 import type { ClientInfo } from './client-manager.js';
 
+/**
+ * Most bytes of records one QUERY_MESSAGE answer carries (at least one record): 64 hits of 4 MiB
+ * would be a 256 MiB answer built in memory for one request. The client asks again with a narrower
+ * time range for more.
+ */
+export const QUERY_MESSAGE_MAX_ANSWER_BYTES = 8 * 1024 * 1024;
 /** RocketMQ's `defaultQueryMaxNum`: the answer size of a query by unique key. */
 const DEFAULT_QUERY_MAX_NUM = 32;
 /** Most consume-queue units one QUERY_CONSUME_QUEUE returns. */
@@ -262,7 +268,7 @@ async function queryMessage(context: BrokerContext, request: RemotingCommand, he
   if (!context.store.options.messageIndexEnable) {
     return fail(request, ResponseCode.SYSTEM_ERROR.code, 'this broker keeps no key index (messageIndexEnable=false); enable it to query messages by key');
   }
-  const found = await context.store.queryMessage(header.topic, header.key, maxNum, header.beginTimestamp, header.endTimestamp);
+  const found = await context.store.queryMessage(header.topic, header.key, maxNum, header.beginTimestamp, header.endTimestamp, QUERY_MESSAGE_MAX_ANSWER_BYTES);
   const fields = { indexLastUpdateTimestamp: found.indexLastUpdateTimestamp, indexLastUpdatePhyoffset: found.indexLastUpdatePhyoffset };
   if (found.messages.length === 0) {
     return createResponse(

@@ -60,6 +60,20 @@ describe('message queries', () => {
     expect(tooEarly.code).toBe(ResponseCode.QUERY_NOT_FOUND.code);
   });
 
+  it('answers a query by key with at most 8 MiB of records, newest first, however many match', async () => {
+    await using b = await startTestBroker({ maxMessageSize: 4 * 1024 * 1024, mappedFileSizeCommitLog: 32 * 1024 * 1024 });
+    const topic = uniqueName('QueryBig');
+    await createTopic(b, topic, 1);
+    const { store } = b.broker.context;
+    const before = Date.now() - 1;
+    // Six 3 MiB messages with one key: 18 MiB would match; two fit under 8 MiB.
+    for (let i = 0; i < 6; i++) await store.put({ topic, queueId: 0, body: Buffer.alloc(3 * 1024 * 1024, 48 + i), properties: { [MessageProperty.KEYS]: 'big' } });
+    const found = await b.request(RequestCode.QUERY_MESSAGE.code, { topic, key: 'big', maxNum: 64, beginTimestamp: before, endTimestamp: Date.now() + 1000 }, undefined, 20_000);
+    expect(found.code).toBe(ResponseCode.SUCCESS.code);
+    expect((found.body ?? []).length).toBeLessThanOrEqual(8 * 1024 * 1024);
+    expect(records(found)).toHaveLength(2);
+  });
+
   it('views a message by the commit-log offset of its offset id, and refuses an offset where no message starts', async () => {
     await using b = await startTestBroker();
     const topic = uniqueName('ViewTopic');

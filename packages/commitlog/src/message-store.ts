@@ -903,13 +903,15 @@ export class MessageStore {
 
   /**
    * Messages of `topic` whose KEYS or UNIQ_KEY equal `key`, stored in [begin, end] (ms), newest
-   * first, at most `maxNum` (≤ 64). Index hashes collide, so every hit is re-checked on the record.
+   * first, at most `maxNum` (≤ 64) and, past the first, at most `maxBytes` of records in all. Index
+   * hashes collide, so every hit is re-checked on the record.
    */
-  async queryMessage(topic: string, key: string, maxNum: number, begin: number, end: number): Promise<QueryMessageResult> {
+  async queryMessage(topic: string, key: string, maxNum: number, begin: number, end: number, maxBytes = Number.POSITIVE_INFINITY): Promise<QueryMessageResult> {
     this.checkOpen('queryMessage');
     if (!this.index) throw new KarmanError('INDEX_DISABLED', 'queryMessage needs the key index: open the store with messageIndexEnable true');
     const found = await this.index.queryOffsets(topic, key, maxNum, begin, end);
     const messages: StoredRecord[] = [];
+    let bytes = 0;
     // An offset can be listed twice: a write rolled back after a full disk leaves its keys, and the
     // record stored at the same offset afterwards adds its own.
     for (const phy of new Set(found.phyOffsets)) {
@@ -917,7 +919,10 @@ export class MessageStore {
       if (!r || r.record.topic !== topic) continue;
       const props = r.record.properties;
       const keys = (props[MessageProperty.KEYS] ?? '').split(' ');
-      if (props[MessageProperty.UNIQ_KEY] === key || keys.includes(key)) messages.push(r);
+      if (props[MessageProperty.UNIQ_KEY] !== key && !keys.includes(key)) continue;
+      if (messages.length > 0 && bytes + r.buffer.length > maxBytes) break;
+      messages.push(r);
+      bytes += r.buffer.length;
     }
     return { messages, indexLastUpdateTimestamp: found.indexLastUpdateTimestamp, indexLastUpdatePhyoffset: found.indexLastUpdatePhyoffset };
   }
