@@ -194,12 +194,17 @@ function queueIdProblem(request: RemotingCommand, queueId: number): RemotingComm
 type Parsed<T> = { ok: true; value: T } | { ok: false; response: RemotingCommand };
 
 /** Decode a JSON body with its schema; a bad one becomes a SYSTEM_ERROR answer naming the problem. */
+/** Largest JSON body a heartbeat or lock request may have: a real one is a few KiB. */
+export const MAX_JSON_BODY_BYTES = 4 * 1024 * 1024;
+
 function parseJsonBody<T>(request: RemotingCommand, schema: z.ZodType<T>, what: string, expected: string): Parsed<T> {
   const fail = (problem: string): Parsed<T> => ({
     ok: false,
     response: createResponse(request, ResponseCode.SYSTEM_ERROR.code, `${what} body ${problem}; send JSON ${expected}`),
   });
   if (!request.body || request.body.length === 0) return fail('is empty');
+  // Parsed on the event loop: a 16 MiB body (the frame limit) held every other client for a while.
+  if (request.body.length > MAX_JSON_BODY_BYTES) return fail(`is ${request.body.length} bytes, over the ${MAX_JSON_BODY_BYTES}-byte limit of a JSON body here`);
   let json: unknown;
   try {
     json = JSON.parse(Buffer.from(request.body.buffer, request.body.byteOffset, request.body.byteLength).toString('utf8'));

@@ -94,11 +94,13 @@ describe('names from the network', () => {
     expect(groups.all().map((g) => g.groupName)).toEqual(['ok']);
   });
 
-  it('bounds what one heartbeat may create: at most 256 groups, maxSubscriptionGroups in all, and writes each table once', async () => {
+  it('bounds what one heartbeat may create: a body of at most 4 MiB, at most 256 groups, maxSubscriptionGroups in all, and writes each table once', async () => {
     await using b = await startTestBroker({ maxSubscriptionGroups: 150 });
     const { topics, groups } = b.broker.context;
     const body = (names: string[]) => Buffer.from(JSON.stringify({ clientID: 'client-z', consumerDataSet: names.map((groupName) => ({ groupName })) }));
     const names = (n: number, prefix: string) => Array.from({ length: n }, (_, i) => `${prefix}_${i}`);
+    const huge = await b.request(HEART_BEAT, {}, Buffer.from(JSON.stringify({ clientID: 'client-z', padding: 'x'.repeat(5 * 1024 * 1024) })));
+    expect([huge.code, huge.remark]).toEqual([ResponseCode.SYSTEM_ERROR.code, expect.stringMatching(/HEART_BEAT body is \d+ bytes, over the 4194304-byte limit/)]);
     const tooMany = await b.request(HEART_BEAT, {}, body(names(257, 'many')));
     expect([tooMany.code, tooMany.remark]).toEqual([ResponseCode.SYSTEM_ERROR.code, expect.stringMatching(/HEART_BEAT body .*consumerDataSet.*256/)]);
     const before = { topics: topics.dataVersion.counter, groups: groups.dataVersion.counter, count: groups.all().length };
