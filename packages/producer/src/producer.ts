@@ -264,7 +264,14 @@ export class Producer implements AsyncDisposable {
       const started = Date.now();
       try {
         const address = await this.masterAddress(client, queue.brokerName);
-        const response = await client.broker(address).request(this.sendRequest(prepared, queue, info), { timeoutMillis: remaining, signal: options.signal });
+        // Route and address lookups count against the budget, as in RocketMQ's sendKernelImpl: the
+        // request gets only what is left, and none is sent when nothing is.
+        const left = budget - (Date.now() - begin);
+        if (left <= 0) {
+          lastError = new KarmanError('SEND_TIMEOUT', `the send timeout (${budget} ms) ran out while looking up the route and broker of ${prepared.topic}`, { retriable: true });
+          break;
+        }
+        const response = await client.broker(address).request(this.sendRequest(prepared, queue, info), { timeoutMillis: left, signal: options.signal });
         this.recordLatency(queue.brokerName, Date.now() - started, false);
         const result = this.toResult(response, prepared, queue, address);
         if (result.status !== 'SEND_OK' && this.options.retryAnotherBrokerWhenNotStoreOK && attempt + 1 < attempts) continue;

@@ -23,7 +23,7 @@ interface FakeServer {
 }
 
 /** A server answering each request code with `answer`, or SUCCESS with no body. */
-async function fakeServer(answer: (request: RemotingCommand) => RemotingCommand | Promise<RemotingCommand> | undefined): Promise<FakeServer> {
+async function fakeServer(answer: (request: RemotingCommand) => RemotingCommand | Promise<RemotingCommand | undefined> | undefined): Promise<FakeServer> {
   const requests: RemotingCommand[] = [];
   const server = new RemotingServer({ host: '127.0.0.1', port: 0 });
   for (const code of [RequestCode.GET_ROUTEINFO_BY_TOPIC.code, RequestCode.HEART_BEAT.code, RequestCode.SEND_MESSAGE.code, RequestCode.SEND_MESSAGE_V2.code, RequestCode.UNREGISTER_CLIENT.code]) {
@@ -81,6 +81,31 @@ describe('Producer retries', () => {
     await expect(producer.send({ topic: 'T', body: 'x' })).rejects.toMatchObject({ code: 'SEND_FAILED' });
     expect(Date.now() - began).toBeLessThan(1_500);
     expect([...a.requests, ...b.requests].filter(isSend).length).toBeLessThan(11);
+  });
+});
+
+describe('Producer send budget', () => {
+  it('counts a slow route lookup against sendMsgTimeout: the attempt after it gets only what is left', async () => {
+    // The route takes 700 ms of a 1,000 ms budget; the broker never answers in time. The send must
+    // fail near 1,000 ms, not 700 ms plus a full 1,000 ms request timeout.
+    const silent = (request: RemotingCommand): Promise<RemotingCommand> | undefined =>
+      isSend(request) ? new Promise((resolve) => setTimeout(() => resolve(createResponse(request, ResponseCode.SYSTEM_ERROR.code, 'late')), 3_000)) : undefined;
+    const broker = await fakeServer(silent);
+    const slowRoute = await fakeServer(async (request) => {
+      if (request.code !== RequestCode.GET_ROUTEINFO_BY_TOPIC.code) return undefined;
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      return createResponse(request, ResponseCode.SUCCESS.code, undefined, {}, Buffer.from(JSON.stringify({
+        brokerDatas: [{ cluster: 'C', brokerName: 'broker-0', brokerAddrs: { '0': broker.address } }],
+        queueDatas: [{ brokerName: 'broker-0', readQueueNums: 2, writeQueueNums: 2, perm: 6, topicSysFlag: 0 }],
+      })));
+    });
+    const producer = new Producer({ group: uniqueName('pg'), nameservers: slowRoute.address, instanceName: uniqueName('i'), retryTimesWhenSendFailed: 2, sendMsgTimeout: 1_000 });
+    cleanups.push(() => producer.shutdown());
+    await producer.start();
+    const began = Date.now();
+    await expect(producer.send({ topic: 'SlowRoute', body: 'x' })).rejects.toMatchObject({ code: 'SEND_FAILED' });
+    // 1,000 ms budget, with room for a loaded machine's scheduling; 1,700 ms is what overran it.
+    expect(Date.now() - began).toBeLessThan(1_450);
   });
 });
 
