@@ -201,6 +201,9 @@ async function updateTopic(context: BrokerContext, request: RemotingCommand, hea
 
 async function deleteTopic(context: BrokerContext, request: RemotingCommand, topic: string): Promise<RemotingCommand> {
   const { brokerClusterName, brokerName } = context.config;
+  // No topic may have a name outside the rule, and the name becomes a path the store removes.
+  const nameProblem = topicNameProblem(topic);
+  if (nameProblem) return fail(request, ResponseCode.SYSTEM_ERROR.code, `cannot delete the topic: ${nameProblem}`);
   if (isSystemTopic(topic) || topic === brokerClusterName || topic === brokerName) {
     return fail(request, ResponseCode.SYSTEM_ERROR.code, `cannot delete topic "${topic}": it is a system topic the broker needs`);
   }

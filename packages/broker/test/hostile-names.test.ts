@@ -4,7 +4,7 @@
  * bad name used to create `%RETRY%a/b`, which the nameservers then refused with the broker's whole
  * registration, so every topic of the broker left the routes, across restarts.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RequestCode, ResponseCode, topicNameProblem } from '@karman/protocol';
@@ -110,5 +110,19 @@ describe('names from the network', () => {
     const over = await b.request(HEART_BEAT, {}, body(names(100, 'second')));
     expect([over.code, over.remark]).toEqual([ResponseCode.SYSTEM_ERROR.code, expect.stringMatching(/the broker holds \d+ groups and maxSubscriptionGroups is 150; delete unused groups/)]);
     expect(groups.all().length).toBe(before.count + 100);
+  });
+
+  it('refuses DELETE_TOPIC_IN_BROKER for a name no topic can have, removing nothing outside the store', async () => {
+    await using b = await startTestBroker();
+    const outside = join(b.dir, '..', `${uniqueName('victim')}`);
+    mkdirSync(outside);
+    try {
+      const rel = `../../${outside.split('/').pop()!}`;
+      const answer = await b.request(RequestCode.DELETE_TOPIC_IN_BROKER.code, { topic: rel });
+      expect([answer.code, answer.remark]).toEqual([ResponseCode.SYSTEM_ERROR.code, expect.stringMatching(/cannot delete the topic: the topic name .* has characters outside/)]);
+      expect(existsSync(outside)).toBe(true);
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
   });
 });

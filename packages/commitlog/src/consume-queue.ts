@@ -30,6 +30,22 @@ const VERIFY_WINDOW = 64 * 1024 - ((64 * 1024) % CQ_STORE_UNIT_SIZE);
 
 /** RocketMQ's topic charset (`TopicValidator`); it also keeps a topic safe as a folder name. */
 export const TOPIC_NAME_PATTERN = /^[%|a-zA-Z0-9_-]+$/;
+/** Longest topic the store accepts: a consume-queue folder name must fit in 255 bytes. */
+export const MAX_TOPIC_LENGTH = 255;
+/** Highest queue id (the consume-queue folder is the decimal id). */
+export const MAX_QUEUE_ID = 99_999_999;
+
+/**
+ * Why (topic, queueId) cannot name a consume queue, or undefined. Checked where a queue folder is
+ * made or removed, whatever the path: a record replicated from a rogue master carries any bytes.
+ */
+export function queueNameProblem(topic: string, queueId: number): string | undefined {
+  if (topic.length === 0 || topic.length > MAX_TOPIC_LENGTH || !TOPIC_NAME_PATTERN.test(topic)) {
+    return `topic ${JSON.stringify(topic.slice(0, 60))} is not 1 to ${MAX_TOPIC_LENGTH} characters of [%|a-zA-Z0-9_-]`;
+  }
+  if (!Number.isInteger(queueId) || queueId < 0 || queueId > MAX_QUEUE_ID) return `queue id ${queueId} is not an integer from 0 to ${MAX_QUEUE_ID}`;
+  return undefined;
+}
 
 /** One consume-queue unit. */
 export interface CqUnit {
@@ -361,6 +377,8 @@ export class ConsumeQueueStore implements CommitLogDispatcher {
   gapSeen = false;
   /** Units overwritten because they differed from the commit log (recovery reports the count). */
   repaired = 0;
+  /** Records whose topic or queue id no consume queue may have (see `queueNameProblem`), skipped by dispatch. */
+  undispatchable = 0;
   /**
    * Deleted topics and the commit-log end at their deletion: records of such a topic below that
    * offset are not dispatched (recovery re-reads recent segments and would rebuild the queues).
@@ -401,6 +419,8 @@ export class ConsumeQueueStore implements CommitLogDispatcher {
   }
 
   private create(topic: string, queueId: number): ConsumeQueue {
+    const problem = queueNameProblem(topic, queueId);
+    if (problem) throw new ProtocolError(`cannot make a consume queue: ${problem}`);
     let byId = this.queues.get(topic);
     if (!byId) {
       byId = new Map();
@@ -428,6 +448,7 @@ export class ConsumeQueueStore implements CommitLogDispatcher {
    * Returns the queues deleted.
    */
   deleteTopic(topic: string): ConsumeQueue[] {
+    if (queueNameProblem(topic, 0)) return [];
     const byId = this.queues.get(topic);
     if (!byId) return [];
     const gone = [...byId.values()];
@@ -446,7 +467,17 @@ export class ConsumeQueueStore implements CommitLogDispatcher {
       const deletedAt = this.tombstones.get(req.topic);
       if (deletedAt !== undefined && req.commitLogOffset < deletedAt) return;
     }
-    const cq = this.findOrCreate(req.topic, req.queueId);
+    let cq = this.find(req.topic, req.queueId);
+    if (!cq) {
+      const problem = queueNameProblem(req.topic, req.queueId);
+      if (problem) {
+        // Stored (replication keeps the bytes as the master sent them) but never routed to a folder.
+        this.undispatchable++;
+        this.log('warn', `record at commit-log offset ${req.commitLogOffset} not dispatched: ${problem}`);
+        return;
+      }
+      cq = this.create(req.topic, req.queueId);
+    }
     const outcome = cq.put(req.consumeQueueOffset, req.commitLogOffset, req.msgSize, req.tagsCode);
     if (outcome === 'gap') this.gapSeen = true;
     else if (outcome === 'repaired') {

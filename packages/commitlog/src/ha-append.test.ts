@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -96,6 +96,45 @@ describe('commit-log replication', () => {
     expect(second.buffers.length).toBe(10);
     expect(Buffer.concat(second.buffers).equals(Buffer.concat(fromMaster.buffers))).toBe(true);
     await slave.close();
+  });
+
+  it('never makes a folder from a replicated record\'s topic or queue id that no topic could have', async () => {
+    // A rogue master sends records whose topic is a path, or whose queue id is out of range: the
+    // record bytes are well formed (only the body is checksummed), so they are stored, but no
+    // consume queue is made for them, inside or outside the store.
+    const root = tempDir();
+    await using master = await open(join(root, 'master'));
+    await using slave = await open(join(root, 'slave'));
+    const logged: string[] = [];
+    const evil = await open(join(root, 'evil-slave'), { logger: (_level, message) => void logged.push(message) });
+    try {
+      await master.put({ topic: 'EvilAAAA', queueId: 0, body: Buffer.from('a path') });
+      await master.put({ topic: 'Fine', queueId: 3, body: Buffer.from('a queue id') });
+      await master.put({ topic: 'Fine', queueId: 0, body: Buffer.from('fine') });
+      const chunk = (await master.readReplicationChunk(0, 1 << 20))!;
+      const data = Buffer.from(chunk.data);
+      // Same lengths, so every size field still holds: the topic becomes "../../xx", queue 3 becomes 2^31 - 1.
+      const at = data.indexOf('EvilAAAA');
+      data.write('../../xx', at);
+      const second = data.readInt32BE(0);
+      data.writeInt32BE(0x7fffffff, second + 12);
+      expect(await evil.appendReplicated(chunk.offset, data)).toBe(chunk.end);
+      await ship(master, slave, 1 << 20);
+      await evil.flush();
+      expect(existsSync(join(root, 'evil-slave', 'consumequeue', '..', '..', 'xx'))).toBe(false);
+      expect(existsSync(join(root, 'xx'))).toBe(false);
+      expect(readdirSync(join(root, 'evil-slave', 'consumequeue')).sort()).toEqual(['Fine']);
+      expect(readdirSync(join(root, 'evil-slave', 'consumequeue', 'Fine'))).toEqual(['0']);
+      expect(logged.filter((m) => /not dispatched/.test(m))).toEqual([
+        expect.stringMatching(/topic "\.\.\/\.\.\/xx"/),
+        expect.stringMatching(/queue id 2147483647/),
+      ]);
+      // The honest record after them is served as usual.
+      const fine = await evil.getMessage({ topic: 'Fine', queueId: 0, offset: 0, maxCount: 1 });
+      expect(fine.status).toBe(GetMessageStatus.FOUND);
+    } finally {
+      await evil.close();
+    }
   });
 
   it('lets an empty slave start at the master\'s last segment, then reopen there', async () => {

@@ -31,7 +31,7 @@ import {
 import type { HostAddress, MessageRecord, PreparedRecord } from '@karman/protocol';
 import { writeCheckpointAsync } from './checkpoint.js';
 import { CommitLog } from './commit-log.js';
-import { CQ_STORE_UNIT_SIZE, ConsumeQueueStore, TOPIC_NAME_PATTERN } from './consume-queue.js';
+import { CQ_STORE_UNIT_SIZE, ConsumeQueueStore, MAX_QUEUE_ID, MAX_TOPIC_LENGTH, TOPIC_NAME_PATTERN } from './consume-queue.js';
 import type { CommitLogDispatcher, DispatchRequest, MessageArrivingListener } from './dispatcher.js';
 import { parseReplicationChunk, readReplicationChunk, type ReplicationChunk } from './ha-append.js';
 import { IndexService } from './index-service.js';
@@ -43,10 +43,7 @@ import { countExpired, decideRetention } from './retention.js';
 import { resolveStoreOptions, type ResolvedStoreOptions, type StoreOptions } from './store-config.js';
 import { StoreLock, createAbortFile, deleteAbortFile } from './store-lock.js';
 
-/** Longest topic the store accepts: a consume-queue folder name must fit in 255 bytes. */
-export const MAX_TOPIC_LENGTH = 255;
-/** Highest queue id (the consume-queue folder is the decimal id). */
-export const MAX_QUEUE_ID = 99_999_999;
+export { MAX_QUEUE_ID, MAX_TOPIC_LENGTH } from './consume-queue.js';
 /** Units scanned per read when filtering by tag (RocketMQ's `maxFilterMessageSize` 16000 bytes / 20). */
 const MIN_SCAN_UNITS = 800;
 /** Largest gap between two wanted records that one read still spans. */
