@@ -68,7 +68,7 @@ export function registerConsumerManageProcessor(context: BrokerContext): void {
     return createResponse(request, ResponseCode.QUERY_NOT_FOUND.code, NOT_FOUND_REMARK);
   });
 
-  server.registerHandler(RequestCode.UPDATE_CONSUMER_OFFSET.code, (request, { header }) => {
+  server.registerHandler(RequestCode.UPDATE_CONSUMER_OFFSET.code, async (request, { header }) => {
     const h = header as UpdateConsumerOffsetRequestHeader;
     if (h.queueId < 0) return queueIdProblem(request, h.queueId);
     if (h.commitOffset < 0) {
@@ -78,6 +78,15 @@ export function registerConsumerManageProcessor(context: BrokerContext): void {
     // listed in /metrics, and `topic@group` keys stay unambiguous with names that cannot hold '@'.
     const problem = commitTargetProblem(context, h.consumerGroup, h.topic, h.queueId);
     if (problem) return createResponse(request, ResponseCode.SYSTEM_ERROR.code, `cannot commit the offset: ${problem}`);
+    // The group must exist (or be auto-created within maxSubscriptionGroups), as RocketMQ 5's
+    // ConsumerManageProcessor asks: random group names would otherwise each add a row.
+    if (!(await context.groups.findOrCreate(h.consumerGroup))) {
+      return createResponse(
+        request,
+        ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST.code,
+        `subscription group "${h.consumerGroup}" does not exist on ${context.config.brokerName}; create it with updateSubGroup or enable autoCreateSubscriptionGroup`,
+      );
+    }
     offsets.commit(h.consumerGroup, h.topic, h.queueId, h.commitOffset);
     return ok(request);
   });

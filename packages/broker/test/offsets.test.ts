@@ -58,6 +58,18 @@ describe('consumer offsets', () => {
     expect((await b.request(UPDATE, { consumerGroup: group, topic, queueId: 1, commitOffset: 1 })).code).toBe(ResponseCode.SUCCESS.code);
   });
 
+  it('keeps a commit only for a group that exists or may be created, so random group names add no rows', async () => {
+    await using b = await startTestBroker({ autoCreateSubscriptionGroup: false });
+    const topic = uniqueName('off_known');
+    await createTopic(b, topic, 1);
+    const unknown = await b.request(UPDATE, { consumerGroup: uniqueName('random'), topic, queueId: 0, commitOffset: 1 });
+    expect([unknown.code, unknown.remark]).toEqual([ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST.code, expect.stringMatching(/does not exist .*create it with updateSubGroup/)]);
+    expect([...b.broker.context.offsets.entries()]).toEqual([]);
+    const group = uniqueName('known');
+    await b.broker.context.groups.upsert({ groupName: group });
+    expect((await b.request(UPDATE, { consumerGroup: group, topic, queueId: 0, commitOffset: 1 })).code).toBe(ResponseCode.SUCCESS.code);
+  });
+
   it('answers 0 for a new group on a queue that still starts at 0, QUERY_NOT_FOUND once it does not (§4.5)', async () => {
     await using b = await startTestBroker({ mappedFileSizeCommitLog: 4096, fileReservedTime: 0 });
     const young = uniqueName('off_young');
