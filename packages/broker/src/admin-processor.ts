@@ -233,7 +233,12 @@ function topicConfig(context: BrokerContext, request: RemotingCommand, topic: st
 
 // ---- subscription groups -------------------------------------------------------------------
 
+/** A SubscriptionGroupConfig is a few hundred bytes; a larger body is refused before parsing. */
+const MAX_GROUP_CONFIG_BODY_BYTES = 64 * 1024;
+
 async function updateGroup(context: BrokerContext, request: RemotingCommand): Promise<RemotingCommand> {
+  const size = request.body?.length ?? 0;
+  if (size > MAX_GROUP_CONFIG_BODY_BYTES) return fail(request, ResponseCode.SYSTEM_ERROR.code, `the body is ${size} bytes, over the ${MAX_GROUP_CONFIG_BODY_BYTES}-byte limit of a SubscriptionGroupConfig`);
   let input: unknown;
   try {
     input = JSON.parse(Buffer.from(request.body ?? []).toString('utf8'));

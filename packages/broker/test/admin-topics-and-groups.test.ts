@@ -137,6 +137,8 @@ describe('subscription group administration', () => {
     const badField = await b.request(RequestCode.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP.code, {}, Buffer.from(JSON.stringify({ groupName: 'G', retryMaxTimes: -1 })));
     expect(badField.code).toBe(ResponseCode.SYSTEM_ERROR.code);
     expect(badField.remark).toMatch(/retryMaxTimes/);
+    const huge = await b.request(RequestCode.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP.code, {}, Buffer.from(JSON.stringify({ groupName: 'G', pad: 'x'.repeat(70_000) })));
+    expect([huge.code, huge.remark]).toEqual([ResponseCode.SYSTEM_ERROR.code, expect.stringMatching(/over the 65536-byte limit of a SubscriptionGroupConfig/)]);
     const badName = await b.request(RequestCode.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP.code, {}, Buffer.from(JSON.stringify({ groupName: 'a b' })));
     expect(badName.remark).toMatch(/group name "a b" has characters outside/);
     const noBody = await b.request(RequestCode.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP.code);
