@@ -12,7 +12,7 @@ import { readInt64BE } from './int64.js';
 
 /** What sits at a position of the commit log. */
 export type ScanResult =
-  | { kind: 'record'; size: number; dispatch: () => DispatchRequest }
+  | { kind: 'record'; size: number; dispatch: () => DispatchRequest; layout: RecordLayout }
   | { kind: 'blank'; size: number }
   /** Zeros: the end of written data. */
   | { kind: 'end' }
@@ -21,6 +21,22 @@ export type ScanResult =
   | { kind: 'invalid'; reason: string };
 
 const TX_TYPE_MASK = 0xc;
+/** The i64 fields: position in the record, or -1 (STORETIMESTAMP) and -2 (PREPAREDTRANSACTIONOFFSET), which move with the host widths. */
+const INT64_FIELDS: ReadonlyArray<readonly [string, number]> = [
+  ['QUEUEOFFSET', 20],
+  ['PHYSICALOFFSET', 28],
+  ['BORNTIMESTAMP', 40],
+  ['STORETIMESTAMP', -1],
+  ['PREPAREDTRANSACTIONOFFSET', -2],
+];
+
+/** Where the variable-length parts of a checked record sit in its buffer. */
+export interface RecordLayout {
+  bodyAt: number;
+  bodyLen: number;
+  topicAt: number;
+  topicLen: number;
+}
 
 /**
  * Check the record starting at `buf[at]`, which sits at commit-log offset `physicalOffset` with
@@ -68,6 +84,12 @@ export function scanRecord(buf: Buffer, at: number, physicalOffset: number, rema
   if (propLenAt + 2 + propLen !== end) {
     return { kind: 'invalid', reason: `record size ${totalSize} does not match its parts (${propLenAt + 2 + propLen - at})` };
   }
+  if (topicLen > 0x7fff || propLen > 0x7fff) return { kind: 'invalid', reason: `topic or properties length above 32767 (${topicLen}, ${propLen})` };
+  // The 64-bit fields must be safe integers, as every decoder (and the protocol package's) reads them.
+  for (const [field, pos] of INT64_FIELDS) {
+    const high = buf.readInt32BE(pos === -1 ? storeTsAt : pos === -2 ? preparedAt : at + pos);
+    if (high >= 0x200000 || high < -0x200000) return { kind: 'invalid', reason: `${field} is beyond 2^53` };
+  }
   const storedPhysical = readInt64BE(buf, at + 28);
   if (storedPhysical !== physicalOffset) {
     return { kind: 'invalid', reason: `record says it sits at ${storedPhysical}, found at ${physicalOffset}` };
@@ -80,6 +102,7 @@ export function scanRecord(buf: Buffer, at: number, physicalOffset: number, rema
   return {
     kind: 'record',
     size: totalSize,
+    layout: { bodyAt, bodyLen, topicAt, topicLen },
     dispatch: () => {
       const props = propLen > 0 ? decodeProperties(buf.subarray(propLenAt + 2, end)) : {};
       const req: DispatchRequest = {
@@ -107,3 +130,75 @@ export function isConsumable(sysFlag: number): boolean {
   const tx = sysFlag & TX_TYPE_MASK;
   return tx !== MessageSysFlag.TRANSACTION_PREPARED && tx !== MessageSysFlag.TRANSACTION_ROLLBACK;
 }
+
+/** The queue a read expects a record to belong to, at which queue offset. */
+export interface ExpectedSlot {
+  /** The topic's UTF-8 bytes. */
+  topic: Buffer;
+  queueId: number;
+  queueOffset: number;
+}
+
+/**
+ * What a read found where a consume-queue unit points: `ok`; `corrupt` (a record of that queue
+ * offset whose body CRC fails: the record is damaged); or `misplaced` (no valid record of that queue
+ * offset there: the unit is damaged, or the record's header is).
+ */
+export type ServedCheck = { kind: 'ok' } | { kind: 'corrupt' | 'misplaced'; reason: string };
+
+/**
+ * Check the `size` bytes at `buf[at]`, read from commit-log offset `physicalOffset` for the unit of
+ * `expect`, before they are handed out: a whole valid record (`scanRecord`'s checks) of exactly that
+ * size, of that topic, queue and queue offset, and (with `checkCrc`) a body matching its CRC.
+ */
+export function checkServedRecord(buf: Buffer, at: number, size: number, physicalOffset: number, remainingInSegment: number, expect: ExpectedSlot, checkCrc: boolean): ServedCheck {
+  const view = buf.length - at === size ? buf : buf.subarray(0, at + size);
+  const r = scanRecord(view, at, physicalOffset, remainingInSegment, false);
+  if (r.kind !== 'record') {
+    const why = r.kind === 'invalid' ? r.reason : r.kind === 'short' ? `the unit's size ${size} is shorter than the record` : r.kind === 'end' ? 'zeros' : 'a blank filler';
+    return { kind: 'misplaced', reason: why };
+  }
+  if (r.size !== size) return { kind: 'misplaced', reason: `the unit says ${size} bytes, the record ${r.size}` };
+  const { topicAt, topicLen, bodyAt, bodyLen } = r.layout;
+  const queueId = buf.readInt32BE(at + 12);
+  const queueOffset = readInt64BE(buf, at + 20);
+  if (topicLen !== expect.topic.length || buf.compare(expect.topic, 0, topicLen, topicAt, topicAt + topicLen) !== 0 || queueId !== expect.queueId || queueOffset !== expect.queueOffset) {
+    return { kind: 'misplaced', reason: `the record there is ${buf.toString('utf8', topicAt, topicAt + topicLen)}/${queueId} offset ${queueOffset}` };
+  }
+  if (checkCrc) {
+    const crc = crc32(buf.subarray(bodyAt, bodyAt + bodyLen)) & 0x7fffffff;
+    const stored = buf.readInt32BE(at + 8);
+    if (crc !== stored) return { kind: 'corrupt', reason: `body CRC 0x${crc.toString(16)} differs from the stored 0x${(stored >>> 0).toString(16)}` };
+  }
+  return { kind: 'ok' };
+}
+
+/**
+ * Where the next valid record after a damaged stretch starts in `buf` (searched from `from`), whose
+ * first byte sits at commit-log offset `bufOffset` and whose segment ends at `segmentEnd`: a position
+ * whose magic, sizes, PHYSICALOFFSET (its own position, which no other bytes carry by chance) and
+ * body CRC all check, or a blank filler that ends the segment exactly. Candidates are found by
+ * searching for the magic bytes, so zeros are skipped at memory speed. `short` means the buffer ends
+ * inside the candidate: read from `at` again with more bytes. Undefined when none is in `buf`.
+ */
+export function findNextRecord(buf: Buffer, from: number, bufOffset: number, segmentEnd: number): { at: number; short: boolean } | undefined {
+  let best: { at: number; short: boolean } | undefined;
+  for (const magic of MAGIC_PATTERNS) {
+    for (let m = buf.indexOf(magic, from + 4); m >= 0; m = buf.indexOf(magic, m + 1)) {
+      const at = m - 4;
+      if (best && at >= best.at) break;
+      const r = scanRecord(buf, at, bufOffset + at, segmentEnd - (bufOffset + at), true);
+      if (r.kind === 'record' || r.kind === 'blank' || r.kind === 'short') {
+        best = { at, short: r.kind === 'short' };
+        break;
+      }
+    }
+  }
+  return best;
+}
+
+const MAGIC_PATTERNS = [MessageMagic.V1, MessageMagic.V2, MessageMagic.BLANK].map((m) => {
+  const b = Buffer.alloc(4);
+  b.writeInt32BE(m);
+  return b;
+});
