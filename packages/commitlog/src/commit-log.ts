@@ -19,7 +19,7 @@
  */
 import { BLANK_RECORD_SIZE, KarmanError, encodeBlankRecord } from '@karman/protocol';
 import type { DispatchRequest } from './dispatcher.js';
-import { findNextRecord, scanRecord, type ScanResult } from './record-scan.js';
+import { findNextRecord, scanRecord, type RecordSlot, type ScanResult } from './record-scan.js';
 import { SegmentQueue } from './segment-queue.js';
 import type { StoreLogger } from './store-config.js';
 
@@ -61,6 +61,8 @@ export interface ScannedRecord {
   offset: number;
   size: number;
   dispatch: () => DispatchRequest;
+  /** Its slot alone, cheaper than `dispatch` (no properties decoded but TAGS). */
+  slot: () => RecordSlot;
 }
 
 /**
@@ -187,7 +189,7 @@ export class CommitLog {
           if (r.kind === 'short') r = { kind: 'invalid', reason: `file ${seg.path} ends inside a record` };
         }
         if (r.kind === 'record') {
-          if (visit({ offset: off, size: r.size, dispatch: r.dispatch }) === 'stop') return { end: off + r.size };
+          if (visit({ offset: off, size: r.size, dispatch: r.dispatch, slot: r.slot }) === 'stop') return { end: off + r.size };
           off += r.size;
         } else if (r.kind === 'blank') {
           off = seg.endOffset;
@@ -208,14 +210,24 @@ export class CommitLog {
   /**
    * The start of the first valid record (or blank filler) after the damaged bytes at `off`: searched
    * byte by byte for a magic whose record checks in full, PHYSICALOFFSET and body CRC included, in
-   * the rest of that segment, then from the start of each later one (a record never spans two
-   * segments, so a segment's first byte always starts one). Undefined when nothing valid follows
-   * before `limit`: the damage is a torn tail.
+   * the rest of that segment; then the first byte of the next one (a record never spans two
+   * segments, so it always starts one; past it only when it is damaged too). Undefined when nothing
+   * valid follows before `limit`, or the next segment starts with zeros: the damage is a torn tail.
    */
   private resync(off: number, limit: number): number | undefined {
     let pos = off + 1;
     for (let seg = this.files.find(off); seg; seg = this.files.find(seg.endOffset)) {
-      pos = Math.max(pos, seg.baseOffset);
+      if (pos <= seg.baseOffset) {
+        // A later segment: its first byte starts a record, or zeros say nothing was written after
+        // the damage (a torn tail: no need to read the zeros of a preallocated file).
+        pos = seg.baseOffset;
+        if (pos >= limit) return undefined;
+        const head = seg.readSync(0, Math.min(seg.fileSize, SCAN_CHUNK));
+        const first = scanRecord(head, 0, pos, seg.fileSize, true);
+        if (first.kind === 'end') return undefined;
+        if (first.kind === 'record' || first.kind === 'blank') return pos;
+        if (first.kind === 'short' && scanRecord(seg.readSync(0, Math.min(seg.fileSize, first.size)), 0, pos, seg.fileSize, true).kind === 'record') return pos;
+      }
       while (pos < Math.min(seg.endOffset, limit)) {
         const rel = pos - seg.baseOffset;
         const chunk = seg.readSync(rel, Math.min(seg.fileSize - rel, SCAN_CHUNK));

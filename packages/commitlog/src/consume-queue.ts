@@ -151,13 +151,14 @@ export class ConsumeQueue {
         }
         const u = readUnit(data, at);
         if (u.size <= 0 || u.commitLogOffset < 0 || u.commitLogOffset < prevEnd) {
-          const dropFrom = lastValidAt >= 0 && zeroRun === 0 ? lastValidAt : pos;
+          // After zeros, the queue ends where they start; else the unit ahead of this one may be the bad one.
+          const dropFrom = zeroRun > 0 ? endByte : lastValidAt >= 0 ? lastValidAt : pos;
           log(
             'warn',
             `consume queue ${this.topic}/${this.queueId}: invalid unit at offset ${pos / CQ_STORE_UNIT_SIZE} ` +
               `(commitLogOffset ${u.commitLogOffset}, size ${u.size}); dropping units from offset ${dropFrom / CQ_STORE_UNIT_SIZE}, they are rebuilt from the commit log`,
           );
-          const from = dropFrom === pos ? prevEnd : beforePrevEnd;
+          const from = dropFrom === lastValidAt ? beforePrevEnd : prevEnd;
           repairFrom = from < 0 ? 0 : from;
           endByte = dropFrom;
           break outer;
@@ -222,9 +223,11 @@ export class ConsumeQueue {
     // A record of this queue placed before records the queue already holds, or far past its end,
     // cannot be genuine: its QUEUEOFFSET (or QUEUEID) was damaged.
     if (phy < this.lastPhysicalEnd || (queueOffset > this.max + MAX_HOLE_UNITS && this.files.segments.length > 0)) return 'conflict';
+
     const outcome: PutOutcome = queueOffset > this.max ? 'gap' : 'written';
     if (outcome === 'gap') {
       this.commit();
+      if (this.max > 0 && this.gapPuts.length < MAX_HOLE_UNITS) this.gapPuts.push({ queueOffset, before: this.max });
       if (this.max === 0 && this.files.segments.length === 0) {
         // A new queue whose first record has a nonzero offset (its earlier records were deleted by
         // retention before the queue folder was lost): start the queue there.
@@ -243,6 +246,47 @@ export class ConsumeQueue {
     this.max++;
     this.lastPhysicalEnd = phy + size;
     return outcome;
+  }
+
+  /** Units written past a gap since the last sweep: their queue offset, and the max offset before. */
+  private gapPuts: Array<{ queueOffset: number; before: number }> = [];
+
+  /** See `ConsumeQueueStore.sweepOutOfOrder`; returns the zeroed units by queue offset. */
+  sweepOutOfOrder(): Array<[number, CqUnit]> {
+    const puts = this.gapPuts;
+    this.gapPuts = [];
+    if (puts.length === 0) return [];
+    this.commit();
+    const zeroed: Array<[number, CqUnit]> = [];
+    for (const { queueOffset, before } of puts) {
+      const u = this.readUnitSync(queueOffset);
+      if (!u || (u.size === 0 && u.commitLogOffset === 0)) continue;
+      // The slots the gap skipped, filled later by records of lower offsets: if one of them lies
+      // after this unit's record, this record's queue offset is the wrong one.
+      let outOfOrder = false;
+      for (let k = Math.max(before, this.minOffsetByFiles()); k < queueOffset && !outOfOrder; k++) {
+        const w = this.readUnitSync(k);
+        if (w && w.size > 0 && w.commitLogOffset > u.commitLogOffset) outOfOrder = true;
+      }
+      if (!outOfOrder) continue;
+      zeroed.push([queueOffset, u]);
+      this.writeAt(queueOffset * CQ_STORE_UNIT_SIZE, Buffer.alloc(CQ_STORE_UNIT_SIZE));
+    }
+    if (zeroed.length > 0) {
+      // Trim holes left at the end.
+      let end = this.max;
+      while (end > this.minOffsetByFiles()) {
+        const w = this.readUnitSync(end - 1);
+        if (w && !(w.size === 0 && w.commitLogOffset === 0)) break;
+        end--;
+      }
+      if (end < this.max) {
+        this.files.truncateFrom(end * CQ_STORE_UNIT_SIZE);
+        this.setEnd(end * CQ_STORE_UNIT_SIZE);
+        if (this.minOffset > this.max) this.minOffset = this.max;
+      }
+    }
+    return zeroed;
   }
 
   /** Overwrite the unit at `queueOffset` (a read found it pointing at the wrong bytes). */
@@ -426,6 +470,16 @@ export class ConsumeQueueStore implements CommitLogDispatcher {
   /** Checks an existing unit before a dispatched record may overwrite it (set by the store). */
   unitCheck: UnitCheck | undefined;
   /**
+   * After recovery's scans: in every queue dispatched to, units whose record lies before the record
+   * of a lower queue offset are zeroed (a record whose QUEUEOFFSET was damaged upwards claimed a
+   * slot ahead: the queue's order shows it), and holes left at the end are trimmed. Returns them.
+   */
+  sweepOutOfOrder(): Array<{ queue: ConsumeQueue; queueOffset: number; unit: CqUnit }> {
+    const swept: Array<{ queue: ConsumeQueue; queueOffset: number; unit: CqUnit }> = [];
+    for (const cq of this.all()) for (const [queueOffset, unit] of cq.sweepOutOfOrder()) swept.push({ queue: cq, queueOffset, unit });
+    return swept;
+  }
+  /**
    * Told of a dispatched record whose header cannot be right (set by the store): a slot a valid
    * record already holds, a position out of the queue's order, a topic or queue id no queue can have.
    */
@@ -516,7 +570,7 @@ export class ConsumeQueueStore implements CommitLogDispatcher {
       if (deletedAt !== undefined && req.commitLogOffset < deletedAt) return;
     }
     if (!TOPIC_NAME_PATTERN.test(req.topic) || !(req.queueId >= 0 && req.queueId <= 99_999_999) || !(req.consumeQueueOffset >= 0)) {
-      this.onConflict?.(req, 'its topic, queue id or queue offset is not one a queue can have');
+      this.refuse(req, 'its topic, queue id or queue offset is not one a queue can have');
       return;
     }
     const cq = this.findOrCreate(req.topic, req.queueId);
@@ -524,7 +578,7 @@ export class ConsumeQueueStore implements CommitLogDispatcher {
     if (outcome === 'gap') this.gapSeen = true;
     else if (outcome === 'conflict') {
       const held = cq.readUnitSync(req.consumeQueueOffset);
-      this.onConflict?.(
+      this.refuse(
         req,
         held && req.consumeQueueOffset < cq.maxOffset
           ? `its header claims ${req.topic}/${req.queueId} offset ${req.consumeQueueOffset}, which the record at ${held.commitLogOffset} holds`
@@ -537,6 +591,11 @@ export class ConsumeQueueStore implements CommitLogDispatcher {
       this.log('warn', `consume queue ${req.topic}/${req.queueId}: unit ${req.consumeQueueOffset} differed from the commit log; rewritten`);
     }
     this.touched.add(cq);
+  }
+
+  /** A dispatched record whose header cannot be right: reported, and counted as damage that may hide a record of any queue. */
+  private refuse(req: DispatchRequest, reason: string): void {
+    this.onConflict?.(req, reason);
   }
 
   /** Write the units of every queue dispatched to since the last commit. */

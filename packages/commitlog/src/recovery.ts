@@ -149,7 +149,7 @@ export async function recoverStore(ctx: RecoveryContext): Promise<RecoveryReport
     // A queue met a record whose earlier units it lacks (its files were lost): rebuild from the start.
     log('warn', `recovery: a consume queue is missing units before offset ${scanFrom}; re-dispatching the whole commit log from ${min}`);
     consumeQueues.gapSeen = false;
-    commitLog.scan(min, false, visit, { onDamaged: () => undefined, limit: end });
+    commitLog.scan(min, o.checkCRCOnRecover, visit, { onDamaged: () => undefined, limit: end });
     consumeQueues.commit();
   }
 
@@ -170,6 +170,11 @@ export async function recoverStore(ctx: RecoveryContext): Promise<RecoveryReport
     log('warn', `recovery: a consume-queue unit inside the log had a damaged size; re-dispatching the commit log from ${from}`);
     commitLog.scan(from, o.checkCRCOnRecover, visit, { onDamaged: () => undefined, limit: end });
     consumeQueues.commit();
+  }
+  for (const { queue, queueOffset, unit } of consumeQueues.sweepOutOfOrder()) {
+    // A record whose QUEUEOFFSET was damaged upwards took a slot ahead of its queue's order.
+    ctx.quarantine.add({ offset: unit.commitLogOffset, size: unit.size, reason: `its header claims ${queue.topic}/${queue.queueId} offset ${queueOffset}, ahead of that queue's order`, detectedBy: 'recovery' });
+    log('warn', `recovery: consume queue ${queue.topic}/${queue.queueId}: unit ${queueOffset} pointed at a record out of the queue's order; removed`);
   }
   if (index && index.lastIndexedPhyOffset >= end) await index.truncateAbove(end);
 

@@ -71,10 +71,11 @@ export async function scrubStore(ctx: ScrubContext, signal?: AbortSignal): Promi
   };
   const visit = (rec: ScannedRecord): void => {
     report.recordsChecked++;
-    const d = rec.dispatch();
-    if (!isConsumable(d.sysFlag)) return;
+    const slot = rec.slot();
+    if (!isConsumable(slot.sysFlag)) return;
+    const d = { topic: slot.topic, queueId: slot.queueId, commitLogOffset: rec.offset, msgSize: rec.size, tagsCode: slot.tagsCode };
     const cq = consumeQueues.find(d.topic, d.queueId);
-    const k = d.consumeQueueOffset;
+    const k = slot.queueOffset;
     if (!cq || k < cq.minOffset || k >= cq.maxOffset) return;
     report.unitsChecked++;
     const unit = cq.readUnitCached(k);

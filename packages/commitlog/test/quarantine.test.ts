@@ -37,7 +37,7 @@ async function filled(n: number, extra: Partial<StoreOptions> = {}): Promise<{ r
   const { store } = await open(root, extra);
   const puts: PutMessageResult[] = [];
   for (let i = 0; i < n; i++) {
-    const put = await store.put({ topic: 'T', queueId: 0, body: body(i), properties: { KEYS: `k${i}` } });
+    const put = await store.put({ topic: 'T', queueId: 0, body: body(i), properties: i % 2 ? { KEYS: `k${i}`, TAGS: 'odd' } : { TAGS: 'even', KEYS: `k${i}` } });
     expect(put.status).toBe('PUT_OK');
     puts.push(put);
   }
