@@ -49,12 +49,15 @@ export class AdminClient implements AsyncDisposable {
     /** Nameserver addresses, `host:port`. */
     readonly nameservers: readonly string[],
     private readonly requestTimeoutMillis = 5_000,
-  ) {
-    if (nameservers.length === 0) throw new InvalidArgumentError('no nameserver given: pass -n HOST:PORT[;HOST:PORT] (for example -n 127.0.0.1:9876) or set NAMESRV_ADDR');
+  ) {}
+
+  private needNameservers(): void {
+    if (this.nameservers.length === 0) throw new InvalidArgumentError('no nameserver given: pass -n HOST:PORT[;HOST:PORT] (for example -n 127.0.0.1:9876) or set NAMESRV_ADDR');
   }
 
   /** Send to a nameserver, trying the next one when a nameserver cannot be reached. Answers are returned whatever their code. */
   async nameserver(code: number, fields: Fields = {}, body?: Uint8Array): Promise<RemotingCommand> {
+    this.needNameservers();
     let lastError: unknown;
     for (const address of this.nameservers) {
       try {
@@ -72,6 +75,7 @@ export class AdminClient implements AsyncDisposable {
 
   /** Send to every nameserver; each entry is the answer or the error of one of them. */
   async everyNameserver(code: number, fields: Fields = {}, body?: Uint8Array): Promise<Array<{ address: string; response?: RemotingCommand; error?: Error }>> {
+    this.needNameservers();
     return Promise.all(
       this.nameservers.map(async (address) => {
         try {
@@ -83,14 +87,14 @@ export class AdminClient implements AsyncDisposable {
     );
   }
 
-  /** Send one request to a broker or nameserver address. */
-  async request(address: string, code: number, fields: Fields = {}, body?: Uint8Array): Promise<RemotingCommand> {
-    return this.client(address).request(createRequest(code, fields, body), { timeoutMillis: this.requestTimeoutMillis });
+  /** Send one request to a broker or nameserver address; `timeoutMillis` overrides the client's for a long request. */
+  async request(address: string, code: number, fields: Fields = {}, body?: Uint8Array, timeoutMillis = this.requestTimeoutMillis): Promise<RemotingCommand> {
+    return this.client(address).request(createRequest(code, fields, body), { timeoutMillis });
   }
 
   /** Like `request`, but a non-success answer throws a RemoteError naming the address. */
-  async call(address: string, code: number, fields: Fields = {}, body?: Uint8Array): Promise<RemotingCommand> {
-    return expectSuccess(await this.request(address, code, fields, body), address);
+  async call(address: string, code: number, fields: Fields = {}, body?: Uint8Array, timeoutMillis?: number): Promise<RemotingCommand> {
+    return expectSuccess(await this.request(address, code, fields, body, timeoutMillis), address);
   }
 
   async clusterInfo(): Promise<ClusterInfo> {

@@ -14,6 +14,7 @@ import { clusterCommands } from './cluster-commands.js';
 import type { Command, CommandContext, FlagSpec } from './command.js';
 import { groupCommands } from './group-commands.js';
 import { messageCommands } from './message-commands.js';
+import { storeCommands } from './store-commands.js';
 import { topicCommands } from './topic-commands.js';
 
 /** Where the CLI writes, and what it reads from its environment. */
@@ -27,7 +28,7 @@ export interface CliIo {
 }
 
 /** Every command, in the order `karman-admin --help` lists them. */
-export const commands: readonly Command[] = [...topicCommands, ...clusterCommands, ...groupCommands, ...messageCommands];
+export const commands: readonly Command[] = [...topicCommands, ...clusterCommands, ...groupCommands, ...messageCommands, ...storeCommands];
 
 const COMMON_FLAGS: readonly FlagSpec[] = [
   { long: 'namesrvAddr', short: 'n', type: 'string', description: 'Nameserver addresses, host:port separated by ";" (default: $NAMESRV_ADDR).' },
@@ -104,7 +105,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   }
   const namesrv = typeof values.namesrvAddr === 'string' ? values.namesrvAddr : io.env?.NAMESRV_ADDR;
   const nameservers = (namesrv ?? '').split(';').map((a) => a.trim()).filter(Boolean);
-  if (nameservers.length === 0) {
+  if (nameservers.length === 0 && !command.offline?.(values)) {
     io.stderr.write(`karman-admin ${command.name}: no nameserver given; pass -n HOST:PORT (for example -n 127.0.0.1:9876) or set NAMESRV_ADDR\n`);
     return 2;
   }

@@ -45,6 +45,8 @@ export interface Command {
   flags: readonly FlagSpec[];
   /** An example command line, shown in help and the README. */
   example: string;
+  /** True when, with these flags, the command needs no nameserver (it works on local files). */
+  offline?(flags: Readonly<Record<string, string | boolean | undefined>>): boolean;
   run(context: CommandContext): Promise<CommandResult>;
 }
 

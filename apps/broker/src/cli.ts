@@ -47,6 +47,7 @@ const STORE_HELP: Record<string, string> = {
   deleteFileBatchMax: 'Most segments deleted in one retention round.',
   physicalMemoryBytes: 'Memory the in-memory window (accessMessageInMemoryMaxRatio) is a share of, bytes; 0 reads the RAM.',
   checkCRCOnRecover: 'Check body CRCs while recovering after a crash.',
+  checkCRCOnRead: 'Check the body CRC of every record before a pull or query hands it out (damaged ones are quarantined, not served).',
   messageIndexEnable: 'Build the key index used by QUERY_MESSAGE.',
   maxHashSlotNum: 'Hash slots per index file.',
   maxIndexNum: 'Entries per index file.',

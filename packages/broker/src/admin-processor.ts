@@ -16,6 +16,10 @@
  *   - fastjson writes bean fields in alphabetical order; `encodeObjectKeyMap` sorts key objects the
  *     same way so bodies compare byte for byte with a Java broker's.
  *
+ * Store integrity (Karman's own codes, no RocketMQ equivalent): GET_QUARANTINED_RECORDS (60001)
+ * answers the store's quarantine list as JSON, SCRUB_STORE (60002) checks the whole store and
+ * answers its report when done (karman-admin queryQuarantinedMsg and scrubStore).
+ *
  * A message by queue offset (mqadmin `queryMsgByOffset`): RocketMQ's tool runs a pull as the group
  * TOOLS_CONSUMER, which creates that group and its offsets as a side effect. Karman answers
  * QUERY_CONSUME_QUEUE (321) instead: topic, queueId, index (the queue offset) and count (1) give the
@@ -136,6 +140,14 @@ export function registerAdminProcessor(context: BrokerContext): void {
   handle(RequestCode.QUERY_TOPIC_CONSUME_BY_WHO.code, (request, { header }) => topicConsumers(context, request, (header as TopicRequestHeader).topic));
   handle(RequestCode.GET_CONSUMER_CONNECTION_LIST.code, (request, { header }) => consumerConnections(context, request, (header as GetConsumerConnectionListRequestHeader).consumerGroup));
   handle(RequestCode.GET_PRODUCER_CONNECTION_LIST.code, (request, { header }) => producerConnections(context, request, (header as GetProducerConnectionListRequestHeader).producerGroup));
+  // Karman's own: the store's quarantine list, and a scrub of the whole store (answered when done).
+  handle(RequestCode.GET_QUARANTINED_RECORDS.code, (request) =>
+    ok(request, jsonBody({ quarantinedTotal: context.store.integrity.quarantinedTotal, records: context.store.quarantined() })),
+  );
+  handle(RequestCode.SCRUB_STORE.code, async (request) => {
+    context.log('info', 'scrub of the store requested');
+    return ok(request, jsonBody(await context.store.scrub()));
+  });
   handle(RequestCode.GET_BROKER_CONFIG.code, (request) =>
     createResponse(request, ResponseCode.SUCCESS.code, undefined, { version: JSON.stringify(configVersion) }, Buffer.from(formatProperties(brokerConfigValues(context)), 'utf8')),
   );

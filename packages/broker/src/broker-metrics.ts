@@ -21,6 +21,8 @@
  *   store_expired_dropped_messages_total{group,topic}       (unconsumed, deleted as expired)
  *   store_retention_deleted_messages_total{topic,cause}     (all deleted, cause forced|expired)
  *   broker_config_write_failures_total{file}
+ *   store_quarantined_records_total, store_quarantined_records            (damaged records skipped, never served)
+ *   store_consume_queue_units_repaired_total                              (units rebuilt from the commit log)
  *   replication_slave_lag_bytes{slave,broker_id}, replication_slave_lag_seconds{slave,broker_id}  (master)
  *   replication_master_lag_bytes{master}, replication_connected{master}                        (slave)
  *   remoting_connections, remoting_incomplete_frame_bytes, remoting_incomplete_frame_bytes_peak
@@ -147,6 +149,14 @@ export function renderMetrics(context: BrokerContext): string {
     out.family('replication_master_lag_bytes', 'gauge', 'Slave: master commit-log end (as last seen) minus this store\'s end.', [[{ master: master.masterAddr ?? '' }, master.lagBytes]]);
     out.family('replication_connected', 'gauge', 'Slave: 1 while the last exchange with the master succeeded.', [[{ master: master.masterAddr ?? '' }, master.connected ? 1 : 0]]);
   }
+  const integrity = store.integrity;
+  out.family('store_quarantined_records_total', 'counter', 'Damaged commit-log records (or stretches) the store quarantined: skipped and never served, the records after them kept. Counts every one found since the store was created.', [
+    [{}, integrity.quarantinedTotal],
+  ]);
+  out.family('store_quarantined_records', 'gauge', 'Entries in the quarantine list (karman-admin queryQuarantinedMsg), less those retention has deleted.', [[{}, integrity.quarantined]]);
+  out.family('store_consume_queue_units_repaired_total', 'counter', 'Consume-queue units found pointing at the wrong bytes and rebuilt from the commit log (by recovery at this start, by reads and by scrubs).', [
+    [{}, integrity.unitsRepaired + integrity.unitsRepairedAtRecovery],
+  ]);
   out.family('store_disk_full', 'gauge', '1 when appends are refused because the disk is over diskSpaceWarningLevelRatio.', [[{}, store.isDiskFull ? 1 : 0]]);
   const dropped = (cause: string): Array<readonly [Labels, number]> =>
     [...stats.droppedUnconsumed]

@@ -7,7 +7,10 @@
  * appenders, sequential reads, and recovery of a 1 GiB store after SIGKILL (a child process writes
  * it and is killed; the parent times the open).
  *
- * Usage: node --import tsx bench/store.bench.ts [--child-writer <dir> <bytes>]
+ * `pnpm bench integrity` runs only bench/integrity.bench.ts (the read path's CRC check, scrub
+ * speed against dd), which a full run also ends with.
+ *
+ * Usage: node --import tsx bench/store.bench.ts [integrity | --child-writer <dir> <bytes>]
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MessageStore } from '../src/message-store.js';
+import { runIntegrityBench } from './integrity.bench.js';
 import type { StoreOptions } from '../src/store-config.js';
 
 const BODY = Buffer.alloc(1024, 0x42);
@@ -121,6 +125,7 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args[0] === '--child-writer') return childWriter(args[1]!, Number(args[2]));
   const base = process.env.KARMAN_BENCH_DIR ?? tmpdir();
+  if (args[0] === 'integrity') return runIntegrityBench(base);
   const rows: [string, string, string, string][] = [];
   const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
   const load = (): string => (execFileSync('cat', ['/proc/loadavg']).toString().split(' ')[0] ?? '?');
@@ -168,6 +173,8 @@ async function main(): Promise<void> {
   console.log(`\n${new Date().toISOString()}  node ${process.version}  load average ${load()}  dd: ${ddResult}\n`);
   console.log('| measurement | wall | per CPU-second | goal |\n|---|---|---|---|');
   for (const r of rows) console.log(`| ${r.join(' | ')} |`);
+  console.log('');
+  await runIntegrityBench(base);
 }
 
 await main();

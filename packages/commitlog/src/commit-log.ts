@@ -25,7 +25,7 @@
  */
 import { BLANK_RECORD_SIZE, KarmanError, encodeBlankRecord } from '@karman/protocol';
 import type { DispatchRequest } from './dispatcher.js';
-import { scanRecord, type ScanResult } from './record-scan.js';
+import { findNextRecord, scanRecord, type RecordSlot, type ScanResult } from './record-scan.js';
 import { SegmentQueue } from './segment-queue.js';
 import type { StoreLogger } from './store-config.js';
 
@@ -67,6 +67,31 @@ export interface ScannedRecord {
   offset: number;
   size: number;
   dispatch: () => DispatchRequest;
+  /** Its slot alone, cheaper than `dispatch` (no properties decoded but TAGS). */
+  slot: () => RecordSlot;
+}
+
+/**
+ * Bytes that failed a check with a valid record after them: `offset` up to `offset + size`, where
+ * the next valid record (or the next segment's first) starts.
+ */
+export interface DamagedStretch {
+  offset: number;
+  size: number;
+  reason: string;
+}
+
+/** How `scan` treats what it meets. */
+export interface ScanOptions {
+  /**
+   * Told of each damaged stretch that has a valid record after it; the scan goes on after it. Without
+   * it the scan stops at the first record that fails a check.
+   */
+  onDamaged?: (stretch: DamagedStretch) => void;
+  /** Stop before this commit-log offset (default: the end of the files). */
+  limit?: number;
+  /** Return at the first record boundary at or after this offset (a scan done in slices). */
+  pauseAt?: number;
 }
 
 /** Where a recovery scan stopped and why. */
@@ -144,17 +169,24 @@ export class CommitLog {
 
   /**
    * Check records from `from` forwards until zeros, the end of the last file, or a record that
-   * fails a check. `visit` sees each valid record in order. Reads synchronously: this runs before
-   * the store serves anything.
+   * fails a check. `visit` sees each valid record in order and may answer `'stop'`. With
+   * `onDamaged`, a record that fails a check is skipped when a valid record follows it somewhere
+   * after (found by `resync`): only damage with nothing valid after it (a torn tail) ends the scan.
+   * Reads synchronously: recovery runs before the store serves anything, and the other callers
+   * (repairs, scrubs) read bounded stretches.
    */
-  scan(from: number, checkCrc: boolean, visit: (rec: ScannedRecord) => void): ScanEnd {
+  scan(from: number, checkCrc: boolean, visit: (rec: ScannedRecord) => void | 'stop', options: ScanOptions = {}): ScanEnd {
+    const limit = options.limit ?? Number.POSITIVE_INFINITY;
+    const stop = Math.min(limit, options.pauseAt ?? Number.POSITIVE_INFINITY);
     let off = from;
     for (;;) {
+      if (off >= stop) return { end: off };
       const seg = this.files.find(off);
       if (!seg) return { end: off };
       let chunk: Buffer = Buffer.alloc(0);
       let chunkStart = off;
       for (;;) {
+        if (off >= stop) return { end: off };
         const rel = off - seg.baseOffset;
         const remaining = seg.fileSize - rel;
         let r: ScanResult = scanRecord(chunk, off - chunkStart, off, remaining, checkCrc);
@@ -162,10 +194,10 @@ export class CommitLog {
           chunkStart = off;
           chunk = seg.readSync(rel, Math.min(remaining, Math.max(SCAN_CHUNK, r.size)));
           r = scanRecord(chunk, 0, off, remaining, checkCrc);
-          if (r.kind === 'short') return { end: off, invalid: `file ${seg.path} ends inside a record` };
+          if (r.kind === 'short') r = { kind: 'invalid', reason: `file ${seg.path} ends inside a record` };
         }
         if (r.kind === 'record') {
-          visit({ offset: off, size: r.size, dispatch: r.dispatch });
+          if (visit({ offset: off, size: r.size, dispatch: r.dispatch, slot: r.slot }) === 'stop') return { end: off + r.size };
           off += r.size;
         } else if (r.kind === 'blank') {
           off = seg.endOffset;
@@ -173,10 +205,57 @@ export class CommitLog {
         } else if (r.kind === 'end') {
           return { end: off };
         } else {
-          return { end: off, invalid: r.reason };
+          const next = options.onDamaged ? this.resync(off, limit) : undefined;
+          if (next === undefined) return { end: off, invalid: r.reason };
+          options.onDamaged!({ offset: off, size: next - off, reason: r.reason });
+          off = next;
+          break;
         }
       }
     }
+  }
+
+  /**
+   * The start of the first valid record (or blank filler) after the damaged bytes at `off`: searched
+   * byte by byte for a magic whose record checks in full, PHYSICALOFFSET and body CRC included, in
+   * the rest of that segment; then the first byte of the next one (a record never spans two
+   * segments, so it always starts one; past it only when it is damaged too). Undefined when nothing
+   * valid follows before `limit`, or the next segment starts with zeros: the damage is a torn tail.
+   */
+  private resync(off: number, limit: number): number | undefined {
+    let pos = off + 1;
+    for (let seg = this.files.find(off); seg; seg = this.files.find(seg.endOffset)) {
+      if (pos <= seg.baseOffset) {
+        // A later segment: its first byte starts a record, or zeros say nothing was written after
+        // the damage (a torn tail: no need to read the zeros of a preallocated file).
+        pos = seg.baseOffset;
+        if (pos >= limit) return undefined;
+        const head = seg.readSync(0, Math.min(seg.fileSize, SCAN_CHUNK));
+        const first = scanRecord(head, 0, pos, seg.fileSize, true);
+        if (first.kind === 'end') return undefined;
+        if (first.kind === 'record' || first.kind === 'blank') return pos;
+        if (first.kind === 'short' && scanRecord(seg.readSync(0, Math.min(seg.fileSize, first.size)), 0, pos, seg.fileSize, true).kind === 'record') return pos;
+      }
+      while (pos < Math.min(seg.endOffset, limit)) {
+        const rel = pos - seg.baseOffset;
+        const chunk = seg.readSync(rel, Math.min(seg.fileSize - rel, SCAN_CHUNK));
+        if (chunk.length < 8) break;
+        const hit = findNextRecord(chunk, 0, pos, seg.endOffset);
+        if (!hit) {
+          // A magic cut by the end of the chunk is searched again in the next one.
+          pos += chunk.length === seg.fileSize - rel ? chunk.length : chunk.length - 7;
+          continue;
+        }
+        const at = pos + hit.at;
+        if (!hit.short) return at < limit ? at : undefined;
+        const big = seg.readSync(at - seg.baseOffset, Math.min(seg.endOffset - at, Math.max(8, chunk.readInt32BE(hit.at))));
+        const r = scanRecord(big, 0, at, seg.endOffset - at, true);
+        if (r.kind === 'record' || r.kind === 'blank') return at < limit ? at : undefined;
+        pos = at + 1;
+      }
+      if (seg.endOffset >= limit) return undefined;
+    }
+    return undefined;
   }
 
   /**
@@ -458,6 +537,18 @@ export class CommitLog {
       if (block.filled < need) return undefined;
     }
     return block.buf.subarray(offset - blockStart, offset - blockStart + length);
+  }
+
+  /**
+   * Bytes as the files hold them, whether or not recovery has placed the end yet (for checks of
+   * what a consume-queue unit points at); undefined outside the files or across a segment end.
+   */
+  readRawSync(offset: number, length: number): Buffer | undefined {
+    if (!Number.isSafeInteger(offset) || offset < this.minOffset || length <= 0) return undefined;
+    const seg = this.files.find(offset);
+    if (!seg || offset + length > seg.endOffset) return undefined;
+    const buf = seg.readSync(offset - seg.baseOffset, length);
+    return buf.length === length ? buf : undefined;
   }
 
   /** `read` without the thread pool, for data the page cache is expected to hold. */

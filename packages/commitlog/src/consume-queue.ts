@@ -65,8 +65,26 @@ export function readUnit(buf: Buffer, at: number): CqUnit {
   return { commitLogOffset: readInt64BE(buf, at), size: buf.readInt32BE(at + 8), tagsCode: readInt64BE(buf, at + 12) };
 }
 
-/** What a dispatch did to a queue. */
-type PutOutcome = 'written' | 'same' | 'repaired' | 'gap';
+/** All 20 bytes zero: a slot never written. */
+function isZeroUnit(buf: Buffer, at: number): boolean {
+  for (let i = at; i < at + CQ_STORE_UNIT_SIZE; i++) if (buf[i] !== 0) return false;
+  return true;
+}
+
+/**
+ * Longest run of zero units `load` takes for holes (slots of quarantined records) rather than the
+ * end of the queue: damage hides a few records of a queue, not thousands.
+ */
+export const MAX_HOLE_UNITS = 1024;
+
+/**
+ * What a dispatch did to a queue. `conflict`: the queue already holds a different unit for that
+ * offset that points at a valid record of that offset, so the dispatched record's header is wrong.
+ */
+type PutOutcome = 'written' | 'same' | 'repaired' | 'gap' | 'conflict';
+
+/** Whether `unit` points at a valid record of (topic, queueId, queueOffset); see `ConsumeQueueStore.unitCheck`. */
+export type UnitCheck = (topic: string, queueId: number, queueOffset: number, unit: CqUnit) => boolean;
 
 export class ConsumeQueue {
   readonly files: SegmentQueue;
@@ -76,6 +94,11 @@ export class ConsumeQueue {
   private max = 0;
   /** Commit-log end of the last unit (its offset + size). */
   lastPhysicalEnd = 0;
+  /**
+   * Set by `truncatePhysicalAfter` when it dropped a unit that started inside the log: the
+   * commit-log offset to re-dispatch from (the end of the unit kept before it).
+   */
+  droppedInsideLog: number | true | undefined;
   /** Units dispatched but not yet written, `pendingLen` bytes of `pending`, for the file position `pendingStart`. */
   private pending: Buffer = Buffer.allocUnsafe(16 * CQ_STORE_UNIT_SIZE);
   private pendingLen = 0;
@@ -99,39 +122,71 @@ export class ConsumeQueue {
   /**
    * Open the files and find where valid units end, checking the last three files like RocketMQ:
    * a unit is valid when its size is positive and its record starts at or after the previous
-   * unit's record end. The first invalid unit ends the queue; units after it are zeroed. Returns
-   * the commit-log offset from which this queue must be rebuilt by dispatch, or undefined when the
-   * queue looked intact.
+   * unit's record end. An all-zero unit followed (within `MAX_HOLE_UNITS`) by valid ones is a hole,
+   * the slot of a quarantined record that a rebuild could not fill; RocketMQ ends the queue at the
+   * first zero unit. At the first invalid unit the queue ends before the unit ahead of it (a unit
+   * whose offset or size grew past the truth makes its successor look wrong, so either may be the
+   * damaged one); units after are zeroed. Returns the commit-log offset from which this queue must
+   * be rebuilt by dispatch, or undefined when the queue looked intact.
    */
   load(log: StoreLogger): number | undefined {
     this.files.load((issue) => log('warn', `${issue.file}: ${issue.problem}`));
     const segs = this.files.segments;
     if (segs.length === 0) return undefined;
     const firstChecked = Math.max(0, segs.length - 3);
+    const checked = segs.slice(firstChecked);
+    const datas = checked.map((seg) => seg.readSync(0, seg.fileSize));
+    // The last unit that is not all zeros; past it is unused space.
+    let lastUnit = -1;
+    for (let k = checked.length - 1; k >= 0 && lastUnit < 0; k--) {
+      const data = datas[k]!;
+      for (let at = data.length - (data.length % CQ_STORE_UNIT_SIZE) - CQ_STORE_UNIT_SIZE; at >= 0; at -= CQ_STORE_UNIT_SIZE) {
+        if (!isZeroUnit(data, at)) {
+          lastUnit = checked[k]!.baseOffset + at;
+          break;
+        }
+      }
+    }
     let prevEnd = -1;
+    let beforePrevEnd = -1;
+    let lastValidAt = -1;
     let repairFrom: number | undefined;
-    let endByte = segs[firstChecked]!.baseOffset;
-    outer: for (let i = firstChecked; i < segs.length; i++) {
-      const seg = segs[i]!;
-      const data = seg.readSync(0, seg.fileSize);
+    let endByte = checked[0]!.baseOffset;
+    let zeroRun = 0;
+    outer: for (const [k, seg] of checked.entries()) {
+      const data = datas[k]!;
       for (let at = 0; at + CQ_STORE_UNIT_SIZE <= data.length; at += CQ_STORE_UNIT_SIZE) {
+        const pos = seg.baseOffset + at;
+        if (pos > lastUnit) break outer;
+        if (isZeroUnit(data, at)) {
+          if (++zeroRun > MAX_HOLE_UNITS) {
+            log('warn', `consume queue ${this.topic}/${this.queueId}: bytes after ${MAX_HOLE_UNITS} zero units at offset ${pos / CQ_STORE_UNIT_SIZE} are not units; zeroing them`);
+            break outer;
+          }
+          continue;
+        }
         const u = readUnit(data, at);
-        if (u.size === 0 && u.commitLogOffset === 0 && u.tagsCode === 0) break outer;
         if (u.size <= 0 || u.commitLogOffset < 0 || u.commitLogOffset < prevEnd) {
+          // After zeros, the queue ends where they start; else the unit ahead of this one may be the bad one.
+          const dropFrom = zeroRun > 0 ? endByte : lastValidAt >= 0 ? lastValidAt : pos;
           log(
             'warn',
-            `consume queue ${this.topic}/${this.queueId}: invalid unit at offset ${(seg.baseOffset + at) / CQ_STORE_UNIT_SIZE} ` +
-              `(commitLogOffset ${u.commitLogOffset}, size ${u.size}); dropping it and later units, they are rebuilt from the commit log`,
+            `consume queue ${this.topic}/${this.queueId}: invalid unit at offset ${pos / CQ_STORE_UNIT_SIZE} ` +
+              `(commitLogOffset ${u.commitLogOffset}, size ${u.size}); dropping units from offset ${dropFrom / CQ_STORE_UNIT_SIZE}, they are rebuilt from the commit log`,
           );
-          repairFrom = prevEnd < 0 ? 0 : prevEnd;
+          const from = dropFrom === lastValidAt ? beforePrevEnd : prevEnd;
+          repairFrom = from < 0 ? 0 : from;
+          endByte = dropFrom;
           break outer;
         }
+        beforePrevEnd = prevEnd;
         prevEnd = u.commitLogOffset + u.size;
-        endByte = seg.baseOffset + at + CQ_STORE_UNIT_SIZE;
+        lastValidAt = pos;
+        zeroRun = 0;
+        endByte = pos + CQ_STORE_UNIT_SIZE;
       }
-      endByte = seg.endOffset;
     }
-    // Zero anything after the valid end (a torn unit, units after a bad one, an unused new file).
+    // Zero anything after the valid end (a torn unit, units after a bad one, stray bytes).
     if (endByte < this.files.last!.endOffset) this.files.truncateFrom(endByte);
     this.setEnd(endByte);
     // Units of older files were flushed before their file filled up; only the last may be dirty.
@@ -167,20 +222,28 @@ export class ConsumeQueue {
    * `commit`; a unit that already exists is compared and, if different, overwritten (recovery
    * re-dispatches records the queue may already hold).
    */
-  put(queueOffset: number, phy: number, size: number, tagsCode: number): PutOutcome {
+  put(queueOffset: number, phy: number, size: number, tagsCode: number, unitCheck?: UnitCheck): PutOutcome {
     if (queueOffset < this.max) {
       this.commit();
       const existing = this.readUnitCached(queueOffset);
       if (existing && existing.commitLogOffset === phy && existing.size === size && existing.tagsCode === tagsCode) return 'same';
       if (queueOffset < this.minOffsetByFiles()) return 'same'; // below the files retention kept: nothing to repair
+      // Two valid records claiming one slot: the unit's is where the queue's order put it, the
+      // dispatched one's QUEUEOFFSET (which no CRC covers) is the suspect. Keep the unit.
+      if (existing && existing.commitLogOffset !== phy && existing.size > 0 && unitCheck?.(this.topic, this.queueId, queueOffset, existing)) return 'conflict';
       const b = Buffer.allocUnsafe(CQ_STORE_UNIT_SIZE);
       writeUnit(b, 0, phy, size, tagsCode);
       this.writeAt(queueOffset * CQ_STORE_UNIT_SIZE, b);
       return 'repaired';
     }
+    // A record of this queue placed before records the queue already holds, or far past its end,
+    // cannot be genuine: its QUEUEOFFSET (or QUEUEID) was damaged.
+    if (phy < this.lastPhysicalEnd || (queueOffset > this.max + MAX_HOLE_UNITS && this.files.segments.length > 0)) return 'conflict';
+
     const outcome: PutOutcome = queueOffset > this.max ? 'gap' : 'written';
     if (outcome === 'gap') {
       this.commit();
+      if (this.max > 0 && this.gapPuts.length < MAX_HOLE_UNITS) this.gapPuts.push({ queueOffset, before: this.max });
       if (this.max === 0 && this.files.segments.length === 0) {
         // A new queue whose first record has a nonzero offset (its earlier records were deleted by
         // retention before the queue folder was lost): start the queue there.
@@ -201,6 +264,55 @@ export class ConsumeQueue {
     return outcome;
   }
 
+  /** Units written past a gap since the last sweep: their queue offset, and the max offset before. */
+  private gapPuts: Array<{ queueOffset: number; before: number }> = [];
+
+  /** See `ConsumeQueueStore.sweepOutOfOrder`; returns the zeroed units by queue offset. */
+  sweepOutOfOrder(): Array<[number, CqUnit]> {
+    const puts = this.gapPuts;
+    this.gapPuts = [];
+    if (puts.length === 0) return [];
+    this.commit();
+    const zeroed: Array<[number, CqUnit]> = [];
+    for (const { queueOffset, before } of puts) {
+      const u = this.readUnitSync(queueOffset);
+      if (!u || (u.size === 0 && u.commitLogOffset === 0)) continue;
+      // The slots the gap skipped, filled later by records of lower offsets: if one of them lies
+      // after this unit's record, this record's queue offset is the wrong one.
+      let outOfOrder = false;
+      for (let k = Math.max(before, this.minOffsetByFiles()); k < queueOffset && !outOfOrder; k++) {
+        const w = this.readUnitSync(k);
+        if (w && w.size > 0 && w.commitLogOffset > u.commitLogOffset) outOfOrder = true;
+      }
+      if (!outOfOrder) continue;
+      zeroed.push([queueOffset, u]);
+      this.writeAt(queueOffset * CQ_STORE_UNIT_SIZE, Buffer.alloc(CQ_STORE_UNIT_SIZE));
+    }
+    if (zeroed.length > 0) {
+      // Trim holes left at the end.
+      let end = this.max;
+      while (end > this.minOffsetByFiles()) {
+        const w = this.readUnitSync(end - 1);
+        if (w && !(w.size === 0 && w.commitLogOffset === 0)) break;
+        end--;
+      }
+      if (end < this.max) {
+        this.files.truncateFrom(end * CQ_STORE_UNIT_SIZE);
+        this.setEnd(end * CQ_STORE_UNIT_SIZE);
+        if (this.minOffset > this.max) this.minOffset = this.max;
+      }
+    }
+    return zeroed;
+  }
+
+  /** Overwrite the unit at `queueOffset` (a read found it pointing at the wrong bytes). */
+  rewriteUnit(queueOffset: number, phy: number, size: number, tagsCode: number): void {
+    this.commit();
+    const b = Buffer.allocUnsafe(CQ_STORE_UNIT_SIZE);
+    writeUnit(b, 0, phy, size, tagsCode);
+    this.writeAt(queueOffset * CQ_STORE_UNIT_SIZE, b);
+  }
+
   /** Write pending units: one write per file touched. */
   commit(): void {
     if (this.pendingLen === 0) return;
@@ -216,7 +328,7 @@ export class ConsumeQueue {
    * Recovery compares every re-dispatched record with the unit the queue holds: read units in
    * 64 KiB windows rather than one pread each. Any write drops the window.
    */
-  private readUnitCached(offset: number): CqUnit | undefined {
+  readUnitCached(offset: number): CqUnit | undefined {
     const pos = offset * CQ_STORE_UNIT_SIZE;
     const w = this.window;
     if (w && pos >= w.start && pos + CQ_STORE_UNIT_SIZE <= w.start + w.buf.length) return readUnit(w.buf, pos - w.start);
@@ -300,10 +412,18 @@ export class ConsumeQueue {
     this.commit();
     let end = this.max;
     const floor = this.minOffsetByFiles();
+    this.droppedInsideLog = undefined;
     while (end > floor) {
       const u = this.readUnitSync(end - 1);
       if (u && u.commitLogOffset + u.size <= commitLogEnd) break;
+      // A unit that starts inside the log but runs past its end has a damaged size: its record
+      // may be intact, so recovery re-dispatches from the unit kept before it.
+      if (u && u.commitLogOffset >= 0 && u.commitLogOffset < commitLogEnd) this.droppedInsideLog = true;
       end--;
+    }
+    if (this.droppedInsideLog) {
+      const kept = end > floor ? this.readUnitSync(end - 1) : undefined;
+      this.droppedInsideLog = kept ? kept.commitLogOffset + kept.size : 0;
     }
     const dropped = this.max - end;
     if (dropped > 0) {
@@ -379,6 +499,23 @@ export class ConsumeQueueStore implements CommitLogDispatcher {
   repaired = 0;
   /** Records whose topic or queue id no consume queue may have (see `queueNameProblem`), skipped by dispatch. */
   undispatchable = 0;
+  /** Checks an existing unit before a dispatched record may overwrite it (set by the store). */
+  unitCheck: UnitCheck | undefined;
+  /**
+   * After recovery's scans: in every queue dispatched to, units whose record lies before the record
+   * of a lower queue offset are zeroed (a record whose QUEUEOFFSET was damaged upwards claimed a
+   * slot ahead: the queue's order shows it), and holes left at the end are trimmed. Returns them.
+   */
+  sweepOutOfOrder(): Array<{ queue: ConsumeQueue; queueOffset: number; unit: CqUnit }> {
+    const swept: Array<{ queue: ConsumeQueue; queueOffset: number; unit: CqUnit }> = [];
+    for (const cq of this.all()) for (const [queueOffset, unit] of cq.sweepOutOfOrder()) swept.push({ queue: cq, queueOffset, unit });
+    return swept;
+  }
+  /**
+   * Told of a dispatched record whose header cannot be right (set by the store): a slot a valid
+   * record already holds, a position out of the queue's order, a topic or queue id no queue can have.
+   */
+  onConflict: ((req: DispatchRequest, reason: string) => void) | undefined;
   /**
    * Deleted topics and the commit-log end at their deletion: records of such a topic below that
    * offset are not dispatched (recovery re-reads recent segments and would rebuild the queues).
@@ -467,24 +604,37 @@ export class ConsumeQueueStore implements CommitLogDispatcher {
       const deletedAt = this.tombstones.get(req.topic);
       if (deletedAt !== undefined && req.commitLogOffset < deletedAt) return;
     }
-    let cq = this.find(req.topic, req.queueId);
-    if (!cq) {
-      const problem = queueNameProblem(req.topic, req.queueId);
-      if (problem) {
-        // Stored (replication keeps the bytes as the master sent them) but never routed to a folder.
-        this.undispatchable++;
-        this.log('warn', `record at commit-log offset ${req.commitLogOffset} not dispatched: ${problem}`);
-        return;
-      }
-      cq = this.create(req.topic, req.queueId);
+    const problem = queueNameProblem(req.topic, req.queueId) ?? (req.consumeQueueOffset >= 0 ? undefined : `queue offset ${req.consumeQueueOffset} is negative`);
+    if (problem) {
+      // Stored (replication keeps the bytes as the master sent them) but never routed to a folder.
+      this.undispatchable++;
+      this.log('warn', `record at commit-log offset ${req.commitLogOffset} not dispatched: ${problem}`);
+      this.refuse(req, `its header cannot be right: ${problem}`);
+      return;
     }
-    const outcome = cq.put(req.consumeQueueOffset, req.commitLogOffset, req.msgSize, req.tagsCode);
+    const cq = this.findOrCreate(req.topic, req.queueId);
+    const outcome = cq.put(req.consumeQueueOffset, req.commitLogOffset, req.msgSize, req.tagsCode, this.unitCheck);
     if (outcome === 'gap') this.gapSeen = true;
+    else if (outcome === 'conflict') {
+      const held = cq.readUnitSync(req.consumeQueueOffset);
+      this.refuse(
+        req,
+        held && req.consumeQueueOffset < cq.maxOffset
+          ? `its header claims ${req.topic}/${req.queueId} offset ${req.consumeQueueOffset}, which the record at ${held.commitLogOffset} holds`
+          : `its header claims ${req.topic}/${req.queueId} offset ${req.consumeQueueOffset}, out of that queue's order (it ends at offset ${cq.maxOffset}, commit-log ${cq.lastPhysicalEnd})`,
+      );
+      return;
+    }
     else if (outcome === 'repaired') {
       this.repaired++;
       this.log('warn', `consume queue ${req.topic}/${req.queueId}: unit ${req.consumeQueueOffset} differed from the commit log; rewritten`);
     }
     this.touched.add(cq);
+  }
+
+  /** A dispatched record whose header cannot be right: reported, and counted as damage that may hide a record of any queue. */
+  private refuse(req: DispatchRequest, reason: string): void {
+    this.onConflict?.(req, reason);
   }
 
   /** Write the units of every queue dispatched to since the last commit. */

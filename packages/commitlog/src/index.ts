@@ -1,5 +1,8 @@
 export { MessageStore, MAX_TOPIC_LENGTH, MAX_QUEUE_ID, inMemoryWindowBytes } from './message-store.js';
-export type { PutMessageInput, PutMessageResult, GetMessageRequest, GetMessageResult, StoredRecord, QueryMessageResult, CleanResult } from './message-store.js';
+export type { PutMessageInput, PutMessageResult, GetMessageRequest, GetMessageResult, StoredRecord, QueryMessageResult, CleanResult, IntegrityStats } from './message-store.js';
+export type { QuarantinedRecord, QuarantineSource } from './quarantine.js';
+export { QUARANTINE_FILE } from './quarantine.js';
+export type { ScrubReport } from './scrub.js';
 export { PutMessageStatus, GetMessageStatus } from './message-status.js';
 export { FlushDiskType, storeOptionsSchema, resolveStoreOptions } from './store-config.js';
 export type { StoreOptions, ResolvedStoreOptions, DiskUsageProbe, StoreLogger } from './store-config.js';

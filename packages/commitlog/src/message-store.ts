@@ -20,7 +20,9 @@ import {
   KarmanError,
   MessageProperty,
   MAX_PROPERTIES_SIZE,
+  bodyCrc32,
   createOffsetMessageId,
+  RECORD_FIXED_OVERHEAD_V1_IPV4,
   decodeRecord,
   prepareRecord,
   propertiesToString,
@@ -31,13 +33,15 @@ import {
 import type { HostAddress, MessageRecord, PreparedRecord } from '@karman/protocol';
 import { writeCheckpointAsync } from './checkpoint.js';
 import { CommitLog } from './commit-log.js';
-import { CQ_STORE_UNIT_SIZE, ConsumeQueueStore, MAX_QUEUE_ID, MAX_TOPIC_LENGTH, TOPIC_NAME_PATTERN } from './consume-queue.js';
+import { CQ_STORE_UNIT_SIZE, ConsumeQueueStore, MAX_QUEUE_ID, MAX_TOPIC_LENGTH, TOPIC_NAME_PATTERN, type ConsumeQueue, type CqUnit } from './consume-queue.js';
 import type { CommitLogDispatcher, DispatchRequest, MessageArrivingListener } from './dispatcher.js';
 import { parseReplicationChunk, readReplicationChunk, type ReplicationChunk } from './ha-append.js';
 import { IndexService } from './index-service.js';
 import { GetMessageStatus, PutMessageStatus } from './message-status.js';
 import { readInt64BE } from './int64.js';
-import { isConsumable } from './record-scan.js';
+import { checkServedRecord, isConsumable, type ServedCheck } from './record-scan.js';
+import { Quarantine, type QuarantinedRecord } from './quarantine.js';
+import { scrubStore, type ScrubReport } from './scrub.js';
 import { recoverStore, type RecoveryReport } from './recovery.js';
 import { countExpired, decideRetention } from './retention.js';
 import { resolveStoreOptions, type ResolvedStoreOptions, type StoreOptions } from './store-config.js';
@@ -50,6 +54,10 @@ const MIN_SCAN_UNITS = 800;
 const READ_GAP_BYTES = 64 * 1024;
 /** Largest single read when spanning gaps. */
 const READ_SPAN_BYTES = 4 * 1024 * 1024;
+/** Most commit-log bytes a read searches to rebuild one damaged consume-queue unit. */
+const UNIT_REPAIR_SCAN_BYTES = 64 * 1024 * 1024;
+/** Units either side of a damaged one tried as the bounds of its rebuild. */
+const REBUILD_NEIGHBOURS = 8;
 
 /** A message to store. The store assigns queue offset, physical offset and store timestamp. */
 export interface PutMessageInput {
@@ -200,6 +208,18 @@ function writeTombstones(root: string, tombstones: ReadonlyMap<string, number>):
   }
 }
 
+/** What the store found damaged, for metrics and the admin tools. */
+export interface IntegrityStats {
+  /** Damaged commit-log stretches ever quarantined by this store. */
+  quarantinedTotal: number;
+  /** Entries in the quarantine list now. */
+  quarantined: number;
+  /** Consume-queue units a read or a scrub found pointing at the wrong bytes and rewrote from the commit log (since open). */
+  unitsRepaired: number;
+  /** Consume-queue units recovery rewrote at open. */
+  unitsRepairedAtRecovery: number;
+}
+
 /** Nearby older records read with one pread (see `readStretches`). */
 interface Stretch {
   start: number;
@@ -269,6 +289,9 @@ export class MessageStore {
   private inMemoryBytes: number;
   /** Offset message ids are the store host then the offset in 16 hex digits (§3.7): the host part never changes. */
   private readonly msgIdPrefix: string;
+  private readonly quarantine: Quarantine;
+  private unitsRepaired = 0;
+  private scrubbing: Promise<ScrubReport> | undefined;
 
   private constructor(
     readonly options: ResolvedStoreOptions,
@@ -288,6 +311,11 @@ export class MessageStore {
     );
     this.consumeQueues = new ConsumeQueueStore(join(root, 'consumequeue'), options.mappedFileSizeConsumeQueue, options.clock, options.logger);
     this.dispatchers.push(this.consumeQueues);
+    this.quarantine = new Quarantine(root, options.clock, options.logger);
+    this.consumeQueues.unitCheck = (topic, queueId, queueOffset, unit) => this.checkUnit(topic, queueId, queueOffset, unit).kind === 'ok';
+    this.consumeQueues.onConflict = (req, reason) => {
+      this.quarantine.add({ offset: req.commitLogOffset, size: req.msgSize, reason, detectedBy: 'recovery' });
+    };
     if (options.messageIndexEnable) {
       this.index = new IndexService({
         dir: join(root, 'index'),
@@ -323,7 +351,9 @@ export class MessageStore {
   private async start(): Promise<void> {
     const o = this.options;
     for (const [topic, at] of readTombstones(o.storePathRootDir)) this.consumeQueues.tombstones.set(topic, at);
+    this.quarantine.load();
     this.recovery = await recoverStore({
+      quarantine: this.quarantine,
       root: o.storePathRootDir,
       options: o,
       commitLog: this.commitLog,
@@ -775,6 +805,7 @@ export class MessageStore {
     // skipped), since a thread-pool round trip per record would cost more than the extra bytes.
     const n = units.length / CQ_STORE_UNIT_SIZE;
     const tags = req.tagsCodes;
+    const topicBytes = Buffer.from(req.topic, 'utf8');
     const result = res(GetMessageStatus.NO_MATCHED_MESSAGE, offset, min, max);
     const hot = n > 0 && this.isInMemory(readInt64BE(units, 0));
     const cold: Stretch['items'] = [];
@@ -786,9 +817,24 @@ export class MessageStore {
       const at = i * CQ_STORE_UNIT_SIZE;
       const phy = readInt64BE(units, at);
       const size = units.readInt32BE(at + 8);
-      if (phy < minPhy || size <= 0) continue; // deleted by retention, or a unit never written
-      if (taken > 0 && bytes + size > maxBytes) break;
+      if (size === 0 && phy === 0) continue; // a hole: the slot of a record that was quarantined
+      if (phy < minPhy && phy >= 0) continue; // deleted by retention
       if (tags && !tags.has(readInt64BE(units, at + 12))) continue;
+      if (size < RECORD_FIXED_OVERHEAD_V1_IPV4 || phy < 0 || phy + size > this.commitLog.maxOffset || size > this.segmentRemaining(phy)) {
+        // A unit pointing outside the log is damaged. Rebuild it here, in order: stop a batch of
+        // older records before it, so the next read starts with it.
+        if (cold.length > 0) break;
+        const b = this.checkServed(cq, topicBytes, offset + i, phy, undefined);
+        if (b && !(taken > 0 && bytes + b.length > maxBytes)) {
+          result.buffers.push(b);
+          result.queueOffsets.push(offset + i);
+          result.bufferTotalSize += b.length;
+          taken++;
+          bytes += b.length;
+        } else if (b) break;
+        continue;
+      }
+      if (taken > 0 && bytes + size > maxBytes) break;
       if (hot) {
         let b: Buffer | undefined;
         try {
@@ -797,6 +843,8 @@ export class MessageStore {
           b = undefined; // a segment deleted by retention between the unit read and this read
         }
         if (!b) continue;
+        b = this.checkServed(cq, topicBytes, offset + i, phy, b);
+        if (!b) continue; // damaged: quarantined, or its unit could not be rebuilt
         result.buffers.push(b);
         result.queueOffsets.push(offset + i);
         result.bufferTotalSize += size;
@@ -805,7 +853,7 @@ export class MessageStore {
       bytes += size;
     }
     result.nextBeginOffset = offset + i;
-    if (cold.length > 0) await this.readStretches(cold, result);
+    if (cold.length > 0) await this.readStretches(cold, result, (b, p) => this.checkServed(cq, topicBytes, p.queueOffset, p.phy, b));
     if (result.buffers.length > 0) result.status = GetMessageStatus.FOUND;
     return result;
   }
@@ -814,7 +862,7 @@ export class MessageStore {
    * Read older records on the thread pool, one pread per stretch of nearby records in one segment
    * (small gaps are read and skipped), and append them to `result` in order.
    */
-  private async readStretches(picked: Stretch['items'], result: GetMessageResult): Promise<void> {
+  private async readStretches(picked: Stretch['items'], result: GetMessageResult, check: (b: Buffer, p: Stretch['items'][number]) => Buffer | undefined): Promise<void> {
     const runs: Stretch[] = [];
     const fileSize = this.options.mappedFileSizeCommitLog;
     for (const p of picked) {
@@ -836,12 +884,143 @@ export class MessageStore {
       const data = datas[k];
       if (!data) continue;
       for (const p of run.items) {
-        const b = data.subarray(p.phy - run.start, p.phy - run.start + p.size);
+        const b = check(data.subarray(p.phy - run.start, p.phy - run.start + p.size), p);
+        if (!b) continue;
         result.buffers.push(b);
         result.queueOffsets.push(p.queueOffset);
         result.bufferTotalSize += b.length;
       }
     }
+  }
+
+  /**
+   * The record a read is about to hand out for unit `queueOffset` of `cq`, checked: `buf` when it
+   * is that queue's record and its body matches its CRC (`checkCRCOnRead`). A damaged record is
+   * quarantined and skipped. A unit pointing at anything else is damaged: it is rebuilt from the
+   * commit log (`rebuildUnit`) and the record found is served; when none is found the slot is
+   * quarantined and skipped. Either way the queue moves on.
+   */
+  private checkServed(cq: ConsumeQueue, topic: Buffer, queueOffset: number, phy: number, buf: Buffer | undefined): Buffer | undefined {
+    const check: ServedCheck = buf
+      ? checkServedRecord(buf, 0, buf.length, phy, this.segmentRemaining(phy), { topic, queueId: cq.queueId, queueOffset }, this.options.checkCRCOnRead)
+      : { kind: 'misplaced', reason: 'it points outside the commit log' };
+    if (check.kind === 'ok') return buf;
+    if (check.kind === 'misplaced') {
+      const found = this.rebuildUnit(cq, topic, queueOffset);
+      if (found) return found;
+    }
+    this.quarantine.add({
+      offset: phy,
+      size: buf?.length ?? 0,
+      reason: check.kind === 'corrupt' ? check.reason : `the consume-queue unit points at no record of its offset (${check.reason}) and none was found in the commit log`,
+      detectedBy: 'read',
+      topic: cq.topic,
+      queueId: cq.queueId,
+      queueOffset,
+    });
+    return undefined;
+  }
+
+  /** What the unit of (topic, queueId, queueOffset) points at, checked like a read would (CRC included). */
+  private checkUnit(topic: string, queueId: number, queueOffset: number, unit: CqUnit): ServedCheck {
+    const { commitLogOffset: phy, size } = unit;
+    if (!Number.isSafeInteger(phy) || phy < 0 || size <= 0 || size > this.segmentRemaining(phy)) return { kind: 'misplaced', reason: 'the unit points outside any segment' };
+    // Read the size field first when the unit claims a large record: a damaged size never allocates.
+    if (size > READ_GAP_BYTES && this.commitLog.readRawSync(phy, 4)?.readInt32BE(0) !== size) return { kind: 'misplaced', reason: 'the record there has another size' };
+    const buf = this.commitLog.readRawSync(phy, size);
+    if (!buf) return { kind: 'misplaced', reason: 'the unit points outside the commit log' };
+    return checkServedRecord(buf, 0, size, phy, this.segmentRemaining(phy), { topic: Buffer.from(topic, 'utf8'), queueId, queueOffset }, true);
+  }
+
+  /**
+   * Find the record of `queueOffset` in the commit log and rewrite its unit (RocketMQ rebuilds
+   * consume queues from the commit log, at recovery only). The search starts after the nearest
+   * earlier unit that checks out, or before the nearest later one, and stops at the record, at a
+   * later record of the same queue, or after `UNIT_REPAIR_SCAN_BYTES`. Returns the record's bytes.
+   */
+  private rebuildUnit(cq: ConsumeQueue, topic: Buffer, queueOffset: number): Buffer | undefined {
+    const topicName = topic.toString('utf8');
+    const neighbour = (k: number): CqUnit | undefined => {
+      if (k < cq.minOffset || k >= cq.maxOffset) return undefined;
+      const u = cq.readUnitSync(k);
+      return u && this.checkUnit(topicName, cq.queueId, k, u).kind === 'ok' ? u : undefined;
+    };
+    // The nearest neighbours that check out (theirs may be damaged too).
+    let before: CqUnit | undefined;
+    let after: CqUnit | undefined;
+    for (let d = 1; d <= REBUILD_NEIGHBOURS && !before; d++) before = neighbour(queueOffset - d);
+    for (let d = 1; d <= REBUILD_NEIGHBOURS && !before && !after; d++) after = neighbour(queueOffset + d);
+    const minPhy = this.commitLog.minOffset;
+    // Without a unit before, start at a segment's first byte: a record boundary for sure.
+    const from = before
+      ? before.commitLogOffset + before.size
+      : after
+        ? Math.max(minPhy, this.commitLog.files.baseOf(Math.max(0, after.commitLogOffset - UNIT_REPAIR_SCAN_BYTES)))
+        : queueOffset === cq.minOffset
+          ? minPhy
+          : undefined;
+    if (from === undefined) return undefined;
+    const limit = Math.min(this.commitLog.maxOffset, after ? after.commitLogOffset : from + UNIT_REPAIR_SCAN_BYTES);
+    let found: DispatchRequest | undefined;
+    this.commitLog.scan(
+      from,
+      true,
+      (rec) => {
+        const d = rec.dispatch();
+        if (d.queueId !== cq.queueId || d.topic !== topicName || !isConsumable(d.sysFlag)) return undefined;
+        if (d.consumeQueueOffset === queueOffset) found = d;
+        return d.consumeQueueOffset >= queueOffset ? 'stop' : undefined;
+      },
+      { onDamaged: () => undefined, limit },
+    );
+    if (!found) return undefined;
+    const buf = this.commitLog.readRawSync(found.commitLogOffset, found.msgSize);
+    if (!buf) return undefined;
+    cq.rewriteUnit(queueOffset, found.commitLogOffset, found.msgSize, found.tagsCode);
+    this.unitsRepaired++;
+    this.options.logger('warn', `consume queue ${cq.topic}/${cq.queueId}: unit ${queueOffset} pointed at the wrong bytes; rebuilt from the commit log (record at ${found.commitLogOffset})`);
+    return buf;
+  }
+
+  /** Every quarantined commit-log stretch (see quarantine.ts), by offset. */
+  quarantined(): QuarantinedRecord[] {
+    this.checkOpen('quarantined');
+    return this.quarantine.list();
+  }
+
+  /** Counts of damage found, for metrics. */
+  get integrity(): IntegrityStats {
+    return {
+      quarantinedTotal: this.quarantine.total,
+      quarantined: this.quarantine.list().length,
+      unitsRepaired: this.unitsRepaired,
+      unitsRepairedAtRecovery: this.recovery.repairedUnits,
+    };
+  }
+
+  /**
+   * Check the whole store now: every commit-log record from the minimum to the end (magic, sizes,
+   * PHYSICALOFFSET, body CRC; damaged stretches are quarantined) and every consume-queue unit of a
+   * valid record (rewritten when it differs). Runs in slices with the event loop free between them,
+   * so a broker keeps serving; one scrub at a time (a second call gets the running one).
+   */
+  scrub(options: { signal?: AbortSignal } = {}): Promise<ScrubReport> {
+    this.checkOpen('scrub');
+    this.scrubbing ??= scrubStore(
+      {
+        commitLog: this.commitLog,
+        consumeQueues: this.consumeQueues,
+        quarantine: this.quarantine,
+        unitCheck: (topic, queueId, queueOffset, unit) => this.checkUnit(topic, queueId, queueOffset, unit).kind === 'ok',
+        onRepaired: () => void this.unitsRepaired++,
+        logger: this.options.logger,
+        isClosed: () => this.closed,
+      },
+      options.signal,
+    ).finally(() => {
+      this.scrubbing = undefined;
+    });
+    return this.scrubbing;
   }
 
   /** Read and decode the record at `physicalOffset`; undefined when no record starts there. */
@@ -861,6 +1040,10 @@ export class MessageStore {
     try {
       const d = decodeRecord(buffer, 0);
       if (d.kind !== 'record' || d.record.physicalOffset !== physicalOffset) return undefined;
+      if (this.options.checkCRCOnRead && bodyCrc32(d.record.body) !== d.record.bodyCrc) {
+        this.quarantine.add({ offset: physicalOffset, size, reason: `body CRC 0x${bodyCrc32(d.record.body).toString(16)} differs from the stored 0x${(d.record.bodyCrc >>> 0).toString(16)}`, detectedBy: 'read' });
+        return undefined;
+      }
       return { buffer, record: d.record };
     } catch {
       return undefined; // not a record boundary
@@ -868,6 +1051,7 @@ export class MessageStore {
   }
 
   private segmentRemaining(offset: number): number {
+    if (!Number.isSafeInteger(offset) || offset < 0) return 0;
     return this.options.mappedFileSizeCommitLog - (offset % this.options.mappedFileSizeCommitLog);
   }
 
@@ -1026,6 +1210,7 @@ export class MessageStore {
     await this.consumeQueues.flush();
     if (this.index) await this.index.flush();
     const safe = Math.min(dispatchedTo, this.commitLog.flushedOffset);
+    this.quarantine.persist();
     await writeCheckpointAsync(join(this.options.storePathRootDir, 'checkpoint'), {
       physicMsgTimestamp: ts,
       logicsMsgTimestamp: ts,
@@ -1121,6 +1306,7 @@ export class MessageStore {
         }
         if (pruned) writeTombstones(o.storePathRootDir, this.consumeQueues.tombstones);
         if (this.index) await this.index.deleteExpired(min);
+        this.quarantine.pruneBelow(min);
       }
     }
     return { deletedFiles: deleted, minOffset: this.commitLog.minOffset, diskFull: this.diskFull, reason: decision.reason };
@@ -1171,6 +1357,7 @@ export class MessageStore {
     if (this.diskRecheck) clearInterval(this.diskRecheck);
     await this.commitLog.drain();
     await this.cleaning?.catch(() => undefined);
+    await this.scrubbing?.catch(() => undefined);
     await this.checkpointing?.catch(() => undefined);
     try {
       const broken = this.commitLog.failed ?? this.dispatchError;

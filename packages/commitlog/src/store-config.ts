@@ -90,6 +90,12 @@ export const storeOptionsSchema = z.object({
   readCacheBytes: int(0).default(64 * 1024 * 1024),
   /** Validate body CRCs while recovering (true). */
   checkCRCOnRecover: z.boolean().default(true),
+  /**
+   * Validate the body CRC of every record before a read hands it out (true; Karman's own, RocketMQ
+   * checks only on recovery): a damaged record is quarantined and skipped instead of delivered.
+   * Where a consume-queue unit points at the wrong bytes is checked whatever this says.
+   */
+  checkCRCOnRead: z.boolean().default(true),
   /** Build the key index (`topic#UNIQ_KEY`, `topic#key`) for `queryMessage` (true). */
   messageIndexEnable: z.boolean().default(true),
   /** Hash slots per index file (5,000,000). */

@@ -1,14 +1,16 @@
 /**
  * Damaged stores: flipped bytes in the commit log's last segment and in consume queues, torn and
- * truncated files, a garbage checkpoint. The store recovers to the last valid record with a logged
- * warning, serves nothing invalid, and keeps accepting appends.
+ * truncated files, a garbage checkpoint. A torn tail is cut to the last valid record with a logged
+ * warning; a damaged record with valid records after it is quarantined (test/quarantine.test.ts
+ * has more); nothing invalid is served, and appends carry on.
  */
-import { closeSync, mkdtempSync, openSync, readSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeRecord, tagsCode } from '@karman/protocol';
-import { MessageStore } from '../src/message-store.js';
+import type { MessageStore } from '../src/message-store.js';
+import { flipBytes, openCollecting } from './fixtures/damage.js';
 import type { PutMessageResult } from '../src/message-store.js';
 import { GetMessageStatus } from '../src/message-status.js';
 import type { StoreOptions } from '../src/store-config.js';
@@ -20,26 +22,8 @@ afterEach(() => {
 
 const SEGMENT = 4096;
 
-interface Opened {
-  store: MessageStore;
-  warnings: string[];
-}
-
-async function open(root: string, extra: Partial<StoreOptions> = {}): Promise<Opened> {
-  const warnings: string[] = [];
-  const store = await MessageStore.open({
-    storePathRootDir: root,
-    mappedFileSizeCommitLog: SEGMENT,
-    mappedFileSizeConsumeQueue: 20 * 50,
-    maxHashSlotNum: 64,
-    maxIndexNum: 1024,
-    cleanResourceInterval: 0,
-    logger: (level, m) => {
-      if (level !== 'info') warnings.push(m);
-    },
-    ...extra,
-  });
-  return { store, warnings };
+async function open(root: string, extra: Partial<StoreOptions> = {}): Promise<{ store: MessageStore; warnings: string[] }> {
+  return openCollecting({ storePathRootDir: root, mappedFileSizeCommitLog: SEGMENT, mappedFileSizeConsumeQueue: 20 * 50, maxHashSlotNum: 64, maxIndexNum: 1024, ...extra });
 }
 
 function body(i: number): Buffer {
@@ -58,12 +42,7 @@ async function filled(n: number): Promise<{ root: string; puts: PutMessageResult
 }
 
 function flipByte(path: string, position: number): void {
-  const fd = openSync(path, 'r+');
-  const b = Buffer.alloc(1);
-  readSync(fd, b, 0, 1, position);
-  b[0] = b[0]! ^ 0xff;
-  writeSync(fd, b, 0, 1, position);
-  closeSync(fd);
+  flipBytes(path, position);
 }
 
 function segmentPath(root: string, offset: number): string {
@@ -88,28 +67,28 @@ async function readAll(store: MessageStore): Promise<string[]> {
 }
 
 describe('a flipped byte in the last commit-log segment', () => {
-  it('truncates at the damaged record and keeps everything before it', async () => {
+  it('quarantines the damaged record and keeps the records after it', async () => {
     const { root, puts } = await filled(30);
     const victim = puts[27]!;
     flipByte(segmentPath(root, victim.wroteOffset), (victim.wroteOffset % SEGMENT) + victim.wroteBytes - 40); // inside the body
     const { store, warnings } = await open(root);
     try {
-      expect(store.recovery.truncated?.at).toBe(victim.wroteOffset);
-      expect(store.recovery.truncated?.reason).toMatch(/CRC/);
-      expect(warnings.join('\n')).toMatch(/truncating the log/);
-      expect(store.maxPhyOffset).toBe(victim.wroteOffset);
-      expect(await readAll(store)).toEqual(puts.slice(0, 27).map((_, i) => body(i).toString()));
-      expect(store.getMaxOffsetInQueue('T', 0)).toBe(27);
-      // Appends carry on from the last valid record.
+      expect(store.recovery.truncated).toBeUndefined();
+      expect(store.recovery.quarantined).toMatchObject([{ offset: victim.wroteOffset, size: victim.wroteBytes }]);
+      expect(store.recovery.quarantined[0]!.reason).toMatch(/CRC/);
+      expect(warnings.join('\n')).toMatch(/quarantined/);
+      expect(await readAll(store)).toEqual(puts.map((_, i) => body(i).toString()).filter((_, i) => i !== 27));
+      expect(store.getMaxOffsetInQueue('T', 0)).toBe(30);
+      // Appends carry on after the last record.
       const next = await store.put({ topic: 'T', queueId: 0, body: body(99) });
-      expect([next.queueOffset, next.wroteOffset]).toEqual([27, victim.wroteOffset]);
+      expect(next.queueOffset).toBe(30);
       expect((await readAll(store)).at(-1)).toBe(body(99).toString());
     } finally {
       await store.close();
     }
   });
 
-  it('treats a flipped size or magic like a torn record', async () => {
+  it('treats a flipped size or magic of the last record like a torn record', async () => {
     const { root, puts } = await filled(20);
     const victim = puts[19]!;
     flipByte(segmentPath(root, victim.wroteOffset), (victim.wroteOffset % SEGMENT) + 5); // MAGICCODE

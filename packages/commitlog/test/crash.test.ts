@@ -18,6 +18,7 @@ import { decodeRecord } from '@karman/protocol';
 import { MessageStore } from '../src/message-store.js';
 import { GetMessageStatus } from '../src/message-status.js';
 import { CRASH_QUEUES, CRASH_TOPIC, crashBody, parseCrashBody } from './fixtures/crash-body.js';
+import { mulberry32 } from './fixtures/damage.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const packageDir = join(here, '..');
@@ -41,18 +42,6 @@ beforeAll(async () => {
 afterAll(() => {
   for (const r of roots) rmSync(r, { recursive: true, force: true });
 });
-
-/** Small deterministic PRNG so a failing schedule can be replayed from the seed in the message. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function check(ok: boolean, message: string): void {
   if (!ok) throw new Error(message);

@@ -100,6 +100,9 @@ export const RequestCode = {
   LITE_PULL_MESSAGE: { code: 361, message: 'pull messages for a lite pull consumer (5.x)', retriable: true },
   GET_BROKER_MEMBER_GROUP: { code: 901, message: "list a broker group's members", retriable: true },
   BROKER_HEARTBEAT: { code: 904, message: 'broker heartbeat', retriable: true },
+  // Karman's own (RocketMQ has no such request; numbers far from RocketMQ's ranges).
+  GET_QUARANTINED_RECORDS: { code: 60001, message: "list the store's quarantined commit-log records (Karman)", retriable: true },
+  SCRUB_STORE: { code: 60002, message: "check every record and consume-queue unit of the broker's store (Karman)", retriable: false },
 } as const satisfies Record<string, CodeInfo>;
 export type RequestCode = (typeof RequestCode)[keyof typeof RequestCode]['code'];
 export type RequestCodeName = keyof typeof RequestCode;
