@@ -33,6 +33,8 @@ export interface ParsedChunk {
   spans: number[];
   dispatches: DispatchRequest[];
   end: number;
+  /** Records copied but not dispatched: their body fails its CRC (the master quarantined them). */
+  damaged: Array<{ offset: number; size: number; reason: string }>;
 }
 
 /**
@@ -84,16 +86,21 @@ export async function readReplicationChunk(log: CommitLog, offset: number, maxBy
  * REPLICA_CORRUPT naming the first bad record.
  */
 export function parseReplicationChunk(data: Buffer, offset: number, fileSize: number): ParsedChunk {
-  const out: ParsedChunk = { buffers: [], spans: [], dispatches: [], end: offset };
+  const out: ParsedChunk = { buffers: [], spans: [], dispatches: [], end: offset, damaged: [] };
   let at = 0;
   while (at < data.length) {
     const phy = offset + at;
     const remaining = fileSize - (phy % fileSize);
-    const r = scanRecord(data, at, phy, remaining, true);
+    const r = scanRecord(data, at, phy, remaining, false);
     if (r.kind === 'record') {
       out.buffers.push(data.subarray(at, at + r.size));
       out.spans.push(r.size);
-      out.dispatches.push(r.dispatch());
+      // A record whose frame holds but whose body fails its CRC is one the master quarantined (it
+      // keeps the bytes where they are): copied as it is, so the logs stay byte for byte the same,
+      // but not dispatched, and quarantined here too. Refusing it stopped replication for good.
+      const checked = scanRecord(data, at, phy, remaining, true);
+      if (checked.kind === 'invalid') out.damaged.push({ offset: phy, size: r.size, reason: checked.reason });
+      else out.dispatches.push(r.dispatch());
       at += r.size;
     } else if (r.kind === 'blank' && at + 8 === data.length) {
       out.buffers.push(data.subarray(at, at + 8));

@@ -724,6 +724,7 @@ export class MessageStore {
     if (!Number.isSafeInteger(offset) || offset < 0) throw new InvalidArgumentError(`appendReplicated: offset ${String(offset)} must be a non-negative integer`);
     const parsed = parseReplicationChunk(data, offset, this.options.mappedFileSizeCommitLog);
     const written = this.commitLog.appendReplicated(offset, parsed.buffers, parsed.spans, parsed.dispatches);
+    for (const d of parsed.damaged) this.quarantine.add({ ...d, reason: `${d.reason} (as the master sent it)`, detectedBy: 'replication' });
     // Keep the next queue offsets and store time as a master would, should this store ever take appends.
     for (const d of parsed.dispatches) {
       if (isConsumable(d.sysFlag)) this.queueOffsets.set(`${d.topic}-${d.queueId}`, d.consumeQueueOffset + 1);

@@ -20,7 +20,7 @@ export const QUARANTINE_FILE = 'quarantine.json';
 export const QUARANTINE_MAX_ENTRIES = 10_000;
 
 /** Who found a damaged stretch. */
-export type QuarantineSource = 'recovery' | 'read' | 'scrub';
+export type QuarantineSource = 'recovery' | 'read' | 'scrub' | 'replication';
 
 /** One quarantined stretch of the commit log. */
 export interface QuarantinedRecord {
