@@ -56,3 +56,45 @@ export async function waitFor(check: () => boolean | Promise<boolean>, what: str
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/**
+ * Every delivery a handler saw, by message id: duplicates are counted, never folded into a set,
+ * so a test can say exactly how many times each message came.
+ */
+export class Deliveries {
+  private readonly counts = new Map<string, number>();
+  /** Deliveries in all, duplicates included. */
+  total = 0;
+
+  /** The handler's call: `handler: deliveries.record`. */
+  readonly record = (message: { msgId: string }): void => {
+    this.total++;
+    this.counts.set(message.msgId, (this.counts.get(message.msgId) ?? 0) + 1);
+  };
+
+  has(msgId: string): boolean {
+    return this.counts.has(msgId);
+  }
+
+  /** Ids delivered more than once, with their counts. */
+  duplicates(): Array<[string, number]> {
+    return [...this.counts].filter(([, n]) => n > 1);
+  }
+}
+
+/**
+ * Wait until `group` has committed every queue of `topic` up to its max offset on each broker
+ * still up: past that point nothing is in flight, so no further delivery can come and the counts
+ * are final (instead of sleeping and hoping).
+ */
+export async function waitForCommitted(cluster: TestCluster, group: string, topic: string, brokers: readonly string[]): Promise<void> {
+  await waitFor(
+    () =>
+      brokers.every((name) => {
+        const { store, offsets } = cluster.broker(name).context;
+        const queues = cluster.broker(name).context.topics.get(topic)?.readQueueNums ?? 0;
+        return Array.from({ length: queues }, (_, q) => q).every((q) => offsets.query(group, topic, q) >= store.getMaxOffsetInQueue(topic, q));
+      }),
+    `group ${group} to commit all of ${topic} on ${brokers.join(', ')}`,
+  );
+}

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { startCluster } from '@karman/testkit';
 import { PushConsumer } from '../src/push-consumer.js';
 import type { ConsumerStatus } from '../src/consumer-base.js';
-import { FAST, sendMessages, startProducer, uniqueName, waitFor } from './consumer-fixture.js';
+import { FAST, sendMessages, startProducer, uniqueName, waitFor, waitForCommitted } from './consumer-fixture.js';
 
 describe('flow control', () => {
   it('one stuck message holds the queue to the offset span, then everything flows', async () => {
@@ -19,16 +19,19 @@ describe('flow control', () => {
     let release: () => void = () => undefined;
     const stuck = new Promise<void>((r) => (release = r));
     const handled = new Set<string>();
+    let deliveries = 0;
     const events: ConsumerStatus[] = [];
+    const group = uniqueName('G');
     await using consumer = new PushConsumer({
       ...FAST,
       nameservers: cluster.namesrvAddr,
-      group: uniqueName('G'),
+      group,
       subscriptions: { [topic]: '*' },
       consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET',
       pullBatchSize: 8,
       consumeConcurrentlyMaxSpan: 40,
       handler: async (m) => {
+        deliveries++;
         if (m.body.toString() === 'body-0') await stuck;
         handled.add(m.body.toString());
       },
@@ -42,6 +45,9 @@ describe('flow control', () => {
     expect(handled.size).toBeLessThanOrEqual(40 + 8);
     release();
     await waitFor(() => handled.size === 200, 'all 200 once the stuck message finished');
+    // Holding back pulls redelivers nothing: 200 deliveries, once the queue is committed to its end.
+    await waitForCommitted(cluster, group, topic, ['broker-a']);
+    expect(deliveries).toBe(200);
   });
 
   it('stops pulling a queue holding pullThresholdForQueue messages', async () => {

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { startCluster } from '@karman/testkit';
 import { PushConsumer } from '../src/push-consumer.js';
 import type { ConsumedMessage } from '../src/consumed-message.js';
-import { FAST, sendMessages, startProducer, uniqueName, waitFor } from './consumer-fixture.js';
+import { Deliveries, FAST, sendMessages, startProducer, uniqueName, waitFor, waitForCommitted } from './consumer-fixture.js';
 
 describe('PushConsumer', () => {
   it('delivers every message with its topic, tags, keys, body and ids', async () => {
@@ -16,18 +16,24 @@ describe('PushConsumer', () => {
     await using producer = await startProducer(cluster);
     const sent = await sendMessages(producer, topic, 40, (i) => ({ tags: 'TagA', keys: [`k${i}`, 'shared'], properties: { n: String(i) } }));
     const got = new Map<string, ConsumedMessage>();
+    const deliveries = new Deliveries();
+    const group = uniqueName('G');
     await using consumer = new PushConsumer({
       ...FAST,
       nameservers: cluster.namesrvAddr,
-      group: uniqueName('G'),
+      group,
       subscriptions: { [topic]: '*' },
       consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET',
       handler: (m) => {
+        deliveries.record(m);
         got.set(m.msgId, m);
       },
     });
     await consumer.start();
     await waitFor(() => got.size === 40, '40 messages');
+    // With no fault, each exactly once: every queue committed to its end, and 40 deliveries in all.
+    await waitForCommitted(cluster, group, topic, ['broker-a']);
+    expect([deliveries.total, deliveries.duplicates()]).toEqual([40, []]);
     for (const [i, s] of sent.entries()) {
       const m = got.get(s.msgId)!;
       expect(m).toMatchObject({ topic, tags: 'TagA', keys: [`k${i}`, 'shared'], msgId: s.msgId, offsetMsgId: s.offsetMsgId, queueId: s.messageQueue.queueId, queueOffset: s.queueOffset, brokerName: 'broker-a', reconsumeTimes: 0 });
