@@ -250,9 +250,10 @@ export class E2eRun implements AsyncDisposable {
   /**
    * The scenario's verdict: once the group caught up and settled, stop the consumers gracefully,
    * print one summary line, and assert no acknowledged message was lost, each was delivered at
-   * least once, and dedup let none be processed twice.
+   * least once, and dedup let none be processed twice. `faultFree` scenarios (no broker or consumer
+   * lost) must also redeliver nothing beyond the producer's own resends: every delivery is counted.
    */
-  async verify(scenario: string, expectedAcked: number): Promise<E2eTally> {
+  async verify(scenario: string, expectedAcked: number, options: { faultFree?: boolean } = {}): Promise<E2eTally> {
     await this.waitForAllProcessed();
     // Deferred deliveries (another member held the claim) still in the retry topic must end as
     // duplicates skipped by dedup, not as second runs: give them a claim lifetime to come back.
@@ -270,6 +271,7 @@ export class E2eRun implements AsyncDisposable {
     expect(tally.undelivered, 'acknowledged keys never delivered').toEqual([]);
     expect(tally.duplicateProcessing, 'keys the business handler ran more than once').toEqual([]);
     expect(tally.deliveries).toBeGreaterThanOrEqual(tally.acked);
+    if (options.faultFree) expect(tally.deliveries - tally.deliveredKeys, 'redeliveries with no broker or consumer lost (beyond producer resends)').toBeLessThanOrEqual(producerRetries);
     return tally;
   }
 
