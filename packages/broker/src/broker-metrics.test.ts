@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { RequestCode, ResponseCode } from '@karman/protocol';
 import { startTestBroker } from '../test/broker-fixture.js';
+import { pullFields } from '../test/pull-fixture.js';
+import { createTopic, send } from '../test/send-helpers.js';
 import { renderMetrics } from './broker-metrics.js';
 
 /** Parse exposition text into "name{labels}" → value, checking every line is well formed. */
@@ -67,5 +70,27 @@ describe('renderMetrics', () => {
     const m = samples(renderMetrics(context));
     expect([...m.keys()].filter((k) => k.startsWith('karman_consumer_offset{'))).toEqual([0, 1, 2].map((q) => `karman_consumer_offset{group="KnownGroup",topic="SeriesTopic",queue="${q}"}`));
     expect(m.get('karman_broker_consumer_series_dropped')).toBe(1);
+  });
+
+  it('counts what real sends and pulls did: messages and bytes in and out, requests, held pulls', async () => {
+    await using b = await startTestBroker();
+    const { context } = b.broker;
+    await createTopic(b, 'RealTraffic', 1);
+    for (let i = 0; i < 3; i++) expect((await send(b, 'RealTraffic', Buffer.from(`body-${i}`))).code).toBe(ResponseCode.SUCCESS.code);
+    const refused = await send(b, 'NoSuchTopicHere', Buffer.from('x'));
+    expect(refused.code).not.toBe(ResponseCode.SUCCESS.code);
+    await context.groups.findOrCreate('RealGroup');
+    const pulled = await b.request(RequestCode.PULL_MESSAGE.code, pullFields('RealGroup', 'RealTraffic', 0, 0));
+    expect(pulled.code).toBe(ResponseCode.SUCCESS.code);
+    const empty = await b.request(RequestCode.PULL_MESSAGE.code, pullFields('RealGroup', 'RealTraffic', 0, 3));
+    expect(empty.code).not.toBe(ResponseCode.SUCCESS.code);
+    const m = samples(renderMetrics(context));
+    expect(m.get('karman_broker_messages_in_total{topic="RealTraffic"}')).toBe(3);
+    expect(m.get('karman_broker_messages_out_total{topic="RealTraffic"}')).toBe(3);
+    expect(m.get('karman_broker_bytes_out_total{topic="RealTraffic"}')).toBe(Buffer.from(pulled.body ?? []).length);
+    // Refused and empty requests count as received too: a client looping on them shows.
+    expect(m.get('karman_broker_send_requests_total')).toBe(4);
+    expect(m.get('karman_broker_pull_requests_total')).toBe(2);
+    expect(m.get('karman_broker_put_requests_total')).toBe(3);
   });
 });
