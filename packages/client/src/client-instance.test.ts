@@ -94,3 +94,49 @@ describe('ClientInstance forgets brokers no route names (RocketMQ MQClientInstan
     if (how === 'left the route') expect(a.heartbeats()).toBeGreaterThan(1);
   });
 });
+
+/** A fake nameserver routing every topic to broker-a with the given id → address table. */
+async function brokerTableNameServer(table: { addrs: Record<string, string> }): Promise<string> {
+  const server = new RemotingServer({ host: '127.0.0.1', port: 0 });
+  server.registerHandler(105, (request: RemotingCommand) => {
+    const body = { brokerDatas: [{ cluster: 'C', brokerName: 'broker-a', brokerAddrs: table.addrs }], queueDatas: [{ brokerName: 'broker-a', readQueueNums: 1, writeQueueNums: 1, perm: 6, topicSysFlag: 0 }] };
+    return createResponse(request, ResponseCode.SUCCESS.code, undefined, {}, Buffer.from(JSON.stringify(body)));
+  });
+  cleanups.push(() => server.close());
+  const { port } = await server.listen();
+  return `127.0.0.1:${port}`;
+}
+
+describe('ClientInstance sharing and broker addresses', () => {
+  it('shares one instance between acquires of the same options and shuts it down with the last release', async () => {
+    const ns = await brokerTableNameServer({ addrs: { '0': '10.0.0.1:10911' } });
+    const options = { nameservers: ns, instanceName: 'shared-instance-test' };
+    const a = ClientInstance.acquire(options);
+    const b = ClientInstance.acquire(options);
+    expect(b).toBe(a);
+    const other = ClientInstance.acquire({ ...options, instanceName: 'another-instance' });
+    expect(other).not.toBe(a);
+    await other.release();
+    await a.release();
+    // One reference left: still serving.
+    expect((await b.updateRoute('T'))?.brokerDatas[0]?.brokerName).toBe('broker-a');
+    await b.release();
+    // Released for good: the next acquire makes a new instance.
+    const c = ClientInstance.acquire(options);
+    cleanups.push(() => c.release());
+    expect(c).not.toBe(a);
+  });
+
+  it('finds the master, a given id, or with masterOnly false the lowest-id slave when the master is gone', async () => {
+    const table = { addrs: { '0': '10.0.0.1:10911', '2': '10.0.0.3:10911', '1': '10.0.0.2:10911' } as Record<string, string> };
+    const ns = await brokerTableNameServer(table);
+    const instance = ClientInstance.acquire({ nameservers: ns, instanceName: 'address-test' });
+    cleanups.push(() => instance.release());
+    await instance.updateRoute('T');
+    expect([instance.findBrokerAddress('broker-a'), instance.findBrokerAddress('broker-a', false), instance.brokerAddress('broker-a', 2)]).toEqual(['10.0.0.1:10911', '10.0.0.1:10911', '10.0.0.3:10911']);
+    table.addrs = { '2': '10.0.0.3:10911', '1': '10.0.0.2:10911' };
+    await instance.updateRoute('T');
+    expect([instance.findBrokerAddress('broker-a'), instance.findBrokerAddress('broker-a', false)]).toEqual([undefined, '10.0.0.2:10911']);
+    expect(instance.findBrokerAddress('broker-z', false)).toBeUndefined();
+  });
+});
