@@ -1,9 +1,9 @@
 /**
- * The connections one karman-admin run uses (RocketMQ's `DefaultMQAdminExt`, reference §7.1): the
+ * The connections one karman-admin run uses (RocketMQ's `DefaultMQAdminExt`): the
  * nameservers given with `-n` and whichever brokers a command reaches, over remoting TCP, opened
  * lazily and closed together when the command ends.
  *
- * Nameserver reads go to the first nameserver that answers (they are independent peers, §1.2);
+ * Nameserver reads go to the first nameserver that answers (they are independent peers);
  * writes that change a nameserver's own table (delete a topic, wipe or add write permission, KV
  * config) go to every nameserver, as mqadmin does, because nothing copies them from one to another.
  */

@@ -1,5 +1,5 @@
 /**
- * Broker and nameserver commands (reference §7.1 "Brokers and cluster", "NameServer", "HA"):
+ * Broker and nameserver commands ("NameServer", "HA"):
  * clusterList, brokerStatus, getBrokerConfig, updateBrokerConfig, wipeWritePerm, addWritePerm,
  * updateKvConfig, getNamesrvConfig, haStatus.
  *

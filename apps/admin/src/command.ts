@@ -1,5 +1,5 @@
 /**
- * What a karman-admin command is: a RocketMQ mqadmin sub-command name (reference §7.1), its flags
+ * What a karman-admin command is: a RocketMQ mqadmin sub-command name, its flags
  * with mqadmin's one-letter names and long names, and a function from parsed flags to a result that
  * prints as a human table or, with `--json`, as JSON. Flag values are text as on mqadmin's command
  * line (`-o true`, `-p 6`); the helpers here turn them into numbers and booleans with an error that

@@ -1,5 +1,5 @@
 /**
- * Consumer-group commands (reference §7.1 "Groups and consumers", "Consumer progress", "Offset
+ * Consumer-group commands ("Consumer progress", "Offset
  * reset"): updateSubGroup, deleteSubGroup, consumerProgress, consumerConnection, resetOffsetByTime.
  * A group's offsets live on each broker that holds its queues, so progress and resets visit every
  * master.

@@ -1,5 +1,5 @@
 /**
- * Message commands (reference §7.1 "Messages"): queryMsgById, queryMsgByKey, queryMsgByOffset,
+ * Message commands: queryMsgById, queryMsgByKey, queryMsgByOffset,
  * sendMessage, consumeMessage.
  *
  * consumeMessage reads with plain PULL_MESSAGE requests as the group TOOLS_CONSUMER (RocketMQ's

@@ -1,8 +1,8 @@
 /**
- * Topic commands (reference §7.1 "Topics"): updateTopic, deleteTopic, topicList, topicRoute,
+ * Topic commands: updateTopic, deleteTopic, topicList, topicRoute,
  * topicStatus. A topic lives in two places: each broker's topic config (created and deleted on the
  * brokers, which then re-register) and each nameserver's route table; deleteTopic clears both,
- * because a nameserver only forgets a topic when told to or when its last broker leaves (§1.3).
+ * because a nameserver only forgets a topic when told to or when its last broker leaves.
  */
 import { Perm, RequestCode, topicNameProblem } from '@karman/protocol';
 import { InvalidArgumentError } from '@karman/protocol';
@@ -61,7 +61,7 @@ const updateTopic: Command = {
     let orderConf: string | undefined;
     if (order && cluster) {
       // RocketMQ's updateTopic -o true -c: the nameservers hand this layout to producers so ordered
-      // sends keep their queue when brokers come and go (§1.6).
+      // sends keep their queue when brokers come and go.
       const masters = await context.admin.clusterMasters(cluster);
       orderConf = masters.map((m) => `${m.brokerName}:${writeQueueNums}`).join(';');
       for (const result of await context.admin.everyNameserver(RequestCode.PUT_KV_CONFIG.code, { namespace: ORDER_TOPIC_CONFIG, key: topic, value: orderConf })) {

@@ -119,7 +119,7 @@ describe('topics', () => {
     const topic = uniqueName('AdminT');
     const result = await adminJson<{ orderConf: string }>('updateTopic', '-c', 'DefaultCluster', '-t', topic, '-w', '4', '-r', '4', '-o', 'true');
     expect(result.orderConf).toBe('broker-a:4;broker-b:4');
-    // The nameservers keep it in their KV config; they put it in routes when orderMessageEnable is on (§1.6).
+    // The nameservers keep it in their KV config; they put it in routes when orderMessageEnable is on.
     for (const nameserver of cluster.nameservers) expect(await kvValue(nameserver, 'ORDER_TOPIC_CONFIG', topic)).toBe('broker-a:4;broker-b:4');
   });
 

@@ -1,6 +1,5 @@
 /**
- * An ASYNC_MASTER and its SLAVE as real processes (reference §5.1, §5.2; issue 9 "an ASYNC_MASTER
- * pair shows its lag then converges"). The lag is made observable without timing luck: the slave
+ * An ASYNC_MASTER and its SLAVE as real processes. The lag is made observable without timing luck: the slave
  * is frozen with SIGSTOP, so it cannot report any offset, while the master acknowledges sends
  * after its own write. The master's runtime info must then show exactly the bytes written since
  * the slave's last report. After SIGCONT the slave catches up. The lag returns to 0, both commit
@@ -76,7 +75,7 @@ describe('karman-broker ASYNC_MASTER and SLAVE', () => {
       const response = await toMaster.request(
         createRequest(RequestCode.SEND_MESSAGE_V2.code, { a: 'HaAsyncProducer', b: TOPIC, c: 'TBW102', d: QUEUES, e: queueId, f: 0, g: Date.now(), h: 0, i: '', j: 0, k: false }, Buffer.from(body)),
       );
-      // ASYNC_MASTER acknowledges after its own write (§5.2), whatever the slave is doing.
+      // ASYNC_MASTER acknowledges after its own write, whatever the slave is doing.
       expect(response.code, `send of ${body}: ${response.remark ?? ''}`).toBe(ResponseCode.SUCCESS.code);
       return String(response.extFields.msgId);
     };

@@ -1,5 +1,5 @@
 /**
- * Replication end to end with real processes (reference §5.1, §5.2): a SYNC_MASTER karman-broker
+ * Replication end to end with real processes: a SYNC_MASTER karman-broker
  * and its SLAVE under load from concurrent senders; the master is killed with SIGKILL mid-stream.
  * Every message the master acknowledged with SUCCESS must be readable from the slave, byte for
  * byte, at the same physical offset (the message id's offset names the same record on both).

@@ -1,6 +1,6 @@
 /**
  * Send throughput of a lone master, an ASYNC_MASTER pair and a SYNC_MASTER pair in one run, and
- * the replication lag under that load (issue 9's benchmark). 1 KiB bodies from 64 concurrent
+ * the replication lag under that load. 1 KiB bodies from 64 concurrent
  * senders over one TCP connection, for `SECONDS` each (default 5). Brokers run in this process,
  * so client and brokers share one event loop: the figures compare the three setups with each
  * other, they are not a broker's ceiling.

@@ -1,6 +1,6 @@
 /**
  * The admin side of the broker (RocketMQ `AdminBrokerProcessor` + `QueryMessageProcessor`): what
- * mqadmin, the dashboard and karman-admin call (reference §7.1). Topics and subscription groups
+ * mqadmin, the dashboard and karman-admin call. Topics and subscription groups
  * (create, list, delete: each change persisted by its manager, topic changes re-registered with the
  * nameservers at once), message queries (by key, by commit-log offset, by queue offset), status
  * (runtime info, consume stats, topic stats, connections) and the broker config. The offset reset

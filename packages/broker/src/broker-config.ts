@@ -16,7 +16,7 @@ const bool = (defaultValue: boolean, what: string) =>
 export const BrokerRole = { ASYNC_MASTER: 'ASYNC_MASTER', SYNC_MASTER: 'SYNC_MASTER', SLAVE: 'SLAVE' } as const;
 export type BrokerRole = (typeof BrokerRole)[keyof typeof BrokerRole];
 
-/** RocketMQ's 18 delay levels (§6.2). */
+/** RocketMQ's 18 delay levels. */
 export const DEFAULT_DELAY_LEVELS = '1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h';
 
 export const BrokerConfigSchema = z.object({
@@ -59,7 +59,7 @@ export const BrokerConfigSchema = z.object({
   longPollingEnable: bool(true, 'Hold pulls that find nothing until a message arrives or the suspend time ends.'),
   shortPollingTimeMills: millis(1_000, 'How long a pull is held when long polling is off.'),
   pullRequestHoldCheckInterval: millis(5_000, 'How often held pulls are re-checked besides arrival wake-ups.'),
-  // §4.1: RocketMQ caps a pull at 32 messages and 256 KiB whatever the consumer asks. Karman serves
+  // RocketMQ caps a pull at 32 messages and 256 KiB whatever the consumer asks. Karman serves
   // up to 1024 and 1 MiB to a consumer that asks for more (its push consumer asks for 256, since
   // per-pull costs dominated a backlog drain at 32); clients asking for RocketMQ's 32 see no
   // difference. Set both to RocketMQ's values to serve exactly as RocketMQ does.

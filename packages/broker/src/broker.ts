@@ -185,7 +185,7 @@ export class Broker implements AsyncDisposable {
             topics: () => registrationTopics(topics.serialize(), config.brokerPermission),
             period: config.registerNameServerPeriod,
             timeout: config.registerBrokerTimeoutMills,
-            // §5.1: a slave learns where to replicate from in the registration answer.
+            // a slave learns where to replicate from in the registration answer.
             onRegistered: (result) => haClientRef.current?.setMasterAddress(result.haServerAddr ?? result.masterAddr),
             onError: (nameserver, error) => log('warn', `registration with nameserver ${nameserver} failed: ${(error as Error).message}`),
           })
@@ -204,7 +204,7 @@ export class Broker implements AsyncDisposable {
         lagBytes: Math.max(0, (haClient?.masterMaxOffset ?? 0) - store.maxPhyOffset),
       }),
     };
-    // §5.1 "Slaves never accept writes": refused in the store itself, so no path (sends, sends back, delays) can fork the copy.
+    // refused in the store itself, so no path (sends, sends back, delays) can fork the copy.
     if (isSlave) store.refuseAppends(`broker ${config.brokerName} (id ${config.brokerId}) is a slave and does not accept messages; send to the master (broker id 0)`);
 
     const context: BrokerContext = {

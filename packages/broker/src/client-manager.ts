@@ -1,5 +1,5 @@
 /**
- * Who is connected (RocketMQ `ConsumerManager` + `ProducerManager`, §4.3, §2.1): producer and
+ * Who is connected (RocketMQ `ConsumerManager` + `ProducerManager`): producer and
  * consumer groups learned from HEART_BEAT, each member keyed by client id with the connection it
  * last spoke on. A member silent for `channelExpiredTimeout` (120 s) is dropped by `scanExpired`;
  * a closed connection drops its members at once. When a consumer group's membership changes, the

@@ -1,6 +1,6 @@
 /**
  * What consumers ask a broker besides pulling (RocketMQ `ConsumerManageProcessor`,
- * `ClientManageProcessor` and the lock half of `AdminBrokerProcessor`; reference §4.3–§4.6):
+ * `ClientManageProcessor` and the lock half of `AdminBrokerProcessor`):
  *
  *   QUERY_CONSUMER_OFFSET (14)   committed offset, or RocketMQ's "0 for a young queue" quirk, or QUERY_NOT_FOUND (22)
  *   UPDATE_CONSUMER_OFFSET (15)  store a commit (ali-ons sends it two-way: it is answered)
@@ -51,7 +51,7 @@ export const LockBatchRequestBodySchema = z.looseObject({
 export type LockBatchRequestBody = z.infer<typeof LockBatchRequestBodySchema>;
 
 const NOT_FOUND_REMARK = 'Not found, maybe this group consumer boot first';
-/** Byte position of SYSFLAG in a stored record (§3.1). */
+/** Byte position of SYSFLAG in a stored record. */
 const POS_SYSFLAG = 36;
 
 /** Register the offset, client and lock handlers. */
@@ -136,7 +136,7 @@ export function registerConsumerManageProcessor(context: BrokerContext): void {
     if (created) await context.topics.ensureAll(retries);
     context.clients.heartbeat(connection, data, request.language, request.version);
     // Answer only once the nameservers route the new retry topic, as RocketMQ does (its
-    // registerBrokerAll inside the heartbeat waits for the answers, §4.7): clients look the route
+    // registerBrokerAll inside the heartbeat waits for the answers): clients look the route
     // up right after this answer and then only on their 30 s poll, and until they see it they
     // never pull their retries. registerAll reports failures through the registrar's onError.
     if (created) await context.registrar?.registerAll().catch(() => undefined);
@@ -229,7 +229,7 @@ function parseJsonBody<T>(request: RemotingCommand, schema: z.ZodType<T>, what: 
 }
 
 /**
- * RocketMQ's quirk for a group with no committed offset (§4.5, `ConsumerManageProcessor.queryConsumerOffset`):
+ * RocketMQ's quirk for a group with no committed offset (`ConsumerManageProcessor.queryConsumerOffset`):
  * answer 0 rather than "not found" when the queue still starts at 0 and its first message is not
  * yet out of memory (`checkInDiskByConsumeOffset` false; an empty queue counts as in memory), so a
  * new group on a young topic starts from the beginning even with CONSUME_FROM_LAST_OFFSET.

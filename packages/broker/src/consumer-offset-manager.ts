@@ -1,8 +1,8 @@
 /**
  * Committed consumer offsets (RocketMQ `ConsumerOffsetManager`): `"topic@group"` → queue id → the
  * next offset to consume. Kept in memory, written to `config/consumerOffset.json` every
- * `flushConsumerOffsetInterval` (5 s) by the broker and at a clean stop (§3.9), so a crash loses at
- * most that interval of commits — which consumers then re-consume (at-least-once, §4.4).
+ * `flushConsumerOffsetInterval` (5 s) by the broker and at a clean stop, so a crash loses at
+ * most that interval of commits — which consumers then re-consume (at-least-once).
  */
 import { z } from 'zod';
 import { JsonConfigFile } from './json-config-file.js';
@@ -120,7 +120,7 @@ export class ConsumerOffsetManager {
     return { offsetTable };
   }
 
-  /** A slave's copy of its master's offsets (§5.4): the master's table replaces this one. */
+  /** A slave's copy of its master's offsets: the master's table replaces this one. */
   replaceAll(offsetTable: Record<string, Record<string, number>>): void {
     this.table.clear();
     for (const [key, queues] of Object.entries(offsetTable)) this.table.set(key, new Map(Object.entries(queues).map(([q, o]) => [Number(q), o])));

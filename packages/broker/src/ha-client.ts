@@ -1,5 +1,5 @@
 /**
- * The slave's side of replication (reference §5.1; RocketMQ's `DefaultHAClient`). One loop:
+ * The slave's side of replication (RocketMQ's `DefaultHAClient`). One loop:
  * report the store's commit-log end to the master in an HA_TRANSFER request (ha-protocol.ts),
  * append the records it answers with at exactly that offset (`MessageStore.appendReplicated`,
  * which also builds this broker's consume queues and index), and ask again at once. An empty

@@ -1,5 +1,5 @@
 /**
- * The replication command stream (reference §5.1), carried on the broker's shared remoting port
+ * The replication command stream, carried on the broker's shared remoting port
  * instead of RocketMQ's separate HA port 10912. Karman's own request codes start at 10001 so they
  * never meet RocketMQ's; they are defined here and nowhere else.
  *

@@ -1,5 +1,5 @@
 /**
- * The master's side of replication (reference §5.1, §5.2; RocketMQ's `DefaultHAService`,
+ * The master's side of replication (RocketMQ's `DefaultHAService`,
  * `DefaultHAConnection` and `GroupTransferService` in one place):
  *
  * - answers each slave's HA_TRANSFER (ha-protocol.ts) with whole commit-log records from the
@@ -166,7 +166,7 @@ export class HaService implements ReplicationView {
     }
     this.acknowledged();
 
-    // §5.1 "Where transfer starts": an empty slave starts at the master's last segment (or its minimum).
+    // an empty slave starts at the master's last segment (or its minimum).
     let from = header.slaveOffset;
     if (from === 0) {
       const size = store.options.mappedFileSizeCommitLog;
@@ -283,7 +283,7 @@ export class HaService implements ReplicationView {
     if (drop > 1024) this.samples = this.samples.slice(drop);
   }
 
-  /** §5.2 SYNC_MASTER, 4.x `submitReplicaRequest`. */
+  /** SYNC_MASTER, 4.x `submitReplicaRequest`. */
   private gate(end: number): PutMessageStatus | Promise<PutMessageStatus> {
     const best = this.bestAck();
     if (best >= end) return PutMessageStatus.PUT_OK;

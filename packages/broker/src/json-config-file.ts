@@ -1,5 +1,5 @@
 /**
- * A JSON file replaced atomically, RocketMQ's ConfigManager done safely (§3.9).
+ * A JSON file replaced atomically, RocketMQ's ConfigManager done safely.
  *
  * Save: write `<file>.tmp` and fdatasync it; rename the current file to `<file>.bak`; rename the
  * temporary file over `<file>`; fsync the directory. What a crash leaves at each step:

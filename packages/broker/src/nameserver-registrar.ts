@@ -1,6 +1,6 @@
 /**
- * Keeps the nameservers told about this broker (RocketMQ `BrokerOuterAPI.registerBrokerAll`,
- * §1.2): REGISTER_BROKER to every nameserver in parallel at start, every
+ * Keeps the nameservers told about this broker (RocketMQ `BrokerOuterAPI.registerBrokerAll`):
+ * REGISTER_BROKER to every nameserver in parallel at start, every
  * `registerNameServerPeriod` (30 s), and at once after a topic change; UNREGISTER_BROKER to every
  * nameserver on a clean stop. A slave learns its master's address and HA address from the answers.
  *

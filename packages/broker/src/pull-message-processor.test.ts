@@ -24,7 +24,7 @@ describe('parseTagExpression', () => {
   });
 });
 
-describe('pullResponseCode (§4.1 status table)', () => {
+describe('pullResponseCode (PullMessageProcessor status table)', () => {
   const cases: [string, number, number][] = [
     [GetMessageStatus.FOUND, 5, ResponseCode.SUCCESS.code],
     [GetMessageStatus.NO_MATCHED_MESSAGE, 5, ResponseCode.PULL_RETRY_IMMEDIATELY.code],

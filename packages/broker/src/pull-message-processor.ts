@@ -1,6 +1,6 @@
 /**
  * PULL_MESSAGE (11) and LITE_PULL_MESSAGE (361) with long polling (RocketMQ `PullMessageProcessor` and
- * `DefaultPullMessageResultHandler`, reference §4.1, §4.8, §5.3).
+ * `DefaultPullMessageResultHandler`).
  *
  * A pull is checked in RocketMQ's order (group exists or is auto-created, group may consume, topic
  * exists and is readable, queue id in range, subscription known and not older than the request's),
@@ -28,7 +28,7 @@ export type PullSysFlag = (typeof PullSysFlag)[keyof typeof PullSysFlag];
 const MASTER_ID = 0;
 /** `SubscriptionData.SUB_ALL`. */
 const SUB_ALL = '*';
-/** Byte position of PHYSICALOFFSET in a stored record (§3.1). */
+/** Byte position of PHYSICALOFFSET in a stored record. */
 const POS_PHYSICAL_OFFSET = 28;
 
 /** A parsed tag expression: the tags and their codes; `undefined` from the parser means every message. */
@@ -38,7 +38,7 @@ export interface TagFilter {
 }
 
 /**
- * Parse a tag subscription as RocketMQ's `FilterAPI.buildSubscriptionData` (§4.8): `"*"` or empty
+ * Parse a tag subscription as RocketMQ's `FilterAPI.buildSubscriptionData`: `"*"` or empty
  * means every message (undefined); otherwise `"A || B"` split on `||` and trimmed. Throws
  * `InvalidArgumentError` naming the problem when no tag is left (the pull answers SUBSCRIPTION_PARSE_FAILED).
  */
@@ -50,7 +50,7 @@ export function parseTagExpression(expression: string | undefined): TagFilter | 
   return { tags, codes: new Set(tags.map((t) => tagsCode(t))) };
 }
 
-/** Response codes of the pull outcome, by store status (§4.1's table). */
+/** Response codes of the pull outcome, by store status (PullMessageProcessor.processRequest's table). */
 export function pullResponseCode(status: GetMessageStatus, requestOffset: number): number {
   switch (status) {
     case GetMessageStatus.FOUND:
@@ -77,7 +77,7 @@ interface PullPlan {
   header: PullMessageRequestHeader;
   /** undefined accepts every message. */
   tagCodes: ReadonlySet<number> | undefined;
-  /** Group's broker ids for slave reads (§5.3). */
+  /** Group's broker ids for slave reads. */
   groupBrokerId: number;
   whichBrokerWhenConsumeSlowly: number;
 }
@@ -308,7 +308,7 @@ function park(
   return answered;
 }
 
-/** A commit offset carried in a pull is stored by a master on the pull's first execution (§4.4). */
+/** A commit offset carried in a pull is stored by a master on the pull's first execution. */
 function commitCarriedOffset(context: BrokerContext, header: PullMessageRequestHeader, firstExecution: boolean): void {
   if (!firstExecution || (header.sysFlag & PullSysFlag.COMMIT_OFFSET) === 0) return;
   if (context.config.brokerRole === 'SLAVE' || header.commitOffset < 0) return;

@@ -1,5 +1,5 @@
 /**
- * Long polling (RocketMQ `PullRequestHoldService`, §4.1): a pull that finds nothing and may be
+ * Long polling (RocketMQ `PullRequestHoldService`): a pull that finds nothing and may be
  * suspended is parked under "topic@queueId" until a matching message arrives (the store's arrival
  * events call `arriving`), a periodic check finds the queue has grown, or its suspend time ends.
  * Either way the request is re-executed once with suspension off, so it answers (found, or

@@ -1,5 +1,5 @@
 /**
- * Broker-side queue locks for orderly consumption (RocketMQ `RebalanceLockManager`, §4.6). A
+ * Broker-side queue locks for orderly consumption (RocketMQ `RebalanceLockManager`). A
  * queue is locked to one client id of a group; the lock is granted when the queue is free, when
  * its lock expired (`rebalanceLockMaxLiveTime`, 60 s after the last renewal), or when the same
  * client already holds it (a renewal).

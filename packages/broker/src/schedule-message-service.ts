@@ -1,5 +1,5 @@
 /**
- * Delay levels (§6.2, RocketMQ's `ScheduleMessageService`): a message sent with DELAY level n is
+ * Delay levels (RocketMQ's `ScheduleMessageService`): a message sent with DELAY level n is
  * stored in SCHEDULE_TOPIC_XXXX queue n−1 (see `routeThroughSchedule` in send-message-processor.ts);
  * this service walks each level's queue in order and, once a message is due, puts it back on its
  * real topic and queue.
@@ -61,7 +61,7 @@ export function restoreScheduledMessage(record: MessageRecord): PutMessageInput 
 
 /**
  * When a stored schedule record is due: store timestamp + the level's delay. A time further ahead
- * than now + delay can only come from a clock that went back; it is treated as due now (§6.2).
+ * than now + delay can only come from a clock that went back; it is treated as due now.
  */
 export function deliverTimestamp(storeTimestamp: number, delay: number, now: number): number {
   const due = storeTimestamp + delay;

@@ -4,8 +4,8 @@
  * `AbstractSendMessageProcessor.msgCheck`.
  *
  * A send is checked in RocketMQ's order (broker role and permission, topic name, topic lookup or
- * auto-creation through TBW102 (§2.1), topic permission, queue id), then stored. A message carrying
- * a DELAY level is stored in SCHEDULE_TOPIC_XXXX instead (§6.2) and delivered later by
+ * auto-creation through TBW102, topic permission, queue id), then stored. A message carrying
+ * a DELAY level is stored in SCHEDULE_TOPIC_XXXX instead and delivered later by
  * `ScheduleMessageService`. Every expected failure is a response code with a remark naming what
  * was wrong and what to do; nothing here throws for bad input.
  */
@@ -67,7 +67,7 @@ function isRefusal(value: unknown): value is Refusal {
 
 /** `%DLQ%<group>` has one queue (RocketMQ's `DLQ_NUMS_PER_GROUP`). */
 const DLQ_QUEUE_NUMS = 1;
-/** Retry and dead-letter topics are readable and writable (§4.7: 4.9.x and 5.x; older brokers made DLQs write-only). */
+/** Retry and dead-letter topics are readable and writable (4.9.x and 5.x; older brokers made DLQs write-only). */
 const RETRY_PERM = Perm.READ | Perm.WRITE;
 /** RocketMQ's region when `regionId` is unset; Java producers read it from every send response. */
 const DEFAULT_REGION = 'DefaultRegion';
@@ -135,7 +135,7 @@ export function parseBornHost(remoteAddress: string): HostAddress {
 }
 
 /**
- * §6.2: a message whose DELAY level is above 0 (and that is not a prepared or rolled-back
+ * a message whose DELAY level is above 0 (and that is not a prepared or rolled-back
  * transaction) is stored in SCHEDULE_TOPIC_XXXX queue level−1, with its real topic and queue in
  * REAL_TOPIC / REAL_QID. A level above the table is clamped to the last level, in the property too,
  * as RocketMQ's `CommitLog.putMessage` does. Returns the input unchanged when there is no delay.
@@ -396,7 +396,7 @@ class SendMessageProcessor {
   }
 
   /**
-   * §6.3: a batch is one topic, one queue, no delay level, not a retry topic and not a
+   * a batch is one topic, one queue, no delay level, not a retry topic and not a
    * transaction; each entry becomes its own record with its own queue offset, all stored together.
    */
   async sendBatch(request: RemotingCommand, connection: ServerConnection, header: SendMessageRequestHeader): Promise<RemotingCommand> {
@@ -457,7 +457,7 @@ class SendMessageProcessor {
   }
 
   /**
-   * CONSUMER_SEND_MSG_BACK (§4.7): the consumer could not process the message at commit-log offset
+   * CONSUMER_SEND_MSG_BACK: the consumer could not process the message at commit-log offset
    * `offset`. It comes back on `%RETRY%<group>` after delay level `delayLevel` (0: 3 + reconsume
    * times), or goes to `%DLQ%<group>` once reconsumed `maxReconsumeTimes` times or when the
    * consumer asks for it with a negative level.

@@ -1,5 +1,5 @@
 /**
- * Metadata sync (reference §5.4; RocketMQ's `SlaveSynchronize`). Every `slaveSyncInterval` (10 s,
+ * Metadata sync (RocketMQ's `SlaveSynchronize`). Every `slaveSyncInterval` (10 s,
  * the 4.x cadence; the first run shortly after start) a slave copies from its master the topic
  * configs (GET_ALL_TOPIC_CONFIG 21), consumer offsets (GET_ALL_CONSUMER_OFFSET 43), delay-level
  * progress (GET_ALL_DELAY_OFFSET 45) and subscription groups (GET_ALL_SUBSCRIPTIONGROUP_CONFIG

@@ -1,6 +1,6 @@
 /**
  * Consumer-group configuration (RocketMQ `SubscriptionGroupManager`), persisted to
- * `config/subscriptionGroup.json` on every change (§3.9). A group that consumes without having
+ * `config/subscriptionGroup.json` on every change. A group that consumes without having
  * been configured is created with RocketMQ's defaults when `autoCreateSubscriptionGroup` is on.
  */
 import { z } from 'zod';
@@ -132,7 +132,7 @@ export class SubscriptionGroupManager {
     return existed;
   }
 
-  /** A slave's copy of its master's table (§5.4), as `TopicConfigManager.replaceAll`. */
+  /** A slave's copy of its master's table, as `TopicConfigManager.replaceAll`. */
   async replaceAll(subscriptionGroupTable: Record<string, SubscriptionGroupConfig>, dataVersion: DataVersion): Promise<boolean> {
     if (dataVersion.timestamp === this.version.timestamp && dataVersion.counter === this.version.counter) return false;
     this.table.clear();

@@ -1,8 +1,8 @@
 /**
  * The broker's topic table (RocketMQ `TopicConfigManager`): per topic its read and write queue
  * counts, permission, filter type, system flag and order flag, plus a data version that changes
- * with every edit so nameservers can skip unchanged registrations (§1.2). Persisted to
- * `config/topics.json` on every change (§3.9).
+ * with every edit so nameservers can skip unchanged registrations. Persisted to
+ * `config/topics.json` on every change.
  */
 import { z } from 'zod';
 import { InvalidArgumentError, Perm, SystemTopic, topicNameProblem } from '@karman/protocol';
@@ -37,7 +37,7 @@ export const DEFAULT_PERM = Perm.READ | Perm.WRITE;
 export interface TopicConfigManagerOptions {
   /** Where `topics.json` lives; undefined keeps the table in memory only. */
   file?: string;
-  /** Whether to keep TBW102 so producers can auto-create topics (§2.1). */
+  /** Whether to keep TBW102 so producers can auto-create topics. */
   autoCreateTopicEnable: boolean;
   /** Queue count of TBW102 and the cap for auto-created topics (`defaultTopicQueueNums`, 8). */
   defaultTopicQueueNums: number;
@@ -171,7 +171,7 @@ export class TopicConfigManager {
   }
 
   /**
-   * A slave's copy of its master's table (§5.4: the master's data overwrites the slave's). Skipped
+   * A slave's copy of its master's table (the master's data overwrites the slave's). Skipped
    * when the data version is the one already held; otherwise replaced whole and persisted.
    * Returns whether anything changed.
    */

@@ -3,7 +3,7 @@ import { Perm, ResponseCode } from '@karman/protocol';
 import { startTestBroker, uniqueName } from './broker-fixture.js';
 import { field, readQueue, send, sendV2 } from './send-helpers.js';
 
-describe('topic auto-creation through TBW102 (§2.1)', () => {
+describe('topic auto-creation through TBW102', () => {
   it('creates an unknown topic on first send when autoCreateTopicEnable is on, and keeps it across a restart', async () => {
     await using b = await startTestBroker({ autoCreateTopicEnable: true, defaultTopicQueueNums: 8 });
     const topic = uniqueName('auto');

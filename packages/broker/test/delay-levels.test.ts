@@ -7,7 +7,7 @@ import { createTopic, field, readQueue, send, waitFor } from './send-helpers.js'
 
 const LEVELS = '100ms 200ms 300ms';
 
-describe('delay levels through SCHEDULE_TOPIC_XXXX (§6.2)', () => {
+describe('delay levels through SCHEDULE_TOPIC_XXXX', () => {
   it('holds a delayed message in the schedule topic until due, then delivers it restored to its real topic and queue', async () => {
     await using b = await startTestBroker({ messageDelayLevel: LEVELS });
     const topic = uniqueName('delay');

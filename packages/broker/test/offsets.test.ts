@@ -70,7 +70,7 @@ describe('consumer offsets', () => {
     expect((await b.request(UPDATE, { consumerGroup: group, topic, queueId: 0, commitOffset: 1 })).code).toBe(ResponseCode.SUCCESS.code);
   });
 
-  it('answers 0 for a new group on a queue that still starts at 0, QUERY_NOT_FOUND once it does not (§4.5)', async () => {
+  it('answers 0 for a new group on a queue that still starts at 0, QUERY_NOT_FOUND once it does not', async () => {
     await using b = await startTestBroker({ mappedFileSizeCommitLog: 4096, fileReservedTime: 0 });
     const young = uniqueName('off_young');
     const old = uniqueName('off_old');

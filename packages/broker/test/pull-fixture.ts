@@ -34,7 +34,7 @@ export interface PullFieldsOptions {
   expressionType?: string;
 }
 
-/** extFields of a PULL_MESSAGE as a push consumer sends it (§4.1). */
+/** extFields of a PULL_MESSAGE as a push consumer sends it. */
 export function pullFields(group: string, topic: string, queueId: number, queueOffset: number, options: PullFieldsOptions = {}): Record<string, ExtFieldValue> {
   const subscription = options.subscription === undefined ? '*' : options.subscription;
   let sysFlag = 0;

@@ -58,7 +58,7 @@ describe('PULL_MESSAGE', () => {
     expect(offsets(lite)).toEqual({ nextBeginOffset: '2', minOffset: '0', maxOffset: '2', suggestWhichBrokerId: '0' });
   });
 
-  it('answers each store status with the code of §4.1, always with nextBeginOffset, minOffset, maxOffset and suggestWhichBrokerId', async () => {
+  it('answers each store status with PullMessageProcessor\'s code, always with nextBeginOffset, minOffset, maxOffset and suggestWhichBrokerId', async () => {
     await using b = await startTestBroker();
     const topic = uniqueName('pull_status');
     const group = uniqueName('pull_group');

@@ -26,7 +26,7 @@ async function nth(b: TestBroker, topic: string, n: number): Promise<MessageReco
   return waitFor(async () => (await readQueue(b, topic, 0))[n], 5000, `message ${n} of ${topic}`);
 }
 
-describe('CONSUMER_SEND_MSG_BACK: retry with delay levels, then the dead-letter queue (§4.7)', () => {
+describe('CONSUMER_SEND_MSG_BACK: retry with delay levels, then the dead-letter queue', () => {
   it('redelivers through %RETRY%<group> with growing delay levels and after retryMaxTimes lands in %DLQ%<group>', async () => {
     await using b = await startTestBroker({ messageDelayLevel: LEVELS });
     const topic = uniqueName('orig');

@@ -1,6 +1,6 @@
 /**
- * One client instance per process, client id and nameserver list (RocketMQ `MQClientInstance`,
- * §2.1), shared by every producer and consumer that asks for the same: it owns the nameserver
+ * One client instance per process, client id and nameserver list (RocketMQ `MQClientInstance`),
+ * shared by every producer and consumer that asks for the same: it owns the nameserver
  * connection with failover, the route cache and its refresh every `pollNameServerInterval`, the
  * broker connections, the heartbeat to every broker every `heartbeatBrokerInterval` (and at once
  * when groups or subscriptions change), and answers to server-initiated requests (members changed,
@@ -376,7 +376,7 @@ export class ClientInstance {
   }
 
   /**
-   * Heartbeat every known broker now: producer-only clients to masters only (§2.1). Failures are
+   * Heartbeat every known broker now: producer-only clients to masters only. Failures are
    * reported as `heartbeat_failed` events, not thrown.
    */
   async sendHeartbeatToAllBrokers(): Promise<void> {

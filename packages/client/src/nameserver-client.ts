@@ -1,5 +1,5 @@
 /**
- * Talks to one nameserver at a time out of a list (RocketMQ `NettyRemotingClient`, §2.1): start at a
+ * Talks to one nameserver at a time out of a list (RocketMQ `NettyRemotingClient`): start at a
  * random index, stay while it answers, and on a connection failure or timeout move to the next and
  * try the rest of the list before giving up. The failed nameserver's connection keeps reconnecting
  * in the background, so a later rotation back to it is cheap.

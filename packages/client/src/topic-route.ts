@@ -1,6 +1,6 @@
 /**
- * Topic routes as the nameserver answers them (RocketMQ `TopicRouteData`, §1.4), and what clients
- * derive from them (§2.1): the publish list (writable queues of broker names that have a master,
+ * Topic routes as the nameserver answers them (RocketMQ `TopicRouteData`), and what clients
+ * derive from them: the publish list (writable queues of broker names that have a master,
  * sorted by broker name, or the `ORDER_TOPIC_CONFIG` layout when one is set) and the subscribe set
  * (readable queues).
  */

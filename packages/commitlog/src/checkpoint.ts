@@ -1,7 +1,7 @@
 /**
  * The checkpoint file `<root>/checkpoint`: one 4 KiB page saying how far everything is known to be
  * on disk, so recovery after a crash only re-checks and re-dispatches what came after
- * (reference §3.6, RocketMQ's `StoreCheckpoint`).
+ * (RocketMQ's `StoreCheckpoint`).
  *
  * Layout (big-endian). The first five fields are RocketMQ's, at RocketMQ's positions; Karman adds a
  * tagged, CRC-guarded block after them because it recovers from an offset rather than a timestamp.

@@ -1,6 +1,6 @@
 /**
  * The commit log: one append-only byte stream of records shared by every topic, kept in
- * fixed-size segment files (reference §3.1, §3.2). It reads like a small write-ahead log:
+ * fixed-size segment files. It reads like a small write-ahead log:
  *
  * - `append` places a record synchronously (assigning its physical offset, rolling to the next
  *   segment behind an 8-byte blank filler when the record plus a filler would not fit, so no record
@@ -280,7 +280,7 @@ export class CommitLog {
   append(size: number, fill: (target: Buffer, at: number, physicalOffset: number) => DispatchRequest[]): Promise<void> {
     const remaining = this.fileSize - (this.reserved % this.fileSize);
     if (size + BLANK_RECORD_SIZE > remaining) {
-      // §3.1 "End of file": fill the rest of the segment so readers jump to the next one.
+      // fill the rest of the segment so readers jump to the next one.
       void this.enqueue(encodeBlankRecord(remaining), undefined, remaining);
     }
     const g = this.openGroup();
@@ -457,7 +457,7 @@ export class CommitLog {
 
   /**
    * SYNC_FLUSH group commit: resolves true once everything below `offset` is flushed, false if
-   * that takes longer than `timeoutMs` (the data stays stored; §3.2).
+   * that takes longer than `timeoutMs` (the data stays stored).
    */
   waitFlushed(offset: number, timeoutMs: number): Promise<boolean> {
     if (this.flushed >= offset) return Promise.resolve(true);

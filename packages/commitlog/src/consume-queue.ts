@@ -1,6 +1,6 @@
 /**
- * Consume queues: per (topic, queueId), the index of that queue's records in the shared commit log
- * (reference §3.3). Folder `consumequeue/<topic>/<queueId>/`, files of `mappedFileSizeConsumeQueue`
+ * Consume queues: per (topic, queueId), the index of that queue's records in the shared commit log.
+ * Folder `consumequeue/<topic>/<queueId>/`, files of `mappedFileSizeConsumeQueue`
  * bytes (300,000 units) named by the byte offset of their first unit. Logical offset N is the unit
  * at byte N × 20.
  *
@@ -488,7 +488,7 @@ export class ConsumeQueue {
 
 /**
  * Every consume queue of a store, and the dispatcher that fills them from the commit log.
- * Prepared and rolled-back transaction records get no unit (§3.4).
+ * Prepared and rolled-back transaction records get no unit.
  */
 export class ConsumeQueueStore implements CommitLogDispatcher {
   private readonly queues = new Map<string, Map<number, ConsumeQueue>>();

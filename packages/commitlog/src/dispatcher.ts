@@ -1,5 +1,5 @@
 /**
- * Dispatch: how consume queues and the key index are built from the commit log (reference §3.4).
+ * Dispatch: how consume queues and the key index are built from the commit log.
  * Every stored record becomes one `DispatchRequest`, handed to each dispatcher in commit-log order,
  * once when appended and again during recovery for records past the dispatchers' checkpoints.
  * Dispatchers must therefore treat a request they have already seen as a no-op.
@@ -13,7 +13,7 @@ export interface DispatchRequest {
   commitLogOffset: number;
   /** Record size in bytes (TOTALSIZE). */
   msgSize: number;
-  /** Java hashCode of the TAGS property, 0 without tags (reference §3.3). */
+  /** Java hashCode of the TAGS property, 0 without tags. */
   tagsCode: number;
   storeTimestamp: number;
   /** Logical offset of the record in its consume queue. */

@@ -1,12 +1,12 @@
 /**
- * Replication of the commit log, byte for byte (reference §5.1). The master reads chunks of its
+ * Replication of the commit log, byte for byte. The master reads chunks of its
  * log with `readReplicationChunk`; the slave checks them with `parseReplicationChunk` and appends
  * them at exactly the same physical offsets, so both logs hold identical bytes and a message id
  * (store host + physical offset) names the same record on both.
  *
  * A chunk always holds whole records, so the slave can dispatch each one (consume queues, index)
  * as soon as it is written. It ends at a record boundary or with the 8-byte blank filler that
- * closes a segment (the filler stands for the rest of that segment, as on the master: §3.1).
+ * closes a segment (the filler stands for the rest of that segment, as on the master).
  *
  *   chunk = record* [blank]      offset: where the first record starts
  *                                end:    offset of the next chunk (next segment's base after a blank)

@@ -1,6 +1,6 @@
 /**
  * One index file: a hash table on disk from message keys to commit-log offsets, RocketMQ's
- * `IndexFile` (reference §3.5), so a message can be found by its UNIQ_KEY or one of its KEYS.
+ * `IndexFile`, so a message can be found by its UNIQ_KEY or one of its KEYS.
  *
  * File layout (big-endian; size = 40 + hashSlotNum × 4 + indexNum × 20):
  *

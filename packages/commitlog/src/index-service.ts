@@ -1,7 +1,6 @@
 /**
  * The key index of the store: a list of index files (`index-file.ts`) under one folder, fed by the
- * dispatcher with every record and queried by key and time range (RocketMQ's `IndexService`,
- * reference §3.5).
+ * dispatcher with every record and queried by key and time range (RocketMQ's `IndexService`).
  *
  * Folder layout: `<dir>/yyyyMMddHHmmssSSS`, one file per name, named (in UTC) when it was created;
  * the name order is the age order. The newest file takes new keys; when it is full the next one is
@@ -22,9 +21,9 @@ import type { IndexGeometry } from './index-file.js';
 import type { CommitLogDispatcher, DispatchRequest } from './dispatcher.js';
 import type { StoreLogger } from './store-config.js';
 
-/** RocketMQ's `maxMsgsNumBatch`: the most offsets one query returns (§3.5). */
+/** RocketMQ's `maxMsgsNumBatch`: the most offsets one query returns. */
 export const INDEX_QUERY_MAX_NUM = 64;
-/** SYSFLAG bits 2–3 both set: a rollback transaction record, which is never indexed (§3.1, §3.5). */
+/** SYSFLAG bits 2–3 both set: a rollback transaction record, which is never indexed. */
 const TRANSACTION_ROLLBACK_TYPE = 0xc;
 /** Background write of entries once this many are only in memory (bounds memory between flushes). */
 const BACKGROUND_WRITE_ENTRIES = 1024;
@@ -110,7 +109,7 @@ export class IndexService implements CommitLogDispatcher {
   get lastFlushedPhyOffset(): number {
     return this.flushedPhyOffset;
   }
-  /** Store time of the newest durable record (as of the last `flush()`): the checkpoint's indexMsgTimestamp (§3.6). */
+  /** Store time of the newest durable record (as of the last `flush()`): the checkpoint's indexMsgTimestamp. */
   get lastFlushedTimestamp(): number {
     return this.flushedTimestamp;
   }
@@ -199,7 +198,7 @@ export class IndexService implements CommitLogDispatcher {
   /**
    * Commit-log offsets of records indexed under `topic#key` whose store time (rounded down to the
    * second) lies in [begin, end], newest first, at most min(maxNum, 64). Hashes collide, so the
-   * caller reads each record and keeps those whose real key matches (§3.5 step 5).
+   * caller reads each record and keeps those whose real key matches (as DefaultMessageStore.queryMessage does).
    */
   async queryOffsets(topic: string, key: string, maxNum: number, begin: number, end: number): Promise<IndexQueryResult> {
     this.checkOpen('queryOffsets');
@@ -236,7 +235,7 @@ export class IndexService implements CommitLogDispatcher {
   /**
    * Delete whole files whose newest entry is below `minCommitLogOffset` (the commit log's new
    * minimum after retention), oldest first, stopping at the first file still needed; the newest
-   * file is never deleted (§3.8: "no holes").
+   * file is never deleted ("no holes").
    */
   async deleteExpired(minCommitLogOffset: number): Promise<void> {
     this.checkOpen('deleteExpired');

@@ -9,9 +9,9 @@ export const PutMessageStatus = {
   PUT_OK: 'PUT_OK',
   /** Stored and readable, but not flushed within `syncFlushTimeout`. */
   FLUSH_DISK_TIMEOUT: 'FLUSH_DISK_TIMEOUT',
-  /** Stored on this master, but its slave did not confirm the bytes within `slaveTimeout` (SYNC_MASTER, §5.2). */
+  /** Stored on this master, but its slave did not confirm the bytes within `slaveTimeout` (SYNC_MASTER). */
   FLUSH_SLAVE_TIMEOUT: 'FLUSH_SLAVE_TIMEOUT',
-  /** Stored on this master, but no slave is connected or it is too far behind to wait for (SYNC_MASTER, §5.2). */
+  /** Stored on this master, but no slave is connected or it is too far behind to wait for (SYNC_MASTER). */
   SLAVE_NOT_AVAILABLE: 'SLAVE_NOT_AVAILABLE',
   /** The store is closed, failed a write, or the disk is over `diskSpaceWarningLevelRatio`. */
   SERVICE_NOT_AVAILABLE: 'SERVICE_NOT_AVAILABLE',

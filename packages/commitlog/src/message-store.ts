@@ -91,7 +91,7 @@ export interface PutMessageResult {
   queueOffset: number;
   /** Records stored. */
   msgNum: number;
-  /** Offset message ids (store host + physical offset, §3.7), one per record. */
+  /** Offset message ids (store host + physical offset), one per record. */
   msgIds: string[];
   storeTimestamp: number;
 }
@@ -139,7 +139,7 @@ export interface QueryMessageResult {
 }
 
 /**
- * Decides what a stored append answers once replication is considered (SYNC_MASTER, §5.2): given
+ * Decides what a stored append answers once replication is considered (SYNC_MASTER): given
  * the end offset of the append, PUT_OK once a slave confirmed it, or FLUSH_SLAVE_TIMEOUT /
  * SLAVE_NOT_AVAILABLE (both still stored).
  */
@@ -287,7 +287,7 @@ export class MessageStore {
   recovery!: RecoveryReport;
   /** Newest commit-log bytes counted as in memory (see `isInMemory`). */
   private inMemoryBytes: number;
-  /** Offset message ids are the store host then the offset in 16 hex digits (§3.7): the host part never changes. */
+  /** Offset message ids are the store host then the offset in 16 hex digits: the host part never changes. */
   private readonly msgIdPrefix: string;
   private readonly quarantine: Quarantine;
   private unitsRepaired = 0;
@@ -403,7 +403,7 @@ export class MessageStore {
 
   /**
    * Store several messages of one topic and queue as consecutive records with consecutive queue
-   * offsets, placed and written together (a SEND_BATCH_MESSAGE, §6.3). All or none are stored.
+   * offsets, placed and written together (a SEND_BATCH_MESSAGE). All or none are stored.
    */
   putBatch(messages: readonly PutMessageInput[]): Promise<PutMessageResult> {
     const refused = this.checkWritable();
@@ -535,7 +535,7 @@ export class MessageStore {
         for (let i = 0; i < prepared.length; i++) {
           const p = prepared[i]!;
           const meta = metas[i]!;
-          // Prepared and rolled-back transaction records take queue offset 0 and no slot (§3.1).
+          // Prepared and rolled-back transaction records take queue offset 0 and no slot.
           const queueOffset = isConsumable(p.sysFlag) ? next++ : 0;
           const phy = physicalOffset + at;
           writeRecord(target, start + at, p, queueOffset, phy, storeTimestamp);
@@ -579,7 +579,7 @@ export class MessageStore {
     }, failed);
   }
 
-  /** Limits checked before encoding (§3.1 "Broker put checks", §6.3). */
+  /** Limits checked before encoding. */
   private validate(m: PutMessageInput): PutMessageResult | undefined {
     const o = this.options;
     if (!this.checkedTopics.has(m.topic)) {
@@ -683,10 +683,10 @@ export class MessageStore {
     }
   }
 
-  // ---- replication (ha-append.ts, §5.1) ----
+  // ---- replication (ha-append.ts) ----
 
   /**
-   * A slave's store (§5.1 "Slaves never accept writes"): `put` and `putBatch` answer
+   * A slave's store: `put` and `putBatch` answer
    * SERVICE_NOT_AVAILABLE with `reason`, while `appendReplicated` still writes. Undefined lifts it.
    */
   refuseAppends(reason: string | undefined): void {
@@ -1262,7 +1262,7 @@ export class MessageStore {
   }
 
   /**
-   * One retention round (§3.8): decide from the clock and the disk probe, delete expired commit-log
+   * One retention round: decide from the clock and the disk probe, delete expired commit-log
    * segments from the oldest (never the one being written), then drop consume-queue and index
    * files below the new minimum. `manual` forces a round whatever the hour.
    */

@@ -1,6 +1,6 @@
 /**
  * A fast, allocation-light check of stored records for recovery and dispatch. The record layout is
- * owned by `@karman/protocol` (reference §3.1); this file only walks the length fields to find the
+ * owned by `@karman/protocol`; this file only walks the length fields to find the
  * body, topic and properties, and checks what a torn or corrupt tail breaks: the magic, the total
  * size against the sum of the parts, the PHYSICALOFFSET field against where the record sits, and
  * the body CRC. Full decoding (`decodeRecord`) would build every field and is kept for reads.
@@ -100,7 +100,7 @@ export function scanRecord(buf: Buffer, at: number, physicalOffset: number, rema
   if (magic !== MessageMagic.V1 && magic !== MessageMagic.V2) {
     return { kind: 'invalid', reason: `bad magic 0x${(magic >>> 0).toString(16)}` };
   }
-  // Appends always leave room for the 8-byte blank filler after a record (§3.1), and the smallest
+  // Appends always leave room for the 8-byte blank filler after a record, and the smallest
   // V1 record (IPv4, empty body, topic, properties) is the fixed overhead.
   if (totalSize < RECORD_FIXED_OVERHEAD_V1_IPV4 || totalSize + BLANK_RECORD_SIZE > remainingInSegment) {
     return { kind: 'invalid', reason: `record size ${totalSize} out of range (${remainingInSegment} bytes left in the segment)` };
@@ -150,7 +150,7 @@ export function scanRecord(buf: Buffer, at: number, physicalOffset: number, rema
   };
 }
 
-/** Whether a record of this sysFlag gets a consume-queue entry (prepared and rollback do not; §3.4). */
+/** Whether a record of this sysFlag gets a consume-queue entry (prepared and rollback do not). */
 export function isConsumable(sysFlag: number): boolean {
   const tx = sysFlag & TX_TYPE_MASK;
   return tx !== MessageSysFlag.TRANSACTION_PREPARED && tx !== MessageSysFlag.TRANSACTION_ROLLBACK;

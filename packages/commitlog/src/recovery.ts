@@ -1,5 +1,5 @@
 /**
- * Recovery at open (reference §3.6). The abort file tells a crash from a clean stop; the checkpoint
+ * Recovery at open. The abort file tells a crash from a clean stop; the checkpoint
  * says below which commit-log offset the log, the consume queues and the index were all on disk.
  *
  * 1. Open the commit-log segments, the consume queues (each checks its last three files and drops

@@ -1,5 +1,5 @@
 /**
- * Which commit-log segments a retention round deletes (reference §3.8, RocketMQ's
+ * Which commit-log segments a retention round deletes (RocketMQ's
  * `CleanCommitLogService` and `MappedFileQueue.deleteExpiredFileByTime`). Pure decisions here; the
  * store does the deleting and then cleans consume queues and the index below the new minimum.
  */

@@ -3,7 +3,7 @@
  * `MappedFileQueue` without mmap. The commit log and every consume queue use it.
  *
  * Layout: each file is exactly `fileSize` bytes and named by the stream offset of its first byte,
- * zero-padded to 20 digits (`00000000000000000000`, `00000000001073741824`, ...; reference §3.2).
+ * zero-padded to 20 digits (`00000000000000000000`, `00000000001073741824`, ...).
  * Files follow each other without gaps; the first one may start above 0 once retention removed
  * older ones. New files are created at full size with ftruncate (sparse, zero-filled), so a reader
  * past the written data sees zeros, which no record or unit starts with.

@@ -1,6 +1,6 @@
 /**
  * The store's options: one zod schema is the single source of every option's type and default.
- * Names and defaults are RocketMQ's `MessageStoreConfig` (reference §0, §3.2, §3.8) so a broker
+ * Names and defaults are RocketMQ's `MessageStoreConfig` so a broker
  * config file written for RocketMQ reads the same here. Every interval is an option so tests can
  * run retention and flushing in milliseconds; the clock and the disk-usage probe are injectable.
  */
@@ -8,7 +8,7 @@ import { statfs } from 'node:fs/promises';
 import { InvalidArgumentError } from '@karman/protocol';
 import { z } from 'zod';
 
-/** How an append is made durable (reference §3.2). */
+/** How an append is made durable. */
 export const FlushDiskType = {
   /** Acknowledge once the write reached the OS; fdatasync in the background. */
   ASYNC_FLUSH: 'ASYNC_FLUSH',
@@ -131,7 +131,7 @@ export function resolveStoreOptions(options: StoreOptions): ResolvedStoreOptions
       `invalid store option mappedFileSizeConsumeQueue: ${o.mappedFileSizeConsumeQueue} is not a multiple of the 20-byte consume-queue unit`,
     );
   }
-  // RocketMQ clamps these two (DefaultMessageStore.CleanCommitLogService, reference §3.8).
+  // RocketMQ clamps these two (DefaultMessageStore.CleanCommitLogService).
   o.diskSpaceCleanForciblyRatio = Math.min(85, Math.max(30, o.diskSpaceCleanForciblyRatio));
   o.diskSpaceWarningLevelRatio = Math.min(90, Math.max(35, o.diskSpaceWarningLevelRatio));
   return o;

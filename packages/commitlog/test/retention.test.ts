@@ -1,5 +1,5 @@
 /**
- * Retention (reference §3.8) with an injected clock and disk probe: deletion at the deleteWhen hour,
+ * Retention with an injected clock and disk probe: deletion at the deleteWhen hour,
  * at any hour above 75 % disk, regardless of age above 85 %, refused appends above 90 %, consume
  * queues and the index cleaned below the new minimum, and never a hole.
  */

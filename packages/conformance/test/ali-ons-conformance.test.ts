@@ -1,6 +1,6 @@
 /**
  * The unmodified npm client ali-ons 3.12.0 (RocketMQ 4.x remoting) against karman-nameserver and
- * karman-broker processes: checklist B of remoting-clients.md. Every client runs in its own child
+ * karman-broker processes: what ali-ons sends and expects, call by call. Every client runs in its own child
  * process (AliOnsProcess) with HOME in a temporary folder and a hard timeout. The scenarios are
  * independent (own topic, own groups), so they run concurrently on one cluster.
  *
@@ -20,7 +20,7 @@ import type { AliOnsProcessOptions, AliOnsReceived } from '../src/index.js';
 const REBALANCE_MS = 1_500;
 /**
  * Delay levels in milliseconds (RocketMQ's table is 1s 5s 10s 30s ...): level 3 is what a first
- * retry uses (3 + reconsumeTimes, §4.7), level 5 is the delay scenario's.
+ * retry uses (3 + reconsumeTimes), level 5 is the delay scenario's.
  */
 const DELAY_LEVELS = '100ms 200ms 300ms 400ms 1500ms 2s 3s 4s 5s 6s 7s 8s 9s 10s 20s 30s 1m 2m';
 const DELAY_LEVEL_5_MS = 1_500;
@@ -111,7 +111,7 @@ describe.concurrent('ali-ons 3.12.0 against karman-nameserver and karman-broker'
 
     const ids = await until('consumer list', () => consumerIds(group), (list) => list.length === 1);
     expect(ids[0]).toMatch(/@startup$/);
-    // The heartbeat created %RETRY%<group> (§4.7) and the nameserver routes it.
+    // The heartbeat created %RETRY%<group> and the nameserver routes it.
     await cluster.waitForRoute(`%RETRY%${group}`, ['broker-a'], 5_000);
     await client.waitForQueues('c', topic, [0, 1, 2, 3]);
 
@@ -328,7 +328,7 @@ describe.concurrent('ali-ons 3.12.0 against karman-nameserver and karman-broker'
 
   it('a new group with CONSUME_FROM_LAST_OFFSET on a young queue starts at offset 0, as RocketMQ answers QUERY_CONSUMER_OFFSET', async () => {
     // RocketMQ's queryConsumerOffset answers 0 for a group without an offset when the queue still
-    // starts at 0 and its first message is in memory (§4.5), so such a group sees the history.
+    // starts at 0 and its first message is in memory, so such a group sees the history.
     const topic = await newTopic('LastOffset');
     const client = await aliOns('last-offset');
     await client.producer('p', { producerGroup: uniqueName('PG_last') });
@@ -355,7 +355,7 @@ describe.concurrent('ali-ons 3.12.0 against karman-nameserver and karman-broker'
     await client.consumer('c', { consumerGroup: group, instanceName: 'offset-moved' }, [{ topic }]);
     for (let i = 0; i < 2; i++) await client.send('p', { topic, body: `new-${i}` });
     // The pull at 100 answers PULL_OFFSET_MOVED. While the queue still starts at 0, RocketMQ's
-    // correction is the queue's start, not its end (DefaultMessageStore.getMessage, §4.1), so the
+    // correction is the queue's start, not its end (DefaultMessageStore.getMessage), so the
     // client adopts 0 and reads the queue through, in order.
     await client.waitForMessages(5);
     await sleep(SETTLE_MS);

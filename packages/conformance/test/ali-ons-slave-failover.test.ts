@@ -1,6 +1,5 @@
 /**
- * ali-ons across a master's death (issue 9 "the ali-ons conformance suite's consumer carries on
- * from the slave when the master is killed"; reference §5.3). The cluster is a karman-broker master
+ * ali-ons across a master's death. The cluster is a karman-broker master
  * and its SLAVE, both real processes. A live ali-ons consumer has messages that are replicated but
  * not yet consumed when the master gets SIGKILL, and it must still consume them.
  *

@@ -1,5 +1,5 @@
 /**
- * How fast one PushConsumer drains a backlog (issue 8's benchmark): a one-broker cluster in this
+ * How fast one PushConsumer drains a backlog: a one-broker cluster in this
  * process, a backlog of COUNT messages of SIZE bytes sent in batches, then a PushConsumer in a child
  * process (so its CPU is measured apart from the broker's) consumes them all with a no-op handler.
  *

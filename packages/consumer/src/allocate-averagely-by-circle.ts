@@ -1,5 +1,5 @@
 /**
- * AllocateMessageQueueAveragelyByCircle ("AVG_BY_CIRCLE", §4.3): queue k goes to consumer k % c,
+ * AllocateMessageQueueAveragelyByCircle ("AVG_BY_CIRCLE"): queue k goes to consumer k % c,
  * dealing queues round the table. 8 queues over 3 consumers: [0,3,6] [1,4,7] [2,5].
  */
 import type { MessageQueue } from '@karman/client';

@@ -1,5 +1,5 @@
 /**
- * AllocateMessageQueueAveragely ("AVG", RocketMQ's default, §4.3): contiguous blocks, the first
+ * AllocateMessageQueueAveragely ("AVG", RocketMQ's default): contiguous blocks, the first
  * `n % c` consumers taking one queue more. 8 queues over 3 consumers: [0,1,2] [3,4,5] [6,7].
  * Consumers beyond the queue count get nothing.
  */

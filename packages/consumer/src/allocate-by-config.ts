@@ -1,5 +1,5 @@
 /**
- * AllocateMessageQueueByConfig ("CONFIG", §4.3): a fixed list of queues, whatever the group looks
+ * AllocateMessageQueueByConfig ("CONFIG"): a fixed list of queues, whatever the group looks
  * like; the one strategy that does not validate its inputs. Useful to pin a consumer to queues
  * while keeping the push consumer's pull loop and offsets.
  */

@@ -1,5 +1,5 @@
 /**
- * AllocateMessageQueueByMachineRoom ("MACHINE_ROOM", §4.3): only queues of brokers named
+ * AllocateMessageQueueByMachineRoom ("MACHINE_ROOM"): only queues of brokers named
  * `room@name` whose room is one of `consumeridcs` are shared; each consumer takes `m / c` contiguous
  * ones starting at `i × (m / c)`, and the first `m % c` consumers one more from the tail.
  */

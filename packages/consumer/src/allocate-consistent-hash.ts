@@ -1,5 +1,5 @@
 /**
- * AllocateMessageQueueConsistentHash ("CONSISTENT_HASH", §4.3): consumers sit on a hash ring, each
+ * AllocateMessageQueueConsistentHash ("CONSISTENT_HASH"): consumers sit on a hash ring, each
  * as `virtualNodes` (10) points keyed `cid + "-" + i`; a queue, keyed by RocketMQ's
  * `MessageQueue.toString()`, goes to the first point clockwise of its own hash (wrapping round).
  * A member joining or leaving therefore moves only the queues next to its points, unlike AVG where

@@ -1,5 +1,5 @@
 /**
- * AllocateMachineRoomNearby ("MACHINE_ROOM_NEARBY-<inner>", §4.3): consume in your own machine room
+ * AllocateMachineRoomNearby ("MACHINE_ROOM_NEARBY-<inner>"): consume in your own machine room
  * and help rooms that have nobody. A resolver tells which room a queue's broker and a consumer live
  * in; then (1) the inner strategy shares my room's queues among my room's consumers, and (2) for
  * every room with queues but no live consumer, the inner strategy shares its queues among all

@@ -1,6 +1,6 @@
 /**
- * Allocation strategies: §4.3's worked examples, and one contract run against every strategy that
- * shares queues (STYLE 17): members together take every queue exactly once, whatever the order of
+ * Allocation strategies: worked examples from RocketMQ's AllocateMessageQueue* classes, and one contract run against every strategy that
+ * shares queues: members together take every queue exactly once, whatever the order of
  * their inputs, and a client id missing from the list gets nothing.
  */
 import { createHash } from 'node:crypto';
@@ -24,7 +24,7 @@ function shares(strategy: AllocateStrategy, mqAll: MessageQueue[], cidAll: strin
   return cidAll.map((cid) => strategy.allocate('G', cid, mqAll, cidAll));
 }
 
-describe('worked examples of §4.3 (8 queues, 3 consumers)', () => {
+describe('worked examples of RocketMQ\'s allocation strategies (8 queues, 3 consumers)', () => {
   it('AVG gives contiguous blocks, the first n % c consumers one more', () => {
     expect(shares(allocateAveragely, queues(8), cids).map(ids)).toEqual([[0, 1, 2], [3, 4, 5], [6, 7]]);
   });

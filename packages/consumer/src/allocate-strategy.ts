@@ -1,10 +1,10 @@
 /**
- * How a consumer group shares a topic's queues (RocketMQ `AllocateMessageQueueStrategy`, §4.3).
+ * How a consumer group shares a topic's queues (RocketMQ `AllocateMessageQueueStrategy`).
  * Every member runs the same strategy over the same sorted inputs and takes only its own share, so
  * no coordinator is needed; members that momentarily see different inputs may briefly double-assign
  * or leave a queue unassigned, which is RocketMQ's known source of duplicates.
  *
- * Strategies are small named objects behind this one type (STYLE 14). Each sorts its inputs first,
+ * Strategies are small named objects behind this one type. Each sorts its inputs first,
  * so a caller that forgets to sort still gets the answer every other member computes.
  */
 import type { MessageQueue } from '@karman/client';

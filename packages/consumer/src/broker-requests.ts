@@ -1,7 +1,7 @@
 /**
  * The requests a consumer sends to brokers, one function each, decoding the answer and turning a
- * failure code into a `RemoteError`: pull (§4.1), offsets (§4.4, §4.5), group members (§4.3),
- * locks (§4.6) and send-back (§4.7). Which broker to ask is the caller's business.
+ * failure code into a `RemoteError`: pull, offsets, group members,
+ * locks and send-back. Which broker to ask is the caller's business.
  */
 import type { ClientInstance, MessageQueue } from '@karman/client';
 import { KarmanError, RemoteError, RequestCode, ResponseCode, createRequest, decodeRecords } from '@karman/protocol';

@@ -1,7 +1,7 @@
 /**
  * What a handler receives (RocketMQ `MessageExt`): the stored record, body decompressed on first
  * read (see `body`), with the
- * original topic restored for messages that came back through `%RETRY%<group>` (§4.7). `msgId` is
+ * original topic restored for messages that came back through `%RETRY%<group>`. `msgId` is
  * the producer's unique id (UNIQ_KEY) when present, else the broker's offset id, as RocketMQ's
  * `MessageClientExt.getMsgId` answers; the dedup helper keys on `{ topic, tags, keys, msgId }`.
  */

@@ -1,13 +1,13 @@
 /**
  * What the push and the pull consumer share (RocketMQ `RebalanceImpl`, `PullAPIWrapper` and the
- * pull half of `DefaultMQPushConsumerImpl`, §4.1–§4.5, §4.8): group membership in the shared client
+ * pull half of `DefaultMQPushConsumerImpl`): group membership in the shared client
  * instance, subscriptions (plus `%RETRY%<group>` in clustering), rebalancing, one long-polling pull
  * loop per assigned queue, and offsets.
  *
  * Rebalance, per subscribed topic: the subscribe set from the route, the group's client ids from one
  * broker, both sorted, then the strategy picks this member's share. Queues no longer ours are
  * dropped first (pulls aborted, offset committed, then forgotten); new ones start from the
- * committed offset or, when there is none, from `consumeFromWhere` (§4.5).
+ * committed offset or, when there is none, from `consumeFromWhere`.
  *
  * Each pull asks for up to `pullBatchSize` messages from the queue's next offset, lets the broker
  * hold it up to `brokerSuspendMaxTimeMillis` when there is nothing, and piggy-backs the committed
@@ -37,7 +37,7 @@ import { buildSubscription, matchesSubscription, subscriptionData } from './subs
 /** RocketMQ's `PULL_TIME_DELAY_MILLS_WHEN_BROKER_FLOW_CONTROL`. */
 const PULL_DELAY_WHEN_BROKER_FLOW_CONTROL = 20;
 
-/** What a consumer reports as it runs (`{ type }` unions, STYLE 11), besides its client's events. */
+/** What a consumer reports as it runs (`{ type }` unions), besides its client's events. */
 export type ConsumerStatus =
   | ClientStatus
   | { type: 'rebalanced'; topic: string; queues: MessageQueue[]; consumers: string[] }
@@ -188,7 +188,7 @@ export abstract class ConsumerBase<O extends BaseOptions> {
     return [...this.entries.values()].map((e) => ({ ...e.queue }));
   }
 
-  /** Every subscription in force, the group's retry topic included in clustering (§4.7). */
+  /** Every subscription in force, the group's retry topic included in clustering. */
   protected allSubscriptions(): Subscription[] {
     const subs = [...this.subscriptions.values()];
     if (this.options.messageModel === 'CLUSTERING' && this.subscribesRetryTopic()) {
@@ -506,7 +506,7 @@ export abstract class ConsumerBase<O extends BaseOptions> {
     this.emit({ type: 'queue_revoked', queue: { ...entry.queue }, committedOffset });
   }
 
-  /** Where a newly assigned queue starts (§4.5): the committed offset wins, else `consumeFromWhere`. */
+  /** Where a newly assigned queue starts: the committed offset wins, else `consumeFromWhere`. */
   protected async computePullFromWhere(queue: MessageQueue): Promise<number> {
     const committed = await this.offsetStore!.readOffset(queue, ReadOffsetType.STORE);
     if (committed >= 0) return committed;
@@ -559,7 +559,7 @@ export abstract class ConsumerBase<O extends BaseOptions> {
         if (pq.dropped || this.stopping) break;
         this.emit({ type: 'pull_failed', queue: { ...entry.queue }, error: error as Error });
         if (error instanceof ConnectionClosedError || error instanceof RequestTimeoutError || (error instanceof KarmanError && error.code === 'NO_BROKER_ADDRESS')) this.brokerUnreachable(entry.queue);
-        // §4.1: a broker answering FLOW_CONTROL is asked again after 20 ms, other errors after 3 s.
+        // a broker answering FLOW_CONTROL is asked again after 20 ms, other errors after 3 s.
         const flowControlled = error instanceof RemoteError && error.responseCode === ResponseCode.FLOW_CONTROL.code;
         await sleep(flowControlled ? PULL_DELAY_WHEN_BROKER_FLOW_CONTROL : this.options.pullTimeDelayMillsWhenException, abort.signal);
       }
@@ -615,7 +615,7 @@ export abstract class ConsumerBase<O extends BaseOptions> {
         this.correctTagsOffset(entry);
         return;
       case PullStatus.OFFSET_ILLEGAL: {
-        // §4.1: drop the queue, commit the corrected offset, and let a rebalance re-create it.
+        // drop the queue, commit the corrected offset, and let a rebalance re-create it.
         this.emit({ type: 'offset_moved', queue: { ...queue }, from: entry.nextOffset, to: next });
         pq.dropped = true;
         this.entries.delete(queueKey(queue));

@@ -1,6 +1,6 @@
 /**
  * Consumer options: the shared client options plus RocketMQ's `DefaultMQPushConsumer` /
- * `DefaultLitePullConsumer` settings with their names and defaults (§4.1–§4.7), in one zod schema
+ * `DefaultLitePullConsumer` settings with their names and defaults, in one zod schema
  * each. Every interval is an option so tests can run on milliseconds.
  */
 import { constants as bufferConstants } from 'node:buffer';
@@ -12,7 +12,7 @@ import { allocateAveragely } from './allocate-averagely.js';
 import type { ConsumedMessage } from './consumed-message.js';
 import type { MessageQueue } from '@karman/client';
 
-/** Where a group with no committed offset starts (§4.5). Ignored once an offset exists. */
+/** Where a group with no committed offset starts. Ignored once an offset exists. */
 export const ConsumeFromWhere = {
   CONSUME_FROM_LAST_OFFSET: 'CONSUME_FROM_LAST_OFFSET',
   CONSUME_FROM_FIRST_OFFSET: 'CONSUME_FROM_FIRST_OFFSET',
@@ -31,9 +31,9 @@ export type MessageModel = (typeof MessageModel)[keyof typeof MessageModel];
 export const ConsumeResult = {
   /** Done: the offset may move past it. */
   CONSUME_SUCCESS: 'CONSUME_SUCCESS',
-  /** Concurrent: send it back for a later retry (§4.7). */
+  /** Concurrent: send it back for a later retry. */
   RECONSUME_LATER: 'RECONSUME_LATER',
-  /** Orderly: stop this queue for `suspendCurrentQueueTimeMillis`, then retry the same message (§4.6). */
+  /** Orderly: stop this queue for `suspendCurrentQueueTimeMillis`, then retry the same message. */
   SUSPEND_CURRENT_QUEUE_A_MOMENT: 'SUSPEND_CURRENT_QUEUE_A_MOMENT',
 } as const;
 export type ConsumeResult = (typeof ConsumeResult)[keyof typeof ConsumeResult];
@@ -62,7 +62,7 @@ const CommonConsumerOptionsSchema = ClientOptionsSchema.extend({
   subscriptions: z.record(z.string(), z.string()).default({}),
   /** CLUSTERING (default: share queues) or BROADCASTING (every member gets everything). */
   messageModel: z.enum(['CLUSTERING', 'BROADCASTING']).default('CLUSTERING'),
-  /** Where a group with no committed offset starts (CONSUME_FROM_LAST_OFFSET; §4.5 for the young-queue quirk). */
+  /** Where a group with no committed offset starts (CONSUME_FROM_LAST_OFFSET; see ConsumerManageProcessor.queryConsumerOffset for the young-queue quirk). */
   consumeFromWhere: z.enum(['CONSUME_FROM_LAST_OFFSET', 'CONSUME_FROM_FIRST_OFFSET', 'CONSUME_FROM_TIMESTAMP']).default('CONSUME_FROM_LAST_OFFSET'),
   /** For CONSUME_FROM_TIMESTAMP: `yyyyMMddHHmmss` in local time (RocketMQ's format), a Date or epoch ms; default half an hour before start. */
   consumeTimestamp: z.union([z.string().regex(/^\d{14}$/, 'use yyyyMMddHHmmss, e.g. 20240131235959'), z.date(), z.number().int().min(0)]).optional(),
@@ -101,7 +101,7 @@ const CommonConsumerOptionsSchema = ClientOptionsSchema.extend({
   brokerRequestTimeoutMillis: millis(3_000),
   /**
    * Let the broker answer 0 for a group with no committed offset on a young queue (true, RocketMQ's
-   * behaviour, §4.5), which makes a brand-new group start at the beginning whatever
+   * behaviour), which makes a brand-new group start at the beginning whatever
    * `consumeFromWhere` says. false sends `setZeroIfNotFound=false` so `consumeFromWhere` applies.
    */
   setZeroIfNotFound: z.boolean().default(true),
@@ -119,7 +119,7 @@ const CommonConsumerOptionsSchema = ClientOptionsSchema.extend({
 export const PushConsumerOptionsSchema = CommonConsumerOptionsSchema.extend({
   /** The handler; or leave it out and iterate `consumer.messages()`. */
   handler: z.custom<MessageHandler>((v) => typeof v === 'function', 'must be a function (message, context) => ...').optional(),
-  /** Orderly consumption (`MessageListenerOrderly`, §4.6): one message at a time per queue, under a broker lock. */
+  /** Orderly consumption (`MessageListenerOrderly`): one message at a time per queue, under a broker lock. */
   orderly: z.boolean().default(false),
   /** Handler calls at once, all queues together (`consumeThreadMax`, 20). */
   concurrency: z.number().int().min(1).default(20),
@@ -137,7 +137,7 @@ export const PushConsumerOptionsSchema = CommonConsumerOptionsSchema.extend({
   suspendCurrentQueueTimeMillis: millis(1_000),
   /** Retry a message locally after this when neither send-back nor resend worked (5 s). */
   localRetryDelayMillis: millis(5_000),
-  /** Timeout of CONSUMER_SEND_MSG_BACK (5 s, §4.7). */
+  /** Timeout of CONSUMER_SEND_MSG_BACK (5 s). */
   sendMessageBackTimeout: millis(5_000),
   /** Orderly: how often broker locks are renewed (`rocketmq.client.rebalance.lockInterval`, 20 s). */
   lockInterval: millis(20_000),

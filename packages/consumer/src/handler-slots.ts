@@ -1,5 +1,5 @@
 /**
- * Backpressure on handlers (STYLE 12): at most `concurrency` handler calls run at once across all
+ * Backpressure on handlers: at most `concurrency` handler calls run at once across all
  * queues of a push consumer (RocketMQ's `consumeThreadMax`); work beyond that waits first come,
  * first served.
  *

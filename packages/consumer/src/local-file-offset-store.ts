@@ -1,5 +1,5 @@
 /**
- * Broadcasting offsets (RocketMQ `LocalFileOffsetStore`, §4.4): each member keeps its own, in
+ * Broadcasting offsets (RocketMQ `LocalFileOffsetStore`): each member keeps its own, in
  * `<dir>/<clientId>/<group>/offsets.json` (`dir` defaults to `~/.rocketmq_offsets`, RocketMQ's
  * `rocketmq.client.localOffsetStoreDir`).
  *

@@ -1,5 +1,5 @@
 /**
- * Sending a failed message back for a later retry (§4.7, RocketMQ
+ * Sending a failed message back for a later retry (RocketMQ
  * `DefaultMQPushConsumerImpl.sendMessageBack`): first CONSUMER_SEND_MSG_BACK to the broker that
  * stores it, which schedules it on `%RETRY%<group>` (or moves it to `%DLQ%<group>` once it has been
  * retried `maxReconsumeTimes` times); when that fails, a copy is sent straight to `%RETRY%<group>`

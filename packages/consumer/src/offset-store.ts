@@ -1,5 +1,5 @@
 /**
- * Where a group's consume offsets live (RocketMQ `OffsetStore`, §4.4). Offsets are kept in memory,
+ * Where a group's consume offsets live (RocketMQ `OffsetStore`). Offsets are kept in memory,
  * advanced as messages finish (only forwards, unless reset), and persisted now and then: to the
  * broker for clustering ({@link RemoteBrokerOffsetStore}), to a local file for broadcasting
  * (`LocalFileOffsetStore`). An offset here is always "the next offset to consume".
@@ -82,7 +82,7 @@ export class OffsetTable {
 /**
  * Clustering offsets (`RemoteBrokerOffsetStore`): committed to the queue's master, or any broker of
  * its group when the master is away (offsets committed to a slave are lost when the master comes
- * back, §4.4: a known source of duplicates).
+ * back: a known source of duplicates, as in RocketMQ's RemoteBrokerOffsetStore).
  */
 export class RemoteBrokerOffsetStore implements OffsetStore {
   private readonly offsets = new OffsetTable();

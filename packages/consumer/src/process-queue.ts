@@ -1,7 +1,7 @@
 /**
- * The client-side state of one assigned queue (RocketMQ `ProcessQueue`, §4.2): the messages pulled
+ * The client-side state of one assigned queue (RocketMQ `ProcessQueue`): the messages pulled
  * but not yet consumed, ordered by queue offset, with the counters flow control reads, and the
- * orderly lock state (§4.6).
+ * orderly lock state.
  *
  * The offset a consumer may commit is the smallest offset still in flight, or one past the highest
  * offset pulled when nothing is: a commit never passes an unfinished message, so a crash

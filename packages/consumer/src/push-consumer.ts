@@ -1,11 +1,11 @@
 /**
- * `PushConsumer` (RocketMQ `DefaultMQPushConsumer`, §4): pulls with long polling and calls a handler
+ * `PushConsumer` (RocketMQ `DefaultMQPushConsumer`): pulls with long polling and calls a handler
  * for each message, either concurrently (up to `concurrency` calls at once, failures sent back for a
- * later retry, §4.7) or orderly (one message at a time per queue, in offset order, under a broker
- * lock, failures retried locally after a pause, §4.6). Instead of a handler, `messages()` gives an
+ * later retry) or orderly (one message at a time per queue, in offset order, under a broker
+ * lock, failures retried locally after a pause). Instead of a handler, `messages()` gives an
  * async iterator.
  *
- * Flow control (§4.2, STYLE 12): a queue is not pulled while it holds more than
+ * Flow control: a queue is not pulled while it holds more than
  * `pullThresholdForQueue` messages or `pullThresholdSizeForQueue` MiB, or (concurrent mode) while
  * its newest and oldest unconsumed offsets are more than `consumeConcurrentlyMaxSpan` apart.
  *
@@ -27,7 +27,7 @@ import { HandlerSlots } from './handler-slots.js';
 import { MessageChannel } from './message-channel.js';
 
 const MIB = 1024 * 1024;
-/** Concurrent consumers retry 16 times by default (`maxReconsumeTimes` −1, §4.2). */
+/** Concurrent consumers retry 16 times by default (`maxReconsumeTimes` −1). */
 const DEFAULT_MAX_RECONSUME_CONCURRENT = 16;
 /** RocketMQ's `Integer.MAX_VALUE` for orderly consumers. */
 const UNLIMITED_RECONSUME = 2_147_483_647;
@@ -146,7 +146,7 @@ export class PushConsumer extends ConsumerBase<ResolvedPushConsumerOptions> impl
       return o.pullTimeDelayMillsWhenFlowControl;
     }
     this.flowControlled.delete(key);
-    // §4.6: an orderly queue is pulled only while its broker lock is held.
+    // an orderly queue is pulled only while its broker lock is held.
     if (this.isOrderlyClustering() && pq.lockExpired(o.lockMaxLiveTime)) return o.pullTimeDelayMillsWhenException;
     return 0;
   }
@@ -188,7 +188,7 @@ export class PushConsumer extends ConsumerBase<ResolvedPushConsumerOptions> impl
   }
 
   // -------------------------------------------------------------------------------------------
-  // Concurrent consumption (§4.2, §4.7)
+  // Concurrent consumption
 
   /**
    * Handle one message in a slot (`HandlerSlots` calls this; the slot is released through `done`).
@@ -268,7 +268,7 @@ export class PushConsumer extends ConsumerBase<ResolvedPushConsumerOptions> impl
     // message already sent back by the consumeTimeout check is not sent back twice.
     if (entry.pq.dropped || !entry.pq.holds(message) || this.shutdownAbort.signal.aborted) return;
     if (this.options.messageModel === 'BROADCASTING') {
-      // §4.3: broadcasting has no retry topic; a failed message is reported and dropped.
+      // broadcasting has no retry topic; a failed message is reported and dropped.
       this.emit({ type: 'message_dropped', msgId: message.msgId, reason: 'the handler failed in broadcasting mode, which has no retry' });
     } else {
       try {
@@ -296,7 +296,7 @@ export class PushConsumer extends ConsumerBase<ResolvedPushConsumerOptions> impl
   }
 
   /**
-   * RocketMQ's `cleanExpireMsg` (§4.2): a message stuck in its handler longer than `consumeTimeout`
+   * RocketMQ's `cleanExpireMsg`: a message stuck in its handler longer than `consumeTimeout`
    * holds the queue's offset (and, past the span limit, its pulls); send it back with delay level 3
    * and let the offset move on. At most 16 per queue per round, head first.
    */
@@ -319,7 +319,7 @@ export class PushConsumer extends ConsumerBase<ResolvedPushConsumerOptions> impl
     }
   }
 
-  /** §4.7's last resort: keep the message in flight (holding the offset) and try it again later. */
+  /** The last resort of RocketMQ's sendMessageBack: keep the message in flight (holding the offset) and try it again later. */
   private async retryLocally(entry: QueueEntry, message: ConsumedMessage): Promise<void> {
     await sleep(this.options.localRetryDelayMillis, entry.abort.signal);
     if (entry.pq.dropped || this.stopping) return;
@@ -327,7 +327,7 @@ export class PushConsumer extends ConsumerBase<ResolvedPushConsumerOptions> impl
   }
 
   // -------------------------------------------------------------------------------------------
-  // Orderly consumption (§4.6)
+  // Orderly consumption
 
   private kickOrderly(entry: QueueEntry): void {
     const { pq } = entry;
@@ -382,7 +382,7 @@ export class PushConsumer extends ConsumerBase<ResolvedPushConsumerOptions> impl
 
   protected override async prepareQueue(entry: QueueEntry): Promise<boolean> {
     if (!this.isOrderlyClustering()) return true;
-    // §4.6: rebalance adds an orderly queue only once its broker lock is held.
+    // rebalance adds an orderly queue only once its broker lock is held.
     return this.lockQueues(entry.queue.brokerName, [entry]);
   }
 

@@ -1,5 +1,5 @@
 /**
- * When rebalancing runs (RocketMQ `RebalanceService`, §4.3): every `rebalanceInterval` (20 s), and
+ * When rebalancing runs (RocketMQ `RebalanceService`): every `rebalanceInterval` (20 s), and
  * at once when woken (consumer start, NOTIFY_CONSUMER_IDS_CHANGED, an unreachable broker, an
  * illegal offset), never two at a time and never closer than `minGapMillis` (1 s). Wake-ups during
  * a run are folded into one more run after it. A run that answers `false` (not balanced yet: an

@@ -1,5 +1,5 @@
 /**
- * Tag subscriptions (RocketMQ `FilterAPI.buildSubscriptionData`, §4.8): `"*"` or empty means every
+ * Tag subscriptions (RocketMQ `FilterAPI.buildSubscriptionData`): `"*"` or empty means every
  * message; otherwise `"A || B"` split on `||` and trimmed into tag strings and their Java hash
  * codes. The broker filters by code (cheap, but codes collide); the consumer re-checks the TAGS
  * string, so a message whose tag merely shares a hash is dropped here. Messages without tags never

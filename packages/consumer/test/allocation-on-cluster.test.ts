@@ -1,5 +1,5 @@
 /**
- * §4.3's worked examples on a real cluster: three members of one group over a topic of 8 queues
+ * The allocation strategies' worked examples on a real cluster: three members of one group over a topic of 8 queues
  * split them exactly as the strategy says for the members' sorted client ids.
  */
 import { describe, expect, it } from 'vitest';

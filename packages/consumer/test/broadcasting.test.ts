@@ -1,5 +1,5 @@
 /**
- * Broadcasting (§4.3, §4.4): every member gets every message, and each keeps its own offsets in a
+ * Broadcasting: every member gets every message, and each keeps its own offsets in a
  * local file per client and group, from which a restarted member resumes.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';

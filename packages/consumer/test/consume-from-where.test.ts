@@ -1,5 +1,5 @@
 /**
- * consumeFromWhere (§4.5) for a group without a committed offset: first offset, a timestamp, and
+ * consumeFromWhere for a group without a committed offset: first offset, a timestamp, and
  * last offset, including the broker's young-queue quirk that makes a brand-new group on a young
  * topic start at 0 even with CONSUME_FROM_LAST_OFFSET.
  */

@@ -1,5 +1,5 @@
 /**
- * Flow control (§4.2): a queue stops being pulled while it holds too many unconsumed messages, or
+ * Flow control: a queue stops being pulled while it holds too many unconsumed messages, or
  * (concurrent mode) while one stuck message lets the newest run more than
  * `consumeConcurrentlyMaxSpan` offsets ahead; it resumes once the handler catches up.
  */

@@ -1,5 +1,5 @@
 /**
- * The send-back fallbacks of §4.7: when CONSUMER_SEND_MSG_BACK fails (here: the broker cannot find
+ * The send-back fallbacks of RocketMQ's ConsumeMessageConcurrentlyService: when CONSUMER_SEND_MSG_BACK fails (here: the broker cannot find
  * the message at the offset named), a copy is sent straight to %RETRY%<group>, keeping its unique
  * id, body, tags and keys, and the group's consumer gets it back with its original topic and
  * reconsumeTimes 1.

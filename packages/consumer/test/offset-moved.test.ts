@@ -1,5 +1,5 @@
 /**
- * An illegal offset (§4.1): a committed offset past the end of the queue makes the broker answer
+ * An illegal offset: a committed offset past the end of the queue makes the broker answer
  * PULL_OFFSET_MOVED; the consumer drops the queue, commits the broker's corrected offset, lets a
  * rebalance re-create the queue there, and consumes on.
  */

@@ -1,5 +1,5 @@
 /**
- * Orderly consumption (§4.6): per queue, messages are handled one at a time in offset order under
+ * Orderly consumption: per queue, messages are handled one at a time in offset order under
  * a broker lock; a failure suspends the queue and retries the same message, and when a second
  * member joins, queues move only after the first unlocks them, so each member still sees each
  * queue in order and nothing is skipped.

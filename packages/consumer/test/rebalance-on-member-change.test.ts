@@ -1,5 +1,5 @@
 /**
- * Members joining and leaving (§4.3): queues move within one rebalance interval (brokers notify
+ * Members joining and leaving: queues move within one rebalance interval (brokers notify
  * the group at once), and through both moves every message is still consumed at least once.
  */
 import { describe, expect, it } from 'vitest';

@@ -1,8 +1,8 @@
 /**
- * Retry and DLQ (§4.7) with a millisecond delay table: a message whose handler keeps failing comes
+ * Retry and DLQ with a millisecond delay table: a message whose handler keeps failing comes
  * back through %RETRY%<group> with its original topic restored and reconsumeTimes counting up, and
  * after maxReconsumeTimes retries lands in %DLQ%<group>; the other messages are consumed once. A
- * message stuck in its handler past consumeTimeout is sent back the same way (§4.2).
+ * message stuck in its handler past consumeTimeout is sent back the same way.
  */
 import { describe, expect, it } from 'vitest';
 import { startCluster } from '@karman/testkit';

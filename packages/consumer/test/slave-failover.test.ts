@@ -1,5 +1,5 @@
 /**
- * Reads from slaves (reference §5.3, issue 9): a push consumer of a master/slave pair keeps
+ * Reads from slaves: a push consumer of a master/slave pair keeps
  * consuming from the slave when the master is gone (the route still lists the group's slave), and
  * moves back to the master when it returns, without rewinding past what it consumed meanwhile.
  */

@@ -1,5 +1,5 @@
 /**
- * Tag filtering (§4.8): a subscription `A || C` gets exactly the messages tagged A or C, never
+ * Tag filtering: a subscription `A || C` gets exactly the messages tagged A or C, never
  * untagged ones, and the committed offset moves past what was filtered out.
  */
 import { describe, expect, it } from 'vitest';

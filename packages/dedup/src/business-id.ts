@@ -3,7 +3,7 @@
  * "the same") inside a scope (consumer group, topic, optionally tag), so two groups that both
  * consume a topic keep separate records and each processes every message once.
  *
- * Why not the msgId: a producer that resends after a timeout (reference §9.1, §2.2) produces a new
+ * Why not the msgId: a producer that resends after a timeout produces a new
  * commit-log record with a new offset msgId, and a retry redelivery carries yet another; only the
  * producer-set UNIQ_KEY and the application's KEYS survive resends.
  *
@@ -78,7 +78,7 @@ export function businessIdOf<M extends DedupMessage>(message: M, extractor: Busi
 
 /**
  * The topic a message belongs to for scoping. The consumer normally restores the original topic
- * of a retry redelivery (reference §4.7: "restores the original topic name before calling the
+ * of a retry redelivery ("restores the original topic name before calling the
  * listener"); if a message still shows `%RETRY%<group>`, use its RETRY_TOPIC property so the first
  * delivery and its retries share one record.
  */

@@ -1,14 +1,13 @@
 /**
- * The errors this package adds to Karman's hierarchy (STYLE 5: a subclass only where callers
- * branch). A consumer maps `ConsumeLaterError` to RECONSUME_LATER without logging it as a failure:
+ * The errors this package adds to Karman's hierarchy. A consumer maps `ConsumeLaterError` to RECONSUME_LATER without logging it as a failure:
  * another consumer is running the same business id right now, so this delivery must wait.
  */
 import { KarmanError } from '@karman/protocol';
 
 /**
  * The business id is PROCESSING under another claim: run this message later, not now. Retriable;
- * the PushConsumer answers RECONSUME_LATER so the broker redelivers it through the retry topic
- * (reference §4.7), by which time the other consumer has finished (DONE → skipped) or failed
+ * the PushConsumer answers RECONSUME_LATER so the broker redelivers it through the retry topic,
+ * by which time the other consumer has finished (DONE → skipped) or failed
  * (record deleted → this one runs) or crashed (claim expired → this one runs).
  */
 export class ConsumeLaterError extends KarmanError {

@@ -1,13 +1,12 @@
 /**
- * The one contract every dedup store keeps (STYLE 14: a small strategy type; the SQLite, Redis and
- * PostgreSQL stores are its implementations and one conformance suite checks them all).
+ * The one contract every dedup store keeps.
  *
  * A record is keyed by the scoped business id and is in one of two states:
  *
  *   PROCESSING  claimed by one consumer that is running the handler now; carries that claim's
  *               random token and expires after `processingTimeout`, so a crashed owner's claim
- *               frees itself and the message is processed again (reference §10.11 "CONSUMING").
- *   DONE        the handler succeeded; expires after `doneTtl` (§10.11 "CONSUMED", 24 h).
+ *               frees itself and the message is processed again.
+ *   DONE        the handler succeeded; expires after `doneTtl` (24 h).
  *
  * An expired record counts as absent. Every state change after the claim names the claim's token,
  * so a consumer whose claim expired and was taken by another never overwrites the new owner's

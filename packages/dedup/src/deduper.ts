@@ -1,5 +1,5 @@
 /**
- * The state machine of idempotent consumption (reference §10.11), shared by the handler form
+ * The state machine of idempotent consumption, shared by the handler form
  * (`idempotent`) and the iterator form (`idempotentIterate`):
  *
  *   claim(id) ── claimed ──▶ run handler ── ok ────▶ markDone(doneTtl)        → processed
@@ -84,9 +84,9 @@ const dedupOptionsSchema = z.object({
   scope: z
     .object({ topic: z.boolean().default(true), tag: z.boolean().default(false) })
     .prefault({}),
-  /** How long a PROCESSING claim lasts, in ms (default 60 s, reference §10.11); must exceed the handler's worst case. */
+  /** How long a PROCESSING claim lasts, in ms (default 60 s); must exceed the handler's worst case. */
   processingTimeout: z.number().int().positive().default(60_000),
-  /** How long a DONE record keeps skipping duplicates, in ms (default 24 h, reference §10.11). */
+  /** How long a DONE record keeps skipping duplicates, in ms (default 24 h). */
   doneTtl: z.number().int().positive().default(86_400_000),
   /** Called synchronously with every event; a listener that throws is ignored so it cannot fail a message. */
   onEvent: z.custom<(event: DedupEvent) => void>(isFunction, 'must be a function (event) => void').optional(),

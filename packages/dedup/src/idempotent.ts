@@ -1,5 +1,5 @@
 /**
- * The two forms a consumer uses (STYLE 11: handlers or async iterables).
+ * The two forms a consumer uses.
  *
  * Handler form: `idempotent(handler, options)` returns a handler with the same signature. It
  * resolves when the message is done (run now, or already DONE) and rejects with the handler's own

@@ -1,5 +1,5 @@
 /**
- * The one place options are merged with their defaults (STYLE 10): zod parses a copy, so the
+ * The one place options are merged with their defaults: zod parses a copy, so the
  * caller's object is never mutated, and a bad value becomes an InvalidArgumentError that names the
  * option, what was wrong and the value given.
  */

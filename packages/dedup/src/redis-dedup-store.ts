@@ -5,7 +5,7 @@
  * Key layout: `<keyPrefix><scoped record key>` → `"P:" token` (PROCESSING) or `"D:" token` (DONE),
  * with the expiry held by Redis itself (PX), so nothing needs sweeping.
  *
- * Atomicity: the claim is `SET key value NX PX processingTimeout` (reference §10.11's
+ * Atomicity: the claim is `SET key value NX PX processingTimeout` (a
  * SET-IF-ABSENT); when it loses, the same Lua script reads the live value and its PTTL in one step,
  * so the answer cannot describe a key that expired between two round trips. Mark-done and release
  * are Lua scripts that compare the stored token before writing: a consumer whose claim expired and

@@ -1,10 +1,10 @@
 /**
- * Issue 10's end-to-end check, on a real cluster with real consumer processes: a producer sends
+ * The dedup helper's end-to-end check, on a real cluster with real consumer processes: a producer sends
  * 10,000 orders (keys `order-<n>`), then resends 2,000 of them with the same keys and new message
  * ids; a group of two PushConsumer processes, each handler wrapped by `idempotent()` over one
  * SQLite dedup file, consumes them while one member is SIGKILLed mid-stream and restarted. The
  * side effect (one row per business id, inserted without `OR IGNORE`) must happen exactly once per
- * id. Duplicates come from every source reference §9.1 names: producer resends, the redelivery of
+ * id. Duplicates come from every source: producer resends, the redelivery of
  * a dead member's uncommitted offsets, and the rebalance overlap while the group changes.
  */
 import { spawn } from 'node:child_process';
@@ -33,7 +33,7 @@ const PROCESSING_TIMEOUT = 2_000;
 /** The killed member dies on its 1,001st claimed message: well inside its share of the 10,000 orders. */
 const CRASH_AFTER = 1_000;
 /**
- * RocketMQ's 18 retry delay levels (1s … 2h, reference §4.7) shrunk to milliseconds: a deferred
+ * RocketMQ's 18 retry delay levels (1s … 2h) shrunk to milliseconds: a deferred
  * message (another member holds its claim) comes back after 300 ms, 300 ms, 500 ms, … and so
  * outlives the dead member's 2 s claims well within its 16 retries.
  */

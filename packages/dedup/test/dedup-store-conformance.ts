@@ -1,5 +1,5 @@
 /**
- * One contract run against every DedupStore (STYLE 17). Each store's test file calls
+ * One contract run against every DedupStore. Each store's test file calls
  * `describeDedupStoreConformance` with a factory for a fresh, isolated backend (its own SQLite
  * file, Redis key prefix or PostgreSQL table), from which the suite opens as many store instances
  * as it needs: several instances over one backend stand for several consumer processes.

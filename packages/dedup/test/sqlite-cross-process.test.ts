@@ -1,7 +1,7 @@
 /**
  * Two real processes share one SQLite dedup file: every id's side effect happens exactly once,
  * whether the processes race on the same ids or one of them is killed mid-stream with its claim
- * left behind (reference §9.1: crashes and rebalance overlap are where duplicates come from).
+ * left behind (crashes and rebalance overlap are where duplicates come from).
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcessByStdio } from 'node:child_process';

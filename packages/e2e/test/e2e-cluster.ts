@@ -1,5 +1,5 @@
 /**
- * The end-to-end suite's cluster and its bookkeeping (issue 11): two nameservers and two broker
+ * The end-to-end suite's cluster and its bookkeeping: two nameservers and two broker
  * groups (broker-a, broker-b), each a SYNC_FLUSH master and a slave, as real processes from
  * `@karman/testkit`; producers and a consumer group of three as child processes (fixtures/). Every
  * interval a scenario waits on (rebalance, offset commit, heartbeat, route poll, broker
@@ -33,7 +33,7 @@ const PROCESSING_TIMEOUT = 2_000;
 export const FAST_EXPIRY_NAMESERVER_ARGS: readonly string[] = ['--set', 'brokerExpiredMillis=2000', '--set', 'scanNotActiveBrokerInterval=200'];
 
 /**
- * RocketMQ's 18 retry delays (1s … 2h, reference §4.7) shrunk: a delivery dedup defers (another
+ * RocketMQ's 18 retry delays (1s … 2h) shrunk: a delivery dedup defers (another
  * member holds the id's claim) comes back within a second, and outlives a dead member's 2 s claim
  * well within its 16 retries.
  */

@@ -1,6 +1,6 @@
 /**
- * The nameserver's KV config: namespace → (key → value), RocketMQ's `KVConfigManager`
- * (rocketmq-behaviour.md §1.6). Chiefly `ORDER_TOPIC_CONFIG`, whose values ("brokerA:4;brokerB:4")
+ * The nameserver's KV config: namespace → (key → value), RocketMQ's `KVConfigManager`.
+ * Chiefly `ORDER_TOPIC_CONFIG`, whose values ("brokerA:4;brokerB:4")
  * give ordered topics a global queue layout.
  *
  * File layout (`kvConfig.json`, RocketMQ's `KVConfigSerializeWrapper`):

@@ -5,7 +5,7 @@
  *
  *   await using ns = await startNameServer({ listenPort: 0, dataDir });
  *
- * Liveness (rocketmq-behaviour.md §1.3): a broker leaves at once when the connection it registered
+ * Liveness (RouteInfoManager.scanNotActiveBroker): a broker leaves at once when the connection it registered
  * over closes, when it sends UNREGISTER_BROKER, or when it has been silent for
  * `brokerExpiredMillis`, checked every `scanNotActiveBrokerInterval`.
  */
@@ -86,7 +86,7 @@ export class NameServer {
     for (const [code, handler] of handlers) {
       this.server.registerHandler(code, (request, context) => handler(request, context.header, context.connection));
     }
-    // A broker whose connection drops is gone: remove it now rather than after the expiry (§1.3).
+    // A broker whose connection drops is gone: remove it now rather than after the expiry.
     this.server.on('disconnect', (connection) => {
       this.routes.onConnectionClosed(connection);
     });

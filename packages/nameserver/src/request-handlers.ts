@@ -1,6 +1,6 @@
 /**
  * The nameserver's request handlers, RocketMQ's `DefaultRequestProcessor` and
- * `ClientRequestProcessor` (rocketmq-behaviour.md §1.5): one function per request code from
+ * `ClientRequestProcessor`: one function per request code from
  * (request, parsed header, connection) to the response. Headers arrive already checked by the
  * transport against `@karman/protocol`'s header schemas (field names as RocketMQ's
  * `*RequestHeader` classes); bodies are checked here. A thrown `KarmanError` becomes an error
@@ -95,7 +95,7 @@ export function createNameServerHandlers(ctx: NameServerHandlerContext): Map<num
     return table === undefined ? undefined : jsonBody({ table });
   };
 
-  // KV config (§1.6)
+  // KV config
   on(RequestCode.PUT_KV_CONFIG.code, async (request, header) => {
     const h = header as PutKVConfigRequestHeader;
     await kv.put(h.namespace, h.key, h.value);
@@ -119,7 +119,7 @@ export function createNameServerHandlers(ctx: NameServerHandlerContext): Map<num
     return success(request, {}, jsonBody({ table }));
   });
 
-  // Brokers (§1.2, §1.3)
+  // Brokers
   on(RequestCode.REGISTER_BROKER.code, (request, header, connection) => {
     const h = header as RegisterBrokerRequestHeader;
     const body = decodeRegisterBrokerBody(request.body, { compressed: h.compressed, bodyCrc32: h.bodyCrc32 });
@@ -165,7 +165,7 @@ export function createNameServerHandlers(ctx: NameServerHandlerContext): Map<num
     return success(request, { addTopicCount: routes.addWritePermOfBroker(h.brokerName) });
   });
 
-  // Routes and topics (§1.4)
+  // Routes and topics
   on(RequestCode.GET_ROUTEINFO_BY_TOPIC.code, (request, header) => {
     const h = header as TopicRequestHeader;
     const route = routes.pickupTopicRouteData(h.topic);
@@ -201,7 +201,7 @@ export function createNameServerHandlers(ctx: NameServerHandlerContext): Map<num
     return success(request);
   });
 
-  // Configuration (§1.5: 318/319)
+  // Configuration (318/319)
   on(RequestCode.UPDATE_NAMESRV_CONFIG.code, (request) => {
     const tooLarge = configBodyTooLarge(request.body, 'UPDATE_NAMESRV_CONFIG');
     if (tooLarge) throw new InvalidArgumentError(tooLarge);

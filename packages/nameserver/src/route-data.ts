@@ -1,7 +1,7 @@
 /**
  * The JSON shapes the nameserver speaks, as RocketMQ's Java classes serialize them (fastjson field
  * names), so RocketMQ's own clients, ali-ons and Karman's clients all parse the same bytes
- * (rocketmq-behaviour.md §1.1, §1.4; remoting-clients.md "Route JSON").
+ * (RocketMQ's TopicRouteData, QueueData, BrokerData).
  *
  *   TopicRouteData  {orderTopicConf?, queueDatas: QueueData[], brokerDatas: BrokerData[],
  *                    filterServerTable: {brokerAddr: string[]}}

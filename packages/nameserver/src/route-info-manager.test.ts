@@ -33,7 +33,7 @@ function fakeConnection(): BrokerConnection & { closedWith: string | undefined }
   };
 }
 
-describe('RouteInfoManager registration (§1.2)', () => {
+describe('RouteInfoManager registration', () => {
   it('builds the route of a master registration: queue data, broker data with id "0", cluster', () => {
     const routes = new RouteInfoManager();
     routes.registerBroker(reg({ brokerName: 'broker-a', brokerAddr: '10.0.0.1:10911', topicConfigs: [topic('T1', 8), topic('T2', 2, 4)] }));
@@ -80,7 +80,7 @@ describe('RouteInfoManager registration (§1.2)', () => {
     routes.registerBroker(reg({ brokerName: 'broker-a', brokerAddr: '10.0.0.1:10911', topicConfigs: [topic('T1')] }));
     routes.registerBroker(reg({ brokerName: 'broker-a', brokerAddr: '10.0.0.1:10911', brokerId: 1 }));
     expect(routes.getClusterInfo().brokerAddrTable['broker-a']?.brokerAddrs).toEqual({ '1': '10.0.0.1:10911' });
-    // The slave-only group keeps its queue data (§1.3: consumers keep reading from the slave).
+    // The slave-only group keeps its queue data (consumers keep reading from the slave).
     expect(routes.pickupTopicRouteData('T1')?.queueDatas).toHaveLength(1);
   });
 
@@ -155,7 +155,7 @@ describe('RouteInfoManager registration (§1.2)', () => {
   });
 });
 
-describe('RouteInfoManager liveness and cascading removal (§1.3)', () => {
+describe('RouteInfoManager liveness and cascading removal', () => {
   function cluster(clock: FakeClock, removals: BrokerRemoval[] = []) {
     const routes = new RouteInfoManager({ now: clock.now, brokerExpiredMillis: 120_000, onBrokerRemoved: (r) => removals.push(r) });
     // C1: broker-a (master + slave) serving T1 and SHARED; broker-b (master) serving T2 and SHARED. C2: broker-c serving T3.

@@ -1,5 +1,5 @@
 /**
- * The routing registry: RocketMQ's `RouteInfoManager` (rocketmq-behaviour.md §1.1–§1.4).
+ * The routing registry: RocketMQ's `RouteInfoManager`.
  *
  * Tables (as in RocketMQ):
  *   topicQueueTable    topic → (brokerName → QueueData)
@@ -10,7 +10,7 @@
  *
  * RocketMQ guards these with one read-write lock. Here every method is synchronous and Node runs one
  * callback at a time, so each registration, removal or query sees and leaves the tables whole: that
- * is the "one writer at a time, reads in parallel" of §1.1 without a lock. Nothing here awaits.
+ * is the "one writer at a time, reads in parallel" of RocketMQ's ReentrantReadWriteLock without a lock. Nothing here awaits.
  *
  * Time comes from an injected clock so expiry can be tested without waiting.
  */
@@ -130,7 +130,7 @@ export class RouteInfoManager {
   }
 
   // -------------------------------------------------------------------------------------------
-  // Registration (§1.2)
+  // Registration
 
   /**
    * Apply a broker's registration. Every input is checked before any table changes, so a refused
@@ -255,14 +255,14 @@ export class RouteInfoManager {
     return version && { ...version };
   }
 
-  /** Count a message from this address as a sign of life (an unchanged QUERY_DATA_VERSION, §1.2). */
+  /** Count a message from this address as a sign of life (an unchanged QUERY_DATA_VERSION). */
   updateBrokerInfoUpdateTimestamp(brokerAddr: string): void {
     const live = this.brokerLiveTable.get(brokerAddr);
     if (live) live.lastUpdateTimestamp = this.now();
   }
 
   // -------------------------------------------------------------------------------------------
-  // Removal (§1.3)
+  // Removal
 
   /** UNREGISTER_BROKER. Returns false when the address was not registered. */
   unregisterBroker(input: UnregisterBrokerInput): boolean {
@@ -363,7 +363,7 @@ export class RouteInfoManager {
   }
 
   // -------------------------------------------------------------------------------------------
-  // Queries (§1.4, §1.5)
+  // Queries
 
   /**
    * The route of a topic, or undefined when the topic has no queue data or none of its brokers is
@@ -434,7 +434,7 @@ export class RouteInfoManager {
   }
 
   // -------------------------------------------------------------------------------------------
-  // Administrative changes (§1.5)
+  // Administrative changes
 
   /**
    * DELETE_TOPIC_IN_NAMESRV: forget a topic's queue data (only on the cluster's brokers when a

@@ -1,5 +1,5 @@
 /**
- * Two independent nameservers, three brokers registering with both over real sockets (§1.2, §1.3):
+ * Two independent nameservers, three brokers registering with both over real sockets:
  * a killed broker (connection closed) leaves both at once; a hung broker (connection open, silent)
  * leaves after brokerExpiredMillis; a healthy broker stays.
  */

@@ -1,6 +1,6 @@
 /**
- * Send-latency fault tolerance (RocketMQ 5.1.4+ `MQFaultStrategy` / `LatencyFaultToleranceImpl`,
- * §2.3), used when `sendLatencyFaultEnable` is on. Each send's latency marks its broker name
+ * Send-latency fault tolerance (RocketMQ 5.1.4+ `MQFaultStrategy` / `LatencyFaultToleranceImpl`),
+ * used when `sendLatencyFaultEnable` is on. Each send's latency marks its broker name
  * unavailable for a while (slow answers briefly, failures for 10 s); queue choice then prefers
  * brokers that are available and not the one that just failed. A detector probes unreachable
  * brokers so one that answers again is restored before its time runs out.

@@ -1,5 +1,5 @@
 /**
- * `Producer` (RocketMQ `DefaultMQProducer`, §2.2): validates a message, gives it a unique id once,
+ * `Producer` (RocketMQ `DefaultMQProducer`): validates a message, gives it a unique id once,
  * compresses large bodies, picks a queue from the topic's publish list and sends it to that
  * queue's master with SEND_MESSAGE_V2, retrying on another broker within one `sendMsgTimeout`
  * budget. Sends to an explicit queue or through a selector, and oneway sends, are never retried.

@@ -1,5 +1,5 @@
 /**
- * Queue selectors (RocketMQ `MessageQueueSelector`, §2.4): small named strategies behind one type.
+ * Queue selectors (RocketMQ `MessageQueueSelector`): small named strategies behind one type.
  * A selector gets the topic's publish list (writable queues sorted by broker name, then queue id),
  * the message and the caller's argument, and returns the queue to send to. Sends through a
  * selector are never retried elsewhere, since that would break the ordering they exist for.

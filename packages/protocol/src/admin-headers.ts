@@ -1,5 +1,5 @@
 /**
- * Headers of the admin requests a broker serves (mqadmin and the dashboard, reference §7): topics,
+ * Headers of the admin requests a broker serves (mqadmin and the dashboard): topics,
  * subscription groups, consume stats, offset resets, and the broker → client admin calls. Field
  * names are exactly those of RocketMQ 4.x's `*RequestHeader` classes; required fields are the ones
  * marked `@CFNotNull` there. Unknown fields are kept.

@@ -45,7 +45,7 @@ describe('code tables', () => {
 });
 
 describe("RocketMQ's numbers", () => {
-  // Every request code ali-ons sends or receives (remoting-clients.md section B), by number.
+  // Every request code ali-ons sends or receives (ali-ons' lib/protocol/request_code.js), by number.
   const aliOnsRequests: Record<number, string> = {
     11: 'PULL_MESSAGE',
     14: 'QUERY_CONSUMER_OFFSET',
@@ -90,7 +90,7 @@ describe("RocketMQ's numbers", () => {
     expect(responseCodeName(Number(code))).toBe(name);
   });
 
-  // Reference §1.5: every code a nameserver serves, with RequestCode.java's numbers.
+  // Every code a nameserver serves (DefaultRequestProcessor), with RequestCode.java's numbers.
   const nameserverCodes: Record<number, string> = {
     100: 'PUT_KV_CONFIG',
     101: 'GET_KV_CONFIG',
@@ -117,11 +117,11 @@ describe("RocketMQ's numbers", () => {
     904: 'BROKER_HEARTBEAT',
   };
 
-  it.each(Object.entries(nameserverCodes))('has nameserver request code %s as %s (reference §1.5)', (code, name) => {
+  it.each(Object.entries(nameserverCodes))('has nameserver request code %s as %s', (code, name) => {
     expect(requestCodeName(Number(code))).toBe(name);
   });
 
-  // Reference §1.7's response list.
+  // RocketMQ's ResponseCode list.
   it.each([
     [2, 'SYSTEM_BUSY'],
     [3, 'REQUEST_CODE_NOT_SUPPORTED'],
@@ -131,14 +131,14 @@ describe("RocketMQ's numbers", () => {
     [26, 'SUBSCRIPTION_GROUP_NOT_EXIST'],
     [215, 'FLOW_CONTROL'],
     [1500, 'GO_AWAY'],
-  ])('has response code %i as %s (reference §1.7)', (code, name) => {
+  ])('has response code %i as %s', (code, name) => {
     expect(responseCodeName(code)).toBe(name);
   });
 });
 
 describe('retriable flags', () => {
-  // ali-ons sends the same message to another broker on 17/14/1/16/204/205 (remoting-clients.md B),
-  // and a busy or flow-controlled broker asks for a later retry (reference §4.1: FLOW_CONTROL after 20 ms).
+  // ali-ons sends the same message to another broker on 17/14/1/16/204/205,
+  // and a busy or flow-controlled broker asks for a later retry (FLOW_CONTROL after 20 ms).
   it.each(['SYSTEM_ERROR', 'SYSTEM_BUSY', 'SERVICE_NOT_AVAILABLE', 'NO_PERMISSION', 'TOPIC_NOT_EXIST', 'NO_BUYER_ID', 'NOT_IN_CURRENT_UNIT', 'FLOW_CONTROL', 'GO_AWAY'] as const)(
     '%s is retriable',
     (name) => {

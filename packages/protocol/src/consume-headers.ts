@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { boolField, intField, longField, stringField, timeBoundField } from './header-fields.js';
 
 /**
- * PULL_MESSAGE (11), `PullMessageRequestHeader` (reference §4.1):
+ * PULL_MESSAGE (11), `PullMessageRequestHeader`:
  * consumerGroup, topic, queueId, queueOffset, maxMsgNums (32), sysFlag (bit 0 commitOffset,
  * bit 1 suspend, bit 2 subscription, bit 3 classFilter), commitOffset, suspendTimeoutMillis (15000),
  * subVersion: required; subscription (tag expression), expressionType ("TAG" | "SQL92"),
@@ -162,7 +162,7 @@ export const UnregisterClientRequestHeaderSchema = z.looseObject({
 export type UnregisterClientRequestHeader = z.infer<typeof UnregisterClientRequestHeaderSchema>;
 
 /**
- * CONSUMER_SEND_MSG_BACK (36), `ConsumerSendMsgBackRequestHeader` (reference §4.7): offset
+ * CONSUMER_SEND_MSG_BACK (36), `ConsumerSendMsgBackRequestHeader`: offset
  * (commit-log offset of the failed message), group, delayLevel: required; originMsgId, originTopic,
  * unitMode (false), maxReconsumeTimes: optional.
  */

@@ -91,7 +91,7 @@ describe('parseRequestHeader', () => {
   });
 
   it('reads an ali-ons SEND_MESSAGE_V2 header and maps it to the long names', () => {
-    // Field for field what ali-ons sends (remoting-clients.md section B), booleans and numbers raw.
+    // Field for field what ali-ons sends (ali-ons' request headers), booleans and numbers raw.
     const header = accept(RequestCode.SEND_MESSAGE_V2.code, {
       a: 'PID_orders', b: 'orders', c: 'TBW102', d: 4, e: 1, f: 0, g: 1732600000123, h: 0,
       i: 'TAGS\u0001tagA\u0002KEYS\u0001k1\u0002', j: 0, k: false, l: 16,

@@ -2,7 +2,7 @@
  * Command headers: which zod schema reads the `extFields` of each request code, and the two entry
  * points that apply them. The schemas themselves sit with their commands, one file per side:
  * `send-headers.ts` (produce, transactions), `consume-headers.ts` (pull, offsets, queries, groups),
- * `admin-headers.ts` (broker admin) and `nameserver-headers.ts` (reference §1.5); their field types
+ * `admin-headers.ts` (broker admin) and `nameserver-headers.ts`; their field types
  * (string/number coercion) are in `header-fields.ts`.
  *
  * Decoding is kept apart from interpretation (STYLE.md rule 7): a header that fails its schema is a

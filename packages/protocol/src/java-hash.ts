@@ -1,6 +1,6 @@
 /**
  * Java's `String.hashCode`, which RocketMQ uses for two on-disk values: the consume-queue tag code
- * (reference §3.3, `MessageExtBrokerInner.tagsString2tagsCode`) and the index-file key hash (§3.5).
+ * (`MessageExtBrokerInner.tagsString2tagsCode`) and the index-file key hash.
  * Both must match what a Java broker computes, so the hash runs over UTF-16 code units (what
  * `charCodeAt` returns, surrogate halves included) with 32-bit wrap-around: s[0]*31^(n-1) + … + s[n-1].
  */

@@ -1,6 +1,6 @@
 /**
  * The body of SEND_BATCH_MESSAGE (320): messages back to back, each encoded by Java's
- * `MessageDecoder.encodeMessage` and read by `decodeMessages` (reference §6.3). Big-endian:
+ * `MessageDecoder.encodeMessage` and read by `decodeMessages`. Big-endian:
  *
  *   pos  size  field
  *     0     4  TOTALSIZE    this entry, these 4 bytes included = 22 + BODYLEN + PROPLEN

@@ -1,5 +1,5 @@
 /**
- * Message ids (reference §3.7).
+ * Message ids.
  *
  * Offset message id (`MessageDecoder.createMessageId`): where a message is stored, as upper-case hex
  *

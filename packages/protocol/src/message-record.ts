@@ -1,5 +1,5 @@
 /**
- * The commit-log record: RocketMQ's on-disk message layout, byte for byte (reference §3.1; Java
+ * The commit-log record: RocketMQ's on-disk message layout, byte for byte (Java
  * `MessageExtEncoder`, `CommitLog.checkMessageAndReturnSize`, `MessageDecoder`). The same bytes are
  * the body of a PULL_MESSAGE response (records back to back), so the broker serves stored records
  * without re-encoding them.
@@ -28,7 +28,7 @@
  *     …     2  PROPLEN (i16, ≤ 32767), then the UTF-8 properties (`k\u0001v\u0002…`)
  *
  * Fixed overhead with IPv4 hosts and V1 magic: 91 bytes. The end-of-segment filler is 8 bytes:
- * TOTALSIZE = bytes left in the segment, MAGICCODE = BLANK (§3.1 "End of file").
+ * TOTALSIZE = bytes left in the segment, MAGICCODE = BLANK.
  *
  * Decoding trusts nothing: the inner lengths must add up to TOTALSIZE exactly. ali-ons reads fields
  * in sequence and ignores TOTALSIZE, so one bad length there corrupts every later record; here it is
@@ -112,7 +112,7 @@ export type RecordInput = Omit<MessageRecord, 'totalSize' | 'magic' | 'bodyCrc'>
 export type DecodedRecord = { kind: 'record'; record: MessageRecord; size: number } | { kind: 'blank'; size: number };
 
 export interface DecodeRecordOptions {
-  /** Recompute the body CRC and reject a mismatch (recovery does; dispatch and pulls do not, for speed, §3.4). */
+  /** Recompute the body CRC and reject a mismatch (recovery does; dispatch and pulls do not, for speed). */
   checkCrc?: boolean;
 }
 

@@ -3,7 +3,7 @@
  * these before sending and brokers check them again on arrival, so both import them from here.
  */
 
-/** Longest topic name RocketMQ accepts (§6.3). */
+/** Longest topic name RocketMQ accepts. */
 export const TOPIC_MAX_LENGTH = 127;
 /** Longest group name RocketMQ accepts (`Validators.CHARACTER_MAX_LENGTH`). */
 export const GROUP_MAX_LENGTH = 255;
@@ -27,7 +27,7 @@ export function isWriteable(perm: number): boolean {
 
 /** Reserved topics and prefixes. */
 export const SystemTopic = {
-  /** The template topic producers fall back to for an unknown topic when auto-creation is on (§2.1). */
+  /** The template topic producers fall back to for an unknown topic when auto-creation is on. */
   AUTO_CREATE_TOPIC_KEY: 'TBW102',
   SCHEDULE: 'SCHEDULE_TOPIC_XXXX',
   BENCHMARK: 'BenchmarkTest',

@@ -1,5 +1,5 @@
 /**
- * Headers of the requests a nameserver serves (reference §1.5): KV config, broker registration,
+ * Headers of the requests a nameserver serves: KV config, broker registration,
  * routes, write permissions, topics, and their response headers. Field names are exactly those of
  * RocketMQ 4.x's `*RequestHeader` classes (`common/.../protocol/header/namesrv/`); required fields
  * are the ones marked `@CFNotNull` there. Unknown fields are kept.
@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { boolField, intField, longField, stringField } from './header-fields.js';
 
-/** PUT_KV_CONFIG (100), `PutKVConfigRequestHeader`: namespace, key, value: required (reference §1.6). */
+/** PUT_KV_CONFIG (100), `PutKVConfigRequestHeader`: namespace, key, value: required. */
 export const PutKVConfigRequestHeaderSchema = z.looseObject({
   namespace: stringField(),
   key: stringField(),
@@ -38,7 +38,7 @@ export const GetKVConfigResponseHeaderSchema = z.looseObject({
 export type GetKVConfigResponseHeader = z.infer<typeof GetKVConfigResponseHeaderSchema>;
 
 /**
- * REGISTER_BROKER (103), `RegisterBrokerRequestHeader` (reference §1.2): brokerName, brokerAddr,
+ * REGISTER_BROKER (103), `RegisterBrokerRequestHeader`: brokerName, brokerAddr,
  * clusterName, haServerAddr, brokerId (0 = master): required; compressed (false), bodyCrc32 (0),
  * heartbeatTimeoutMillis and enableActingMaster (5.x): optional.
  */
@@ -57,7 +57,7 @@ export type RegisterBrokerRequestHeader = z.infer<typeof RegisterBrokerRequestHe
 
 /**
  * Response to REGISTER_BROKER, `RegisterBrokerResponseHeader`: haServerAddr, masterAddr, both
- * optional (set for a slave so it learns where to replicate from, reference §1.2 step 6).
+ * optional (set for a slave so it learns where to replicate from).
  */
 export const RegisterBrokerResponseHeaderSchema = z.looseObject({
   haServerAddr: stringField().optional(),

@@ -2,7 +2,7 @@
  * Message properties and their wire text (RocketMQ `MessageConst`, `MessageDecoder.
  * messageProperties2String` / `string2messageProperties`).
  *
- * Text layout, UTF-8 on the wire and in the commit log (reference §3.1 field 17):
+ * Text layout, UTF-8 on the wire and in the commit log (the record's PROPERTIES field, MessageDecoder):
  *
  *   key \u0001 value \u0002 key \u0001 value \u0002 …
  *
@@ -63,7 +63,7 @@ export const MessageProperty = {
 } as const;
 export type MessageProperty = (typeof MessageProperty)[keyof typeof MessageProperty];
 
-/** Largest encoded properties a record can hold: its length field is a signed 16-bit integer (§3.1, §6.3). */
+/** Largest encoded properties a record can hold: its length field is a signed 16-bit integer. */
 export const MAX_PROPERTIES_SIZE = 32767;
 
 const NAME_VALUE_SEPARATOR = '\u0001';

@@ -1,7 +1,7 @@
 /**
  * The remoting client: one connection to one server over WebSocket (the default) or raw remoting TCP.
  *
- * Lifecycle (the connection) is kept apart from correlation (the request table, STYLE rule 9):
+ * Lifecycle (the connection) is kept apart from correlation (the request table):
  *
  *   idle ──connect()/request()──→ connecting ──→ connected ──unexpected drop──→ reconnecting
  *     ↑                               │ fails: the caller's promise rejects        │ backoff: initialDelay,
@@ -9,7 +9,7 @@
  *     └──────── close() from any state: closed for good, nothing reconnects ←──────┘
  *
  * A drop rejects every pending request with `ConnectionClosedError` (the server may or may not have
- * acted on them). Backpressure (STYLE rule 12) is explicit: at most `maxInFlight` requests await a
+ * acted on them). Backpressure is explicit: at most `maxInFlight` requests await a
  * response and further ones wait their turn, and a send waits while more than `highWaterMark` bytes
  * sit unsent in the socket, so a producer flooding oneways cannot grow memory without bound.
  * Requests from the server are answered by `onRequest` under the same opaque with the response flag.

@@ -13,7 +13,7 @@
  * A raw TCP peer becomes a `ServerConnection` (and 'connection' is emitted) when its first bytes
  * arrive, since only they say what it speaks; RocketMQ clients always speak first.
  * An established connection that sends nothing and is sent nothing for idleTimeoutMillis (RocketMQ's
- * channel idle time, 120 s; reference §1.3) is closed.
+ * channel idle time, 120 s) is closed.
  *
  * A frame still arriving holds memory: every connection's unfinished frames share one budget
  * (maxBufferedIncompleteFrameBytes, the heaviest closed first) and each must complete within

@@ -2,7 +2,7 @@
  * Answering one incoming request, shared by the server (client requests) and the client
  * (server-initiated requests). A handler may answer synchronously or with a promise; whatever it
  * does, exactly one response goes out for a two-way request and none for a oneway request, and no
- * throw or rejection escapes (STYLE rule 8: bad input and failing handlers become error replies).
+ * throw or rejection escapes.
  *
  * These are plain functions over a long-lived `Responder` rather than closures made per request:
  * this path runs for every frame, and allocating three closures each time showed up in profiles.

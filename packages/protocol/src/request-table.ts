@@ -1,5 +1,5 @@
 /**
- * Request correlation, kept apart from the connection that carries the bytes (STYLE rule 9): a table
+ * Request correlation, kept apart from the connection that carries the bytes: a table
  * maps a request's `opaque` to the promise its caller awaits, with that request's timer. The
  * connection only tells the table "this response arrived" or "everything is lost"; whoever owns the
  * table decides what a drop means (the client reconnects, a server connection is gone for good).

@@ -1,5 +1,5 @@
 /**
- * Merging a component's options with its defaults through one zod schema (STYLE rule 10): the
+ * Merging a component's options with its defaults through one zod schema: the
  * schema is the single source of types and defaults, the caller's object is never mutated, and a bad
  * value is refused with an error naming the option, what was wrong and the value given.
  */

@@ -1,5 +1,5 @@
 /**
- * Golden vectors for the commit-log record (reference §3.1). The expected bytes are written field by
+ * Golden vectors for the commit-log record. The expected bytes are written field by
  * field from the layout, not produced by the encoder: each line is one field, big-endian.
  * The body CRC was computed independently of Karman (Python `zlib.crc32(body) & 0x7fffffff`); its
  * unmasked value 0xb70b4c26 has the top bit set, so the vector also checks the 31-bit mask.

@@ -1,5 +1,5 @@
 /**
- * An in-process Karman cluster for tests (STYLE rule 15): nameservers and brokers on ephemeral
+ * An in-process Karman cluster for tests: nameservers and brokers on ephemeral
  * ports with temporary store folders, unique per cluster. Brokers can be stopped and started again
  * on the same port and store (failover tests); nameservers likewise. Everything is released by
  * `await using cluster = await startCluster(...)`.

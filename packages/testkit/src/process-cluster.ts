@@ -1,5 +1,5 @@
 /**
- * A Karman cluster of real processes for cross-process tests (STYLE rule 16, third tier): the
+ * A Karman cluster of real processes for cross-process tests: the
  * karman-nameserver and karman-broker binaries run from source (tsx and the `@karman/source`
  * condition, so no build is needed) on ephemeral ports with temporary folders. Their pino JSON log
  * lines are read to learn the bound ports. Any member (nameserver, master or slave) can be stopped

@@ -1,5 +1,5 @@
 /**
- * Master/slave replication (reference §5.1–5.4), in-process: a master and its slave from
+ * Master/slave replication, in-process: a master and its slave from
  * `startCluster`, talking over real sockets. The slave learns its master from the nameserver.
  */
 import { describe, expect, it } from 'vitest';
@@ -379,7 +379,7 @@ describe('master/slave replication', () => {
     }
   });
 
-  it('suggests the slave to a consumer reading further behind than the memory rule allows (§5.3)', async () => {
+  it('suggests the slave to a consumer reading further behind than the memory rule allows', async () => {
     // 40 % of 64 KiB: a pull more than ~26 KiB behind the log's end is sent to broker id 1.
     await using cluster = await pair({ slaveReadEnable: true, physicalMemoryBytes: 64 * 1024 });
     const topic = uniqueName('T');
