@@ -3,6 +3,8 @@
  * (millisecond intervals), and polling until a condition holds.
  */
 import { Producer } from '@karman/producer';
+import { PushConsumer } from '../src/push-consumer.js';
+import type { PushConsumerOptions } from '../src/consumer-options.js';
 import type { Message, SendResult } from '@karman/producer';
 import type { BrokerSpec, TestCluster } from '@karman/testkit';
 import { startCluster, uniqueName } from '@karman/testkit';
@@ -97,4 +99,19 @@ export async function waitForCommitted(cluster: TestCluster, group: string, topi
       }),
     `group ${group} to commit all of ${topic} on ${brokers.join(', ')}`,
   );
+}
+
+/**
+ * A push consumer of a new group subscribed to all of `topic` from its first offset, with the
+ * fast intervals; `extra` adds or overrides options (handler, batch size, ...).
+ */
+export function fromFirstOffset(cluster: TestCluster, topic: string, extra: Partial<PushConsumerOptions>): PushConsumer {
+  return new PushConsumer({
+    ...FAST,
+    nameservers: cluster.namesrvAddr,
+    group: uniqueName('G'),
+    subscriptions: { [topic]: '*' },
+    consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET',
+    ...extra,
+  } as PushConsumerOptions);
 }
