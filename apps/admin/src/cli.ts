@@ -43,7 +43,7 @@ function flagLine(flag: FlagSpec): string {
 }
 
 /** `karman-admin --help`: the command list. */
-export function usage(): string {
+function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
   return [
     'Usage: karman-admin <command> -n HOST:PORT[;HOST:PORT] [flags] [--json]',
@@ -58,7 +58,7 @@ export function usage(): string {
 }
 
 /** `karman-admin <command> --help`. */
-export function commandHelp(command: Command): string {
+function commandHelp(command: Command): string {
   return [
     `Usage: karman-admin ${command.name} -n HOST:PORT [flags]`,
     '',

@@ -210,7 +210,7 @@ interface SlaveState {
 }
 
 /** One broker's replication as its runtime table tells it (`karmanReplication*` keys). */
-export interface HaRow {
+interface HaRow {
   address: string;
   brokerName: string;
   brokerId: number;

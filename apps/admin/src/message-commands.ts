@@ -19,9 +19,9 @@ import { formatTime, messageDetail, messageView, shownBody, table } from './tabl
 import type { MessageView } from './table.js';
 
 /** The group consumeMessage pulls as (RocketMQ `MixAll.TOOLS_CONSUMER_GROUP`). */
-export const TOOLS_CONSUMER_GROUP = 'TOOLS_CONSUMER';
+const TOOLS_CONSUMER_GROUP = 'TOOLS_CONSUMER';
 /** The producer group sendMessage sends as. */
-export const TOOLS_PRODUCER_GROUP = 'TOOLS_PRODUCER';
+const TOOLS_PRODUCER_GROUP = 'TOOLS_PRODUCER';
 /** Messages one pull asks for (RocketMQ's pull batch default). */
 const PULL_BATCH = 32;
 /** `PullSysFlag.SUBSCRIPTION`: the subscription travels in the request. */

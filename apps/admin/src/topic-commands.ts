@@ -13,7 +13,7 @@ import { offsetTable } from './remoting-json.js';
 import { formatTime, table } from './table.js';
 
 /** The KV namespace a nameserver keeps order-topic layouts in (RocketMQ `NamesrvUtil.NAMESPACE_ORDER_TOPIC_CONFIG`). */
-export const ORDER_TOPIC_CONFIG = 'ORDER_TOPIC_CONFIG';
+const ORDER_TOPIC_CONFIG = 'ORDER_TOPIC_CONFIG';
 
 function topicFlag(context: CommandContext): string {
   const topic = stringFlag(context, 'topic', true);

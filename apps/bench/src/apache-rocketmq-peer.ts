@@ -16,7 +16,7 @@ import { PeerUnavailableError, pidListeningOn } from './peer-driver.js';
 import type { PeerDriver, PeerRow } from './peer-driver.js';
 
 /** How compare names the reference in its rows and `--only`. */
-export const APACHE_ROCKETMQ_SYSTEM = 'Apache RocketMQ';
+const APACHE_ROCKETMQ_SYSTEM = 'Apache RocketMQ';
 
 /** A running Apache RocketMQ as a compare target: its addresses, the JVMs' pids, a topic maker. */
 export interface ApacheRocketMQTarget extends KarmanTarget, AsyncDisposable {
@@ -24,7 +24,7 @@ export interface ApacheRocketMQTarget extends KarmanTarget, AsyncDisposable {
 }
 
 /** UPDATE_AND_CREATE_TOPIC on the broker, then wait until the nameserver routes the topic (the broker registers it at once). */
-export async function createApacheTopic(rmq: Pick<ApacheRocketMQ, 'namesrvAddr' | 'brokerAddr'>, topic: string, queues: number, timeoutMillis = 15_000): Promise<void> {
+async function createApacheTopic(rmq: Pick<ApacheRocketMQ, 'namesrvAddr' | 'brokerAddr'>, topic: string, queues: number, timeoutMillis = 15_000): Promise<void> {
   const broker = new RemotingClient(`tcp://${rmq.brokerAddr}`, { reconnect: false });
   const nameserver = new RemotingClient(`tcp://${rmq.namesrvAddr}`, { reconnect: false });
   try {

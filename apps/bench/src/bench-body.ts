@@ -19,7 +19,7 @@
  */
 import { crc32 } from 'node:zlib';
 
-export const BODY_MAGIC = 0x4b424e31;
+const BODY_MAGIC = 0x4b424e31;
 export const HEADER_SIZE = 32;
 
 /** Epoch milliseconds with a sub-millisecond fraction. */

@@ -72,7 +72,7 @@ export const COMMAND_FLAGS: Record<CommandName, readonly FlagSpec[]> = {
 };
 
 /** Options shared by the commands that talk to a Karman cluster. */
-export interface ClusterTarget {
+interface ClusterTarget {
   nameservers: string;
   topic: string;
   transport: 'ws' | 'tcp';
@@ -109,7 +109,7 @@ export interface E2eBenchOptions extends ClusterTarget {
 }
 
 export const SYSTEMS = ['karman', 'rocketmq', 'nats', 'redis', 'rabbitmq'] as const;
-export type SystemName = (typeof SYSTEMS)[number];
+type SystemName = (typeof SYSTEMS)[number];
 
 export interface CompareOptions {
   count: number;
@@ -123,7 +123,7 @@ export interface CompareOptions {
 }
 
 /** The brokers `rocketmq-benchmark` measures, in order. */
-export const BENCHMARK_BROKERS = ['karman', 'rocketmq'] as const;
+const BENCHMARK_BROKERS = ['karman', 'rocketmq'] as const;
 export type BenchmarkBroker = (typeof BENCHMARK_BROKERS)[number];
 
 export interface RocketMQBenchmarkOptions {

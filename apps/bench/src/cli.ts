@@ -42,7 +42,7 @@ function flagLine(flag: FlagSpec): string {
   return `  ${names.padEnd(30)} ${flag.description}${flag.defaultText ? ` (default: ${flag.defaultText})` : ''}`;
 }
 
-export function usage(): string {
+function usage(): string {
   return [
     'Usage: karman-bench <command> [flags]',
     '',
@@ -56,7 +56,7 @@ export function usage(): string {
   ].join('\n');
 }
 
-export function commandHelp(name: CommandName): string {
+function commandHelp(name: CommandName): string {
   const command = COMMANDS.find((c) => c.name === name)!;
   return [`Usage: karman-bench ${name} [flags]`, '', command.summary, '', 'Flags:', ...COMMAND_FLAGS[name].map(flagLine), '', `Example: ${command.example}`, ''].join('\n');
 }

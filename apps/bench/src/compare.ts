@@ -38,7 +38,7 @@ export interface CompareIo {
 }
 
 /** In flight while publishing, for every system: the peerbench scripts' window. */
-export const WINDOW = 1000;
+const WINDOW = 1000;
 
 /** The broker's production store sizes (the process cluster's defaults are small test sizes). */
 const PRODUCTION_STORE_ARGS = [
@@ -64,7 +64,7 @@ export async function startKarmanProcesses(): Promise<KarmanTarget & AsyncDispos
 }
 
 /** The drivers compare runs, in order; the Karman and Apache RocketMQ targets are injectable for tests. */
-export function drivers(env: Readonly<Record<string, string | undefined>>, transport: 'ws' | 'tcp' = 'tcp', karman: () => Promise<KarmanTarget & AsyncDisposable> = startKarmanProcesses, rocketmq?: () => Promise<ApacheRocketMQTarget>): PeerDriver[] {
+function drivers(env: Readonly<Record<string, string | undefined>>, transport: 'ws' | 'tcp' = 'tcp', karman: () => Promise<KarmanTarget & AsyncDisposable> = startKarmanProcesses, rocketmq?: () => Promise<ApacheRocketMQTarget>): PeerDriver[] {
   return [karmanDriver(karman, transport), apacheRocketMQDriver(rocketmq), natsDriver(env.NATS_URL || DEFAULT_NATS_URL), redisDriver(env.REDIS_URL || DEFAULT_REDIS_URL), rabbitDriver(env.AMQP_URL || DEFAULT_AMQP_URL)];
 }
 

@@ -29,7 +29,7 @@ class SequenceSet {
   }
 }
 
-export type CorruptReason = Extract<DecodedBody, { ok: false }>['reason'];
+type CorruptReason = Extract<DecodedBody, { ok: false }>['reason'];
 
 /** What a ledger counted so far. */
 export interface LedgerCounts {

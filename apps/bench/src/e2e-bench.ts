@@ -18,7 +18,7 @@ import type { RunContext } from './run-context.js';
 import { SendTally, runSendLoop } from './send-loop.js';
 
 /** How long the drain waits for a message after the previous one before calling the rest lost. */
-export const DRAIN_IDLE_MILLIS = 30_000;
+const DRAIN_IDLE_MILLIS = 30_000;
 /** How long the consumer may take to get its queues before the senders start anyway. */
 const ASSIGN_TIMEOUT_MILLIS = 20_000;
 

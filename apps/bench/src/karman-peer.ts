@@ -26,7 +26,7 @@ export interface KarmanTarget {
 
 /** Plain sends of RocketMQ's benchmark Producer default. */
 export const PLAIN_CONCURRENCY = 64;
-export const TOPIC_QUEUES = 8;
+const TOPIC_QUEUES = 8;
 
 export function karmanDriver(target: () => Promise<KarmanTarget & AsyncDisposable>, transport: 'ws' | 'tcp' = 'tcp'): PeerDriver {
   return {

@@ -51,7 +51,7 @@ export function formatMillis(micros: number): string {
   return `${(millis / 1000).toFixed(2)} s`;
 }
 
-export function progressBar(done: number, total: number, width = 30): string {
+function progressBar(done: number, total: number, width = 30): string {
   const fraction = total <= 0 ? 1 : Math.min(1, done / total);
   const filled = Math.round(fraction * width);
   return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(fraction * 100).toFixed(1).padStart(5)}% ${formatCount(done)}/${formatCount(total)}`;

@@ -12,7 +12,7 @@ import { PeerUnavailableError, describeError, meter, percentiles, pidListeningOn
 import type { PeerDriver, PeerRow, Workload } from './peer-driver.js';
 
 export const DEFAULT_AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';
-export const RABBIT_QUEUE_TYPES = ['quorum', 'stream'] as const;
+const RABBIT_QUEUE_TYPES = ['quorum', 'stream'] as const;
 
 export function rabbitDriver(url: string = DEFAULT_AMQP_URL): PeerDriver {
   return { name: 'rabbitmq', run: (workload) => runRabbit(url, workload) };

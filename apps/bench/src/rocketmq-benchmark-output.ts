@@ -114,7 +114,7 @@ export interface ConsumerSummary {
 }
 
 /** Windows with messages that prove one window lay wholly inside the drain (see `summarizeConsumer`). */
-export const EXACT_DRAIN_REPORTS = 18;
+const EXACT_DRAIN_REPORTS = 18;
 
 export function summarizeConsumer(reports: readonly ConsumerReport[]): ConsumerSummary {
   let best: ConsumerReport | undefined;

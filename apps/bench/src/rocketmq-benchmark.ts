@@ -35,7 +35,7 @@ export interface RocketMQBenchmarkIo {
 }
 
 /** What one tool run cost: wall time, CPU (percent of one core) of the tool's JVM and of the broker processes, broker GC when it is a JVM. */
-export interface ToolPhase {
+interface ToolPhase {
   seconds: number;
   toolCpu: number | undefined;
   serverCpu: number | undefined;
@@ -64,7 +64,7 @@ function javaCommand(): string {
 }
 
 /** Young + full + concurrent collections and total GC seconds of a JVM, from `jstat -gc`; undefined without jstat. */
-export function jvmGcTotals(pid: number | undefined): { collections: number; seconds: number } | undefined {
+function jvmGcTotals(pid: number | undefined): { collections: number; seconds: number } | undefined {
   if (pid === undefined) return undefined;
   const out = spawnSync('jstat', ['-gc', String(pid)], { encoding: 'utf8' });
   if (out.error || out.status !== 0) return undefined;

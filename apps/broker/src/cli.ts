@@ -17,7 +17,6 @@ import { resolveStoreOptions, storeOptionsSchema } from '@karman/commitlog';
 /** Log levels pino knows. */
 
 /** What the command line asks for. */
-export type { LogLevel };
 export type CliCommand = { kind: 'help' } | { kind: 'run'; options: BrokerOptions; logLevel: LogLevel };
 
 /** Store options the broker sets itself (from its own address, clock and logger); not settable here. */
@@ -125,7 +124,7 @@ function coerceStoreValue(key: string, value: unknown): unknown {
  * Check every option and return them as `Broker.start` takes them. Throws `InvalidArgumentError`
  * naming an unknown key (with the nearest known name when there is one) or a bad value.
  */
-export function resolveOptions(input: Record<string, unknown>): BrokerOptions {
+function resolveOptions(input: Record<string, unknown>): BrokerOptions {
   const broker: Record<string, unknown> = {};
   const store: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(input)) {

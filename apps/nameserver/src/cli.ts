@@ -14,7 +14,6 @@ import type { NameServerConfig } from '@karman/nameserver';
 /** Log levels pino knows. */
 
 /** What the command line asks for. */
-export type { LogLevel };
 export type CliCommand = { kind: 'help' } | { kind: 'run'; config: NameServerConfig; logLevel: LogLevel };
 
 /** The usage text, listing every flag and every option with its default. */

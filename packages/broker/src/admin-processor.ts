@@ -75,7 +75,7 @@ import type { ClientInfo } from './client-manager.js';
  * would be a 256 MiB answer built in memory for one request. The client asks again with a narrower
  * time range for more.
  */
-export const QUERY_MESSAGE_MAX_ANSWER_BYTES = 8 * 1024 * 1024;
+const QUERY_MESSAGE_MAX_ANSWER_BYTES = 8 * 1024 * 1024;
 /** RocketMQ's `defaultQueryMaxNum`: the answer size of a query by unique key. */
 const DEFAULT_QUERY_MAX_NUM = 32;
 /** Most consume-queue units one QUERY_CONSUME_QUEUE returns. */
@@ -86,7 +86,7 @@ const MAX_CONSUME_QUEUE_UNITS = 256;
  * `context.config` at the moment they are used. Everything else is captured at start (ports,
  * store layout, managers' options) and needs a restart.
  */
-export const RUNTIME_UPDATABLE_BROKER_KEYS: ReadonlySet<keyof BrokerConfig> = new Set<keyof BrokerConfig>([
+const RUNTIME_UPDATABLE_BROKER_KEYS: ReadonlySet<keyof BrokerConfig> = new Set<keyof BrokerConfig>([
   'brokerPermission',
   'longPollingEnable',
   'shortPollingTimeMills',
@@ -508,7 +508,7 @@ async function earliestMessageTime(context: BrokerContext): Promise<number> {
 }
 
 /** GET_BROKER_RUNTIME_INFO's table: RocketMQ's keys where Karman has the number, plus `karman*` keys. All values are strings, as in Java's KVTable. */
-export async function runtimeInfo(context: BrokerContext, rates: RateSampler): Promise<Record<string, string>> {
+async function runtimeInfo(context: BrokerContext, rates: RateSampler): Promise<Record<string, string>> {
   const { stats, store } = context;
   const totals = stats.totals();
   const now = context.clock();

@@ -23,8 +23,8 @@ export interface ClientChannel {
  * Most groups one HEART_BEAT may list (of each kind), and most topics one consumer may subscribe:
  * a client has a handful of groups; without a bound one 16 MiB heartbeat made 500,000 groups.
  */
-export const MAX_HEARTBEAT_GROUPS = 256;
-export const MAX_HEARTBEAT_SUBSCRIPTIONS = 4096;
+const MAX_HEARTBEAT_GROUPS = 256;
+const MAX_HEARTBEAT_SUBSCRIPTIONS = 4096;
 
 const SubscriptionDataSchema = z.looseObject({
   topic: z.string(),
@@ -36,7 +36,7 @@ const SubscriptionDataSchema = z.looseObject({
   classFilterMode: z.boolean().default(false),
 });
 /** A consumer's subscription to one topic, as RocketMQ's `SubscriptionData` JSON. */
-export type SubscriptionData = z.infer<typeof SubscriptionDataSchema>;
+type SubscriptionData = z.infer<typeof SubscriptionDataSchema>;
 
 const ConsumerDataSchema = z.looseObject({
   groupName: z.string().min(1),
@@ -46,7 +46,6 @@ const ConsumerDataSchema = z.looseObject({
   subscriptionDataSet: z.array(SubscriptionDataSchema).max(MAX_HEARTBEAT_SUBSCRIPTIONS).default([]),
   unitMode: z.boolean().default(false),
 });
-export type ConsumerData = z.infer<typeof ConsumerDataSchema>;
 
 /** HEART_BEAT body (RocketMQ `HeartbeatData`). */
 export const HeartbeatDataSchema = z.looseObject({

@@ -38,17 +38,16 @@ const MessageQueueSchema = z.looseObject({
 });
 
 /** Most queues one LOCK_BATCH_MQ may name. */
-export const MAX_LOCK_BATCH_QUEUES = 16_384;
+const MAX_LOCK_BATCH_QUEUES = 16_384;
 
 /** LOCK_BATCH_MQ / UNLOCK_BATCH_MQ body (`LockBatchRequestBody`, `UnlockBatchRequestBody`). */
-export const LockBatchRequestBodySchema = z.looseObject({
+const LockBatchRequestBodySchema = z.looseObject({
   consumerGroup: z.string().min(1),
   clientId: z.string().min(1),
   onlyThisBroker: z.boolean().default(false),
   // A consumer locks the queues it was allocated on one broker: at most every queue of many topics.
   mqSet: z.array(MessageQueueSchema).max(MAX_LOCK_BATCH_QUEUES).default([]),
 });
-export type LockBatchRequestBody = z.infer<typeof LockBatchRequestBodySchema>;
 
 const NOT_FOUND_REMARK = 'Not found, maybe this group consumer boot first';
 /** Byte position of SYSFLAG in a stored record. */
@@ -204,7 +203,7 @@ type Parsed<T> = { ok: true; value: T } | { ok: false; response: RemotingCommand
 
 /** Decode a JSON body with its schema; a bad one becomes a SYSTEM_ERROR answer naming the problem. */
 /** Largest JSON body a heartbeat or lock request may have: a real one is a few KiB. */
-export const MAX_JSON_BODY_BYTES = 4 * 1024 * 1024;
+const MAX_JSON_BODY_BYTES = 4 * 1024 * 1024;
 
 function parseJsonBody<T>(request: RemotingCommand, schema: z.ZodType<T>, what: string, expected: string): Parsed<T> {
   const fail = (problem: string): Parsed<T> => ({

@@ -10,7 +10,7 @@
 import { bodyCrc32, createRequest, RemoteError, RemotingClient, RequestCode, ResponseCode } from '@karman/protocol';
 import type { DataVersion, TopicConfig } from './topic-config-manager.js';
 
-export interface RegistrationIdentity {
+interface RegistrationIdentity {
   clusterName: string;
   brokerName: string;
   brokerId: number;

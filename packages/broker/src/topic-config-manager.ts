@@ -31,8 +31,8 @@ const FileSchema = z.object({
 });
 
 /** RocketMQ's defaults for a topic created without explicit counts. */
-export const DEFAULT_QUEUE_NUMS = 16;
-export const DEFAULT_PERM = Perm.READ | Perm.WRITE;
+const DEFAULT_QUEUE_NUMS = 16;
+const DEFAULT_PERM = Perm.READ | Perm.WRITE;
 
 export interface TopicConfigManagerOptions {
   /** Where `topics.json` lives; undefined keeps the table in memory only. */

@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { MAX_TOPIC_QUEUE_NUMS, isReadable, isWriteable, parseRemotingJson } from '@karman/protocol';
 
-export const QueueDataSchema = z.looseObject({
+const QueueDataSchema = z.looseObject({
   brokerName: z.string(),
   readQueueNums: z.number().int().min(0).max(MAX_TOPIC_QUEUE_NUMS),
   writeQueueNums: z.number().int().min(0).max(MAX_TOPIC_QUEUE_NUMS),

@@ -36,7 +36,7 @@ const STAGING_CHUNK = 1024 * 1024;
 /** Written chunks kept for reuse (a fresh chunk costs page faults on first touch). */
 const STAGING_POOL = 8;
 /** Size of a read-cache block: one pread serves every record inside it. */
-export const READ_BLOCK = 256 * 1024;
+const READ_BLOCK = 256 * 1024;
 
 interface WriteGroup {
   start: number;

@@ -39,7 +39,7 @@ export const MAX_QUEUE_ID = 99_999_999;
  * Why (topic, queueId) cannot name a consume queue, or undefined. Checked where a queue folder is
  * made or removed, whatever the path: a record replicated from a rogue master carries any bytes.
  */
-export function queueNameProblem(topic: string, queueId: number): string | undefined {
+function queueNameProblem(topic: string, queueId: number): string | undefined {
   if (topic.length === 0 || topic.length > MAX_TOPIC_LENGTH || !TOPIC_NAME_PATTERN.test(topic)) {
     return `topic ${JSON.stringify(topic.slice(0, 60))} is not 1 to ${MAX_TOPIC_LENGTH} characters of [%|a-zA-Z0-9_-]`;
   }
@@ -61,7 +61,7 @@ function writeUnit(buf: Buffer, at: number, phy: number, size: number, tagsCode:
 }
 
 /** Read the unit at `at` of `buf`. */
-export function readUnit(buf: Buffer, at: number): CqUnit {
+function readUnit(buf: Buffer, at: number): CqUnit {
   return { commitLogOffset: readInt64BE(buf, at), size: buf.readInt32BE(at + 8), tagsCode: readInt64BE(buf, at + 12) };
 }
 
@@ -75,7 +75,7 @@ function isZeroUnit(buf: Buffer, at: number): boolean {
  * Longest run of zero units `load` takes for holes (slots of quarantined records) rather than the
  * end of the queue: damage hides a few records of a queue, not thousands.
  */
-export const MAX_HOLE_UNITS = 1024;
+const MAX_HOLE_UNITS = 1024;
 
 /**
  * What a dispatch did to a queue. `conflict`: the queue already holds a different unit for that

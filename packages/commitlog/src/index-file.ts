@@ -37,11 +37,11 @@ import { writeInt64BE } from './int64.js';
 /** Bytes of the header at the start of an index file. */
 export const INDEX_HEADER_SIZE = 40;
 /** Bytes of one hash slot. */
-export const INDEX_HASH_SLOT_SIZE = 4;
+const INDEX_HASH_SLOT_SIZE = 4;
 /** Bytes of one entry. */
-export const INDEX_ENTRY_SIZE = 20;
+const INDEX_ENTRY_SIZE = 20;
 /** Entry number meaning "no entry": empty slot, end of chain. */
-export const INVALID_INDEX = 0;
+const INVALID_INDEX = 0;
 
 /** Entries per in-memory chunk: 20 KiB, written to disk with one call. */
 const CHUNK_ENTRIES = 1024;

@@ -17,7 +17,7 @@ import type { StoreLogger } from './store-config.js';
 /** File of the quarantine list under the store root. */
 export const QUARANTINE_FILE = 'quarantine.json';
 /** Most entries kept in the list. */
-export const QUARANTINE_MAX_ENTRIES = 10_000;
+const QUARANTINE_MAX_ENTRIES = 10_000;
 
 /** Who found a damaged stretch. */
 export type QuarantineSource = 'recovery' | 'read' | 'scrub' | 'replication';

@@ -32,7 +32,7 @@ export interface RecordSlot {
 }
 
 /** Where the variable-length parts of a checked record sit in its buffer. */
-export interface RecordLayout {
+interface RecordLayout {
   bodyAt: number;
   bodyLen: number;
   topicAt: number;

@@ -16,7 +16,7 @@ import { isConsumable } from './record-scan.js';
 import type { StoreLogger } from './store-config.js';
 
 /** Commit-log bytes checked between two turns of the event loop. */
-export const SCRUB_SLICE_BYTES = 8 * 1024 * 1024;
+const SCRUB_SLICE_BYTES = 8 * 1024 * 1024;
 
 /** What a scrub checked and found. */
 export interface ScrubReport {

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { ProtocolError } from '@karman/protocol';
 
 /** Width of a segment file name: RocketMQ's `UtilAll.offset2FileName`. */
-export const SEGMENT_NAME_DIGITS = 20;
+const SEGMENT_NAME_DIGITS = 20;
 const SEGMENT_NAME = /^\d{20}$/;
 
 /** `1073741824` → `00000000001073741824`. */

@@ -9,7 +9,7 @@ import type { ConsumerData } from '@karman/client';
 import { InvalidArgumentError, MessageProperty, tagsCode, topicNameProblem } from '@karman/protocol';
 
 /** `SubscriptionData.SUB_ALL`. */
-export const SUB_ALL = '*';
+const SUB_ALL = '*';
 
 /** One topic's subscription, as heartbeats carry it. */
 export interface Subscription {

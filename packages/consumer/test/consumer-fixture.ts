@@ -24,7 +24,7 @@ export const FAST = {
 } as const;
 
 /** Replication intervals shrunk: registration, HA heartbeat and reconnect, metadata sync. */
-export const HA = { registerNameServerPeriod: 200, haSendHeartbeatInterval: 200, haReconnectInterval: 50, slaveSyncInterval: 200 } as const;
+const HA = { registerNameServerPeriod: 200, haSendHeartbeatInterval: 200, haReconnectInterval: 50, slaveSyncInterval: 200 } as const;
 
 /** One master/slave pair, broker-a ids 0 and 1, with HA intervals and each side's own options. */
 export async function startPair(master: BrokerSpec['options'] = {}, slave: BrokerSpec['options'] = {}): Promise<TestCluster> {

@@ -24,7 +24,7 @@ const PAST_SHORT_MS = 600;
 
 let counter = 0;
 /** A message as the PushConsumer delivers it; each call gets a fresh msgId like a real redelivery. */
-export function message(fields: Partial<DedupMessage> & { key?: string } = {}): DedupMessage {
+function message(fields: Partial<DedupMessage> & { key?: string } = {}): DedupMessage {
   const { key, ...rest } = fields;
   counter += 1;
   return {

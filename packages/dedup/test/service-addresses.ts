@@ -6,7 +6,7 @@
 import { Redis } from 'ioredis';
 import pg from 'pg';
 
-export const REDIS_URL = process.env['KARMAN_TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+const REDIS_URL = process.env['KARMAN_TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 export const PG_URL = process.env['KARMAN_TEST_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 /** A Redis client that fails fast instead of retrying forever, for tests. */

@@ -22,9 +22,9 @@ import type { RecordingConsumerArgs } from './fixtures/recording-consumer.js';
 /** Messages per scenario: enough for a fault to land mid-stream, few enough for a 2-core CI box. */
 export const MESSAGES = 2_000;
 export const TOPIC = 'E2eOrders';
-export const GROUP = 'e2e-consumers';
+const GROUP = 'e2e-consumers';
 /** Queues per master: 8 in all, shared by the group of three. */
-export const QUEUES_PER_BROKER = 4;
+const QUEUES_PER_BROKER = 4;
 export const BROKERS = ['broker-a', 'broker-b'] as const;
 /** How long a dead member's dedup claim blocks others (the dedup helper's default is 60 s). */
 const PROCESSING_TIMEOUT = 2_000;

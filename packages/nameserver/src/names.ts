@@ -12,7 +12,7 @@ export { topicNameProblem };
  * beside the topic characters; `%` and `|` are not, because they carry meaning in topic names.
  */
 const BROKER_NAME_PATTERN = /^[a-zA-Z0-9_.-]+$/;
-export const MAX_NAME_LENGTH = 127;
+const MAX_NAME_LENGTH = 127;
 
 /** "host:port" with a port in 1..65535; the host is a name, IPv4 or a bracketed IPv6 address. */
 const ADDRESS_PATTERN = /^(\[[0-9a-fA-F:.]+\]|[a-zA-Z0-9_.-]+):(\d{1,5})$/;

@@ -38,7 +38,7 @@ const wrapperSchema = z.looseObject({
 });
 
 /** Most filter servers one registration may list. */
-export const MAX_FILTER_SERVERS = 64;
+const MAX_FILTER_SERVERS = 64;
 
 const bodySchema = z.looseObject({
   topicConfigSerializeWrapper: wrapperSchema,

@@ -24,7 +24,7 @@ export interface Responder {
 }
 
 /** The error response for a failed handler: a `RemoteError` keeps its response code, anything else is SYSTEM_ERROR. */
-export function errorResponse(request: RemotingCommand, error: unknown): RemotingCommand {
+function errorResponse(request: RemotingCommand, error: unknown): RemotingCommand {
   if (error instanceof RemoteError) return createResponse(request, error.responseCode, error.remark ?? error.message);
   const message = error instanceof Error ? error.message : String(error);
   return createResponse(request, ResponseCode.SYSTEM_ERROR.code, message);
@@ -45,7 +45,7 @@ function reply(request: RemotingCommand, response: RemotingCommand, responder: R
 }
 
 /** The handler failed: report it (a deliberate `RemoteError` on a two-way request is an answer, not a failure) and answer with the error. */
-export function failRequest(request: RemotingCommand, error: unknown, responder: Responder): void {
+function failRequest(request: RemotingCommand, error: unknown, responder: Responder): void {
   if (!(error instanceof RemoteError) || isOneway(request)) responder.reportError(toError(error));
   reply(request, errorResponse(request, error), responder);
 }
@@ -73,7 +73,7 @@ export function finishRequest(request: RemotingCommand, response: RemotingComman
 }
 
 /** Hand what a handler returned (a response, undefined, or a promise of either) to `finishRequest`/`failRequest`. */
-export function settleRequest(request: RemotingCommand, result: HandlerResult, responder: Responder): void {
+function settleRequest(request: RemotingCommand, result: HandlerResult, responder: Responder): void {
   if (result !== undefined && typeof (result as Partial<PromiseLike<unknown>>).then === 'function') {
     Promise.resolve(result).then(
       (response) => finishRequest(request, response, responder),

@@ -72,7 +72,7 @@ export function namespaceProblem(): string | undefined {
 }
 
 /** Remove namespaces and subnet locks left by runs whose process is gone. */
-export function removeLeftovers(): void {
+function removeLeftovers(): void {
   const names = run('ip', ['netns', 'list'])
     .split('\n')
     .map((line) => line.split(' ')[0] ?? '')

@@ -28,7 +28,7 @@ import { expectedBody } from '../fixtures/message-body.js';
 import { PartitionNetwork } from './netns.js';
 
 /** Node names and their host numbers on the run's /24. */
-export const NODES = { ns: 1, a0: 2, a1: 3, b0: 4, producer: 5, c0: 6, c1: 7, relay: 8 } as const;
+const NODES = { ns: 1, a0: 2, a1: 3, b0: 4, producer: 5, c0: 6, c1: 7, relay: 8 } as const;
 export type NodeName = keyof typeof NODES;
 
 /** Queues per master for every scenario's topic. */
