@@ -32,7 +32,8 @@ import { fileURLToPath } from 'node:url';
 import { RemotingClient } from '../src/remoting-client.js';
 import { RemotingServer } from '../src/remoting-server.js';
 import type { RemotingServerStats } from '../src/remoting-server.js';
-import { createRequest, createResponse, encodeFrame } from '../src/remoting-command.js';
+import { createRequest, createResponse } from '../src/remoting-command.js';
+import { encodeFrame } from '../src/frame-codec.js';
 
 const MiB = 1024 * 1024;
 const ECHO = 9102;

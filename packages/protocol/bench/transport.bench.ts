@@ -29,7 +29,8 @@ import { fileURLToPath } from 'node:url';
 import { WebSocket, WebSocketServer } from 'ws';
 import { RemotingClient } from '../src/remoting-client.js';
 import { RemotingServer } from '../src/remoting-server.js';
-import { FLAG_ONEWAY, SerializeType, createRequest, createResponse, encodeFrame } from '../src/remoting-command.js';
+import { FLAG_ONEWAY, SerializeType, createRequest, createResponse } from '../src/remoting-command.js';
+import { encodeFrame } from '../src/frame-codec.js';
 import type { RemotingCommand } from '../src/remoting-command.js';
 
 const ONEWAY_CODE = 9101;

@@ -26,8 +26,10 @@ import type { RawData, WebSocket } from 'ws';
 import { ConnectionClosedError, KarmanError, ProtocolError } from './errors.js';
 import { CHUNK_OVERHEAD_BYTES } from './incomplete-frame-budget.js';
 import type { IncompleteFrameBudget, IncompleteFrameHolder } from './incomplete-frame-budget.js';
-import { DEFAULT_MAX_FRAME_SIZE, FrameDecoder, decodeFrame, encodeFrame, encodeFrameParts, writeFrame } from './remoting-command.js';
-import type { FrameLimits, RemotingCommand } from './remoting-command.js';
+import { DEFAULT_MAX_FRAME_SIZE } from './remoting-command.js';
+import { FrameDecoder, decodeFrame, encodeFrame, encodeFrameParts, writeFrame } from './frame-codec.js';
+import type { RemotingCommand } from './remoting-command.js';
+import type { FrameLimits } from './frame-codec.js';
 
 /** Which transport a channel runs on. */
 export const Transport = { WS: 'ws', TCP: 'tcp' } as const;

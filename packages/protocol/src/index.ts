@@ -15,12 +15,15 @@ export {
   createResponse,
   isResponse,
   isOneway,
+} from './remoting-command.js';
+export {
   encodeFrame,
   encodeFrameParts,
   decodeFrame,
   FrameDecoder,
-} from './remoting-command.js';
-export type { RemotingCommand, ExtFieldValue, FrameLimits } from './remoting-command.js';
+} from './frame-codec.js';
+export type { RemotingCommand, ExtFieldValue } from './remoting-command.js';
+export type { FrameLimits } from './frame-codec.js';
 export { parseRemotingJson, encodeObjectKeyMap, readQueueOffsets, encodeQueueOffsets } from './remoting-json.js';
 export type { QueueOffset } from './remoting-json.js';
 export {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { encodeFrame, createRequest } from './remoting-command.js';
+import { createRequest } from './remoting-command.js';
+import { encodeFrame } from './frame-codec.js';
 import { MAX_SNIFF_BYTES, SniffedProtocol, sniffProtocol } from './protocol-sniffer.js';
 
 describe('sniffProtocol', () => {

@@ -5,7 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
 import { ConnectionClosedError, InvalidArgumentError } from './errors.js';
-import { FLAG_ONEWAY, FrameDecoder, createRequest, decodeFrame } from './remoting-command.js';
+import { FLAG_ONEWAY, createRequest } from './remoting-command.js';
+import { FrameDecoder, decodeFrame } from './frame-codec.js';
 import { RemotingClient, parseAddress } from './remoting-client.js';
 import { sleep, until } from '../test/wait.js';
 

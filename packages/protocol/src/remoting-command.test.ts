@@ -4,15 +4,17 @@ import { KarmanError, ProtocolError } from './errors.js';
 import {
   createRequest,
   createResponse,
-  decodeFrame,
-  encodeFrame,
-  encodeFrameParts,
   FLAG_ONEWAY,
-  FrameDecoder,
   isOneway,
   isResponse,
   SerializeType,
 } from './remoting-command.js';
+import {
+  decodeFrame,
+  encodeFrame,
+  encodeFrameParts,
+  FrameDecoder,
+} from './frame-codec.js';
 import type { ExtFieldValue, RemotingCommand } from './remoting-command.js';
 
 // LanguageCode.java, the languages the binary header can carry.

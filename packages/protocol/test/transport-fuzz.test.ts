@@ -16,7 +16,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { FLAG_ONEWAY, FLAG_RESPONSE, FrameDecoder, SerializeType, createRequest, encodeFrame } from '../src/remoting-command.js';
+import { FLAG_ONEWAY, FLAG_RESPONSE, SerializeType, createRequest } from '../src/remoting-command.js';
+import { FrameDecoder, encodeFrame } from '../src/frame-codec.js';
 import type { RemotingCommand } from '../src/remoting-command.js';
 import { RemotingClient } from '../src/remoting-client.js';
 
