@@ -31,7 +31,7 @@ import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { RemotingClient } from '../src/remoting-client.js';
 import { RemotingServer } from '../src/remoting-server.js';
-import type { RemotingServerStats } from '../src/remoting-server.js';
+import type { RemotingServerStats } from '../src/server-options.js';
 import { createRequest, createResponse } from '../src/remoting-command.js';
 import { encodeFrame } from '../src/frame-codec.js';
 

@@ -8,7 +8,8 @@ import { encodeFrame } from './frame-codec.js';
 import { RemotingClient } from './remoting-client.js';
 import type { KarmanError } from './errors.js';
 import { RefusalLog } from './refusal-log.js';
-import { RemotingServer, addressKey } from './remoting-server.js';
+import { RemotingServer } from './remoting-server.js';
+import { addressKey } from './address-key.js';
 import { sleep, until } from '../test/wait.js';
 
 const ECHO = 9001;

@@ -5,7 +5,7 @@
  * `admin-headers.ts` (broker admin) and `nameserver-headers.ts`; their field types
  * (string/number coercion) are in `header-fields.ts`.
  *
- * Decoding is kept apart from interpretation (STYLE.md rule 7): a header that fails its schema is a
+ * Decoding is kept apart from interpretation: a header that fails its schema is a
  * malformed request, answered with SYSTEM_ERROR and a remark naming the field; what the values mean
  * (a topic that does not exist, an offset out of range) is the handler's business.
  */

@@ -7,7 +7,7 @@ import { createRequest, createResponse } from './remoting-command.js';
 import { encodeFrame } from './frame-codec.js';
 import { RemotingClient } from './remoting-client.js';
 import { RemotingServer } from './remoting-server.js';
-import type { RemotingServerOptions } from './remoting-server.js';
+import type { RemotingServerOptions } from './server-options.js';
 import { sleep, until } from '../test/wait.js';
 
 const ECHO = 9001;

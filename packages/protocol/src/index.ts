@@ -86,7 +86,8 @@ export {
   uncompressedBody,
 } from './compression.js';
 export { RemotingServer } from './remoting-server.js';
-export type { ServerConnection, RequestContext, RequestHandler, RemotingServerOptions, RemotingServerEvent, RemotingServerStats, HttpAnswer } from './remoting-server.js';
+export type { RemotingServerEvent } from './remoting-server.js';
+export type { ServerConnection, RequestContext, RequestHandler, RemotingServerOptions, RemotingServerStats, HttpAnswer } from './server-options.js';
 export { RemotingClient, parseAddress } from './remoting-client.js';
 export type { RemotingClientOptions, RemotingClientEvent } from './remoting-client.js';
 export { parseProperties, formatProperties, readConfigFile, splitListenAddress, applySetFlags, MAX_CONFIG_BODY_BYTES, configBodyTooLarge } from './config-properties.js';

@@ -1,6 +1,5 @@
 /**
- * Tells the protocols sharing one port apart by a connection's first bytes (DESIGN.md "One command
- * model, two transports, one port"). An HTTP request line starts with an upper-case method and a
+ * Tells the protocols sharing one port apart by a connection's first bytes. An HTTP request line starts with an upper-case method and a
  * space (a WebSocket upgrade is such a request); a remoting frame starts with its u32 big-endian
  * length, whose first byte is 0x00 or 0x01 for any frame within the 16 MiB limit. So the answer is
  * almost always known from one byte, and never needs more than the longest method plus its space.

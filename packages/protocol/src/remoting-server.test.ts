@@ -11,7 +11,7 @@ import type { RemotingCommand } from './remoting-command.js';
 import { RemotingClient } from './remoting-client.js';
 import type { RemotingClientOptions } from './remoting-client.js';
 import { RemotingServer } from './remoting-server.js';
-import type { RemotingServerOptions, ServerConnection } from './remoting-server.js';
+import type { RemotingServerOptions, ServerConnection } from './server-options.js';
 import { sleep, until } from '../test/wait.js';
 
 /** Codes with no header schema, for plumbing tests. */
