@@ -68,7 +68,6 @@ export class AdminClient implements AsyncDisposable {
       }
     }
     throw new KarmanError('NAMESERVER_UNREACHABLE', `no nameserver answered at ${this.nameservers.join(';')} (${(lastError as Error).message}); check -n and that karman-nameserver runs there`, {
-      retriable: true,
       cause: lastError,
     });
   }

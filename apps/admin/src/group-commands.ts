@@ -167,7 +167,7 @@ const consumerConnection: Command = {
 
 function offsetHeader(response: RemotingCommand, address: string, what: string): number {
   const value = Number(response.extFields.offset);
-  if (!Number.isSafeInteger(value)) throw new KarmanError('BAD_ANSWER', `${address} answered ${what} without an offset`);
+  if (!Number.isSafeInteger(value)) throw new KarmanError('BAD_RESPONSE', `${address} answered ${what} without an offset`);
   return value;
 }
 

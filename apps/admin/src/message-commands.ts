@@ -35,7 +35,7 @@ function bodyBuffer(response: RemotingCommand): Buffer {
 /** The one message a VIEW_MESSAGE_BY_ID answer holds. */
 function viewOf(response: RemotingCommand): MessageView {
   const decoded = decodeRecord(bodyBuffer(response), 0);
-  if (decoded.kind !== 'record') throw new KarmanError('BAD_ANSWER', 'the broker answered a blank record instead of a message');
+  if (decoded.kind !== 'record') throw new KarmanError('BAD_RESPONSE', 'the broker answered a blank record instead of a message');
   return messageView(decoded.record);
 }
 

@@ -20,7 +20,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { RequestCode } from '@karman/protocol';
+import { InvalidArgumentError, KarmanError, RequestCode } from '@karman/protocol';
 import { AdminClient } from './admin-client.js';
 import { formatLogLine } from './log-line.js';
 
@@ -88,7 +88,7 @@ function startServer(
   const bin = app === '@karman/broker-app' ? 'karman-broker' : 'karman-nameserver';
   const argv = options.fromSource ? ['--conditions=@karman/source', '--import', 'tsx', join(dir, 'src', 'main.ts'), ...args] : [join(dir, 'bin', `${bin}.js`), ...args];
   if (!options.fromSource && !existsSync(join(dir, 'dist', 'main.js'))) {
-    return Promise.reject(new Error(`${bin} is not built (${join(dir, 'dist')} is missing); run pnpm build, or pnpm start which builds first`));
+    return Promise.reject(new KarmanError('PROCESS_EXITED', `${bin} is not built (${join(dir, 'dist')} is missing); run pnpm build, or pnpm start which builds first`));
   }
   const child = spawn(process.execPath, argv, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const exited = new Promise<number>((done) => child.on('exit', (code, signal) => done(code ?? (signal ? 128 : 1))));
@@ -113,7 +113,7 @@ function startServer(
       for (const line of chunk.toString('utf8').split('\n')) if (line) process.stderr.write(`${label.padEnd(12)} ${line}\n`);
     });
     void exited.then((code) => {
-      if (!listening) reject(new Error(`${label} exited with code ${code} before it was listening; see its output above`));
+      if (!listening) reject(new KarmanError('PROCESS_EXITED', `${label} exited with code ${code} before it was listening; see its output above`));
     });
   });
 }
@@ -123,7 +123,7 @@ async function waitForCluster(admin: AdminClient, options: LocalClusterOptions, 
   for (;;) {
     const members = await admin.members().catch(() => []);
     if (members.filter((m) => m.cluster === options.clusterName).length >= expected) return;
-    if (Date.now() > deadline) throw new Error(`the brokers did not all register with the nameserver within 20 s (${members.length} of ${expected})`);
+    if (Date.now() > deadline) throw new KarmanError('REGISTRATION_TIMEOUT', `the brokers did not all register with the nameserver within 20 s (${members.length} of ${expected})`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -144,7 +144,7 @@ async function createDemoTopic(admin: AdminClient, options: LocalClusterOptions,
   }
   const deadline = Date.now() + 20_000;
   while ((await admin.route(options.topic).catch(() => undefined))?.queueDatas.length !== masters.length) {
-    if (Date.now() > deadline) throw new Error(`the nameserver did not route ${options.topic} within 20 s`);
+    if (Date.now() > deadline) throw new KarmanError('ROUTE_TIMEOUT', `the nameserver did not route ${options.topic} within 20 s`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -195,7 +195,7 @@ function parseOptions(argv: readonly string[]): LocalClusterOptions | 'help' {
   });
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new Error(`--${String(issue.path[0] ?? '')}: ${issue.message}`);
+    throw new InvalidArgumentError(`--${String(issue.path[0] ?? '')}: ${issue.message}`);
   }
   return parsed.data;
 }

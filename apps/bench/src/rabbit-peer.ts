@@ -8,6 +8,7 @@
  */
 import { connect } from 'amqplib';
 import type { ChannelModel, ConfirmChannel } from 'amqplib';
+import { KarmanError } from '@karman/protocol';
 import { PeerUnavailableError, describeError, meter, percentiles, pidListeningOn, slidingWindow, timeRoundTrips } from './peer-driver.js';
 import type { PeerDriver, PeerRow, Workload } from './peer-driver.js';
 
@@ -62,7 +63,7 @@ async function runQueueType(connection: ChannelModel, type: (typeof RABBIT_QUEUE
   channel.on('error', () => undefined);
   const confirm = (ch: ConfirmChannel, q: string): Promise<void> =>
     new Promise((resolve, reject) => {
-      ch.sendToQueue(q, payload, { persistent: true }, (error) => (error ? reject(error instanceof Error ? error : new Error('nack')) : resolve()));
+      ch.sendToQueue(q, payload, { persistent: true }, (error) => (error ? reject(error instanceof Error ? error : new KarmanError('PEER_UNAVAILABLE', 'RabbitMQ nacked a publish')) : resolve()));
     });
   try {
     await channel.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': type } });
@@ -87,7 +88,7 @@ async function runQueueType(connection: ChannelModel, type: (typeof RABBIT_QUEUE
         .consume(
           queue,
           (message) => {
-            if (!message) return reject(new Error(`the ${type} queue's consumer was cancelled by the server`));
+            if (!message) return reject(new KarmanError('PEER_UNAVAILABLE', `the ${type} queue's consumer was cancelled by the server`));
             consumed++;
             if (message.content.length !== workload.size) wrongSize++;
             if (consumed % 100 === 0 || consumed === published) consumer.ack(message, true);

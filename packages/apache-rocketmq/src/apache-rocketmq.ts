@@ -101,7 +101,7 @@ async function freePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no port'))));
+      server.close(() => (typeof address === 'object' && address ? resolvePort(address.port) : reject(new KarmanError('NO_PORT', 'the probe server got no port'))));
     });
   });
 }

@@ -105,7 +105,7 @@ export class HaClient {
     const response = await this.client.request(createRequest(HaRequestCode.HA_TRANSFER, header), { timeoutMillis: timeout });
     if (response.code !== ResponseCode.SUCCESS.code) throw new RemoteError(response.code, response.remark, address);
     const parsed = HaTransferResponseSchema.safeParse(response.extFields);
-    if (!parsed.success) throw new KarmanError('HA_BAD_RESPONSE', `master ${address} answered HA_TRANSFER without valid offset/end/masterMaxOffset fields`);
+    if (!parsed.success) throw new KarmanError('BAD_RESPONSE', `master ${address} answered HA_TRANSFER without valid offset/end/masterMaxOffset fields`);
     this.masterMaxOffset = parsed.data.masterMaxOffset;
     const body = response.body;
     if (!body || body.length === 0 || this.stopped) return;

@@ -85,7 +85,7 @@ export class JsonConfigFile<T> {
     } catch (error) {
       this.unsaved = { value };
       this.failures++;
-      this.reporter?.onError(this.path, error instanceof Error ? error : new Error(String(error)));
+      this.reporter?.onError(this.path, KarmanError.from(error));
       return false;
     }
     if (this.failures > 0) {

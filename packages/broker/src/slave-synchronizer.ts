@@ -12,7 +12,7 @@
  *   45   {"offsetTable":{"level":offset}}
  *   201  {"subscriptionGroupTable":{name:SubscriptionGroupConfig},"dataVersion":{...}}
  */
-import { RemoteError, RemotingClient, RequestCode, ResponseCode, createRequest, createResponse } from '@karman/protocol';
+import { KarmanError, RemoteError, RemotingClient, RequestCode, ResponseCode, createRequest, createResponse } from '@karman/protocol';
 import type { RemotingCommand } from '@karman/protocol';
 import { z } from 'zod';
 import type { BrokerContext } from './broker-context.js';
@@ -142,7 +142,7 @@ export class SlaveSynchronizer {
         this.client = undefined;
         await client.close();
       }
-      throw failed.reason instanceof Error ? failed.reason : new Error(String(failed.reason));
+      throw KarmanError.from(failed.reason);
     }
     this.lastSyncAt = this.context.clock();
   }

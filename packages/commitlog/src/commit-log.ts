@@ -371,7 +371,7 @@ export class CommitLog {
           // then refused as a whole, so a send is either readable or not stored at all.
           this.onWritten(g.dispatches);
         } catch (err) {
-          this.rollBack(g, err instanceof Error ? err : new Error(String(err)));
+          this.rollBack(g, KarmanError.from(err));
           continue;
         }
         for (const c of g.chunks) if (c.length === STAGING_CHUNK && this.chunkPool.length < STAGING_POOL) this.chunkPool.push(c);

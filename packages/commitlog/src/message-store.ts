@@ -662,7 +662,7 @@ export class MessageStore {
       }
       this.index?.rewindTo(start);
     } catch (err) {
-      this.dispatchError ??= err instanceof Error ? err : new Error(String(err));
+      this.dispatchError ??= KarmanError.from(err);
       this.options.logger('error', `consume queues could not be cut back after a failed write at ${start}: ${this.dispatchError.message}; appends stop until the store is reopened`);
       throw err;
     }

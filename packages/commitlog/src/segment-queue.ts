@@ -13,7 +13,7 @@
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { ProtocolError } from '@karman/protocol';
+import { KarmanError, ProtocolError } from '@karman/protocol';
 
 /** Width of a segment file name: RocketMQ's `UtilAll.offset2FileName`. */
 const SEGMENT_NAME_DIGITS = 20;
@@ -59,7 +59,7 @@ export class SegmentFile {
       const expected = buffers.reduce((n, b) => n + b.length, 0);
       fs.writev(this.fd, buffers as Buffer[], position, (err, written) => {
         if (err) reject(err);
-        else if (written !== expected) reject(new Error(`short write to ${this.path}: ${written} of ${expected} bytes`));
+        else if (written !== expected) reject(new KarmanError('SHORT_WRITE', `short write to ${this.path}: ${written} of ${expected} bytes`));
         else resolve();
       });
     });
@@ -92,7 +92,7 @@ export class SegmentFile {
 
   /** Read up to `length` bytes at `position`; shorter only at the end of the file. */
   read(position: number, length: number, into?: Buffer): Promise<Buffer> {
-    if (this.closed) return Promise.reject(new Error(`${this.path} is closed (deleted by retention)`));
+    if (this.closed) return Promise.reject(new KarmanError('STORE_CLOSED', `${this.path} is closed (deleted by retention)`));
     const buf = into ?? Buffer.allocUnsafe(length);
     this.reading++;
     return new Promise((resolve, reject) => {
@@ -109,7 +109,7 @@ export class SegmentFile {
 
   /** Read up to `length` bytes at `position` into `into[at]`; returns the bytes read (fewer only at the end of the file). */
   readIntoSync(into: Buffer, at: number, length: number, position: number): number {
-    if (this.closed) throw new Error(`${this.path} is closed (deleted by retention)`);
+    if (this.closed) throw new KarmanError('STORE_CLOSED', `${this.path} is closed (deleted by retention)`);
     let done = 0;
     while (done < length) {
       const n = fs.readSync(this.fd, into, at + done, length - done, position + done);
@@ -284,7 +284,7 @@ export class SegmentQueue {
     const last = this.last;
     if (last && baseOffset !== last.endOffset) {
       // Only ever asked for the next file; anything else is a bug in the caller.
-      throw new Error(`${this.what}: asked for file ${segmentName(baseOffset)} after ${segmentName(last.baseOffset)}`);
+      throw new KarmanError('ILLEGAL_STATE', `${this.what}: asked for file ${segmentName(baseOffset)} after ${segmentName(last.baseOffset)}`);
     }
     const seg = openSegment(this.dir, baseOffset, this.fileSize, this.clock());
     this.segments.push(seg);

@@ -122,7 +122,7 @@ export async function getConsumerIdList(client: ClientInstance, address: string,
   if (response.code !== ResponseCode.SUCCESS.code) throw failed(response, address);
   const body = parseJson(response, address) as { consumerIdList?: unknown };
   if (!Array.isArray(body.consumerIdList) || !body.consumerIdList.every((c) => typeof c === 'string')) {
-    throw new KarmanError('BAD_RESPONSE', `GET_CONSUMER_LIST_BY_GROUP from ${address} has no consumerIdList of strings`, { retriable: true });
+    throw new KarmanError('BAD_RESPONSE', `GET_CONSUMER_LIST_BY_GROUP from ${address} has no consumerIdList of strings`);
   }
   return body.consumerIdList as string[];
 }
@@ -133,7 +133,7 @@ export async function lockBatch(client: ClientInstance, address: string, group: 
   const response = await client.broker(address).request(createRequest(RequestCode.LOCK_BATCH_MQ.code, {}, body), { timeoutMillis });
   if (response.code !== ResponseCode.SUCCESS.code) throw failed(response, address);
   const parsed = parseJson(response, address) as { lockOKMQSet?: unknown };
-  if (!Array.isArray(parsed.lockOKMQSet)) throw new KarmanError('BAD_RESPONSE', `LOCK_BATCH_MQ from ${address} has no lockOKMQSet`, { retriable: true });
+  if (!Array.isArray(parsed.lockOKMQSet)) throw new KarmanError('BAD_RESPONSE', `LOCK_BATCH_MQ from ${address} has no lockOKMQSet`);
   return (parsed.lockOKMQSet as MessageQueue[]).map(({ topic, brokerName, queueId }) => ({ topic, brokerName, queueId }));
 }
 
@@ -175,9 +175,9 @@ function parseJson(response: RemotingCommand, address: string): unknown {
   try {
     const text = Buffer.from(response.body ?? []).toString('utf8');
     const value: unknown = JSON.parse(text || 'null');
-    if (value === null || typeof value !== 'object') throw new Error('not a JSON object');
+    if (value === null || typeof value !== 'object') throw new KarmanError('BAD_RESPONSE', 'not a JSON object');
     return value;
   } catch (error) {
-    throw new KarmanError('BAD_RESPONSE', `response ${response.code} from ${address} has a body that is not a JSON object: ${(error as Error).message}`, { retriable: true, cause: error });
+    throw new KarmanError('BAD_RESPONSE', `response ${response.code} from ${address} has a body that is not a JSON object: ${(error as Error).message}`, { cause: error });
   }
 }

@@ -375,7 +375,7 @@ export abstract class ConsumerBase<O extends BaseOptions> {
         lastError = error;
       }
     }
-    throw lastError ?? new KarmanError('NO_BROKER_ADDRESS', `no broker of ${brokerNames.join(', ')} has an address to ask for group ${this.options.group}'s members`, { retriable: true });
+    throw lastError ?? new KarmanError('NO_BROKER_ADDRESS', `no broker of ${brokerNames.join(', ')} has an address to ask for group ${this.options.group}'s members`);
   }
 
   /**
@@ -531,7 +531,7 @@ export abstract class ConsumerBase<O extends BaseOptions> {
       await client.updateRoute(queue.topic).catch(() => undefined);
       address = client.findBrokerAddress(queue.brokerName, false);
     }
-    if (!address) throw new KarmanError('NO_BROKER_ADDRESS', `broker ${queue.brokerName} of ${queue.topic} has no address in the routes`, { retriable: true });
+    if (!address) throw new KarmanError('NO_BROKER_ADDRESS', `broker ${queue.brokerName} of ${queue.topic} has no address in the routes`);
     return address;
   }
 

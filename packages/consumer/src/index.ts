@@ -16,3 +16,6 @@ export type { MachineRoomResolver } from './allocate-machine-room-nearby.js';
 export { buildSubscription } from './subscription.js';
 export type { Subscription } from './subscription.js';
 export type { MessageQueue } from '@karman/client';
+// The errors a caller catches, so `instanceof` works without importing @karman/protocol.
+export { KarmanError, RequestTimeoutError, ConnectionClosedError, RemoteError, InvalidArgumentError, ProtocolError, ERROR_CODES } from '@karman/protocol';
+export type { KarmanErrorCode } from '@karman/protocol';

@@ -29,7 +29,7 @@ export async function sendMessageBack(client: ClientInstance, message: ConsumedM
   let firstError: unknown;
   try {
     const address = client.findBrokerAddress(message.brokerName, true);
-    if (!address) throw new KarmanError('NO_BROKER_ADDRESS', `broker ${message.brokerName} has no master address`, { retriable: true });
+    if (!address) throw new KarmanError('NO_BROKER_ADDRESS', `broker ${message.brokerName} has no master address`);
     await consumerSendMessageBack(client, address, {
       commitLogOffset: message.commitLogOffset,
       group: args.group,
@@ -48,7 +48,6 @@ export async function sendMessageBack(client: ClientInstance, message: ConsumedM
     return 'resend';
   } catch (error) {
     throw new KarmanError('SEND_BACK_FAILED', `message ${message.msgId} could not be sent back: CONSUMER_SEND_MSG_BACK failed (${(firstError as Error).message}) and so did the resend to ${retryTopic(args.group)} (${(error as Error).message})`, {
-      retriable: true,
       cause: error,
     });
   }
@@ -59,7 +58,7 @@ async function resendToRetryTopic(client: ClientInstance, message: ConsumedMessa
   const topic = retryTopic(args.group);
   const route = client.cachedRoute(topic) ?? (await client.updateRoute(topic));
   const queues = route ? publishQueues(topic, route) : [];
-  if (queues.length === 0) throw new KarmanError('NO_ROUTE', `retry topic ${topic} has no writable queue in the routes`, { retriable: true });
+  if (queues.length === 0) throw new KarmanError('NO_ROUTE', `retry topic ${topic} has no writable queue in the routes`);
   const properties: Record<string, string> = { ...message.properties };
   properties[MessageProperty.RETRY_TOPIC] ??= message.topic;
   properties[MessageProperty.ORIGIN_MESSAGE_ID] ??= message.msgId;
@@ -105,5 +104,5 @@ async function resendToRetryTopic(client: ClientInstance, message: ConsumedMessa
       lastError = error;
     }
   }
-  throw lastError ?? new KarmanError('NO_BROKER_ADDRESS', `no broker of ${topic} has a master address`, { retriable: true });
+  throw lastError ?? new KarmanError('NO_BROKER_ADDRESS', `no broker of ${topic} has a master address`);
 }

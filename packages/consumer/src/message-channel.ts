@@ -17,13 +17,13 @@ export class MessageChannel {
 
   /** Called as the handler: resolves when the loop is done with the message. */
   async push(message: ConsumedMessage): Promise<ConsumeResult> {
-    if (this.closed) throw new KarmanError('CONSUMER_STOPPED', 'the message loop has ended');
+    if (this.closed) throw new KarmanError('CONSUMER_SHUT_DOWN', 'the message loop has ended');
     const ok = await new Promise<boolean>((settle) => {
       const taker = this.takers.shift();
       if (taker) taker({ message, settle });
       else this.waiting.push({ message, settle });
     });
-    if (!ok) throw new KarmanError('CONSUMER_STOPPED', 'the message loop ended before this message was consumed');
+    if (!ok) throw new KarmanError('CONSUMER_SHUT_DOWN', 'the message loop ended before this message was consumed');
     return ConsumeResult.CONSUME_SUCCESS;
   }
 

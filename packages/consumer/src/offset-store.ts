@@ -139,7 +139,7 @@ export class RemoteBrokerOffsetStore implements OffsetStore {
       await this.client.updateRoute(queue.topic);
       address = this.client.findBrokerAddress(queue.brokerName, false);
     }
-    if (!address) throw new KarmanError('NO_BROKER_ADDRESS', `broker ${queue.brokerName} of ${queue.topic} has no address in the routes; its offsets cannot be read or committed until it is back`, { retriable: true });
+    if (!address) throw new KarmanError('NO_BROKER_ADDRESS', `broker ${queue.brokerName} of ${queue.topic} has no address in the routes; its offsets cannot be read or committed until it is back`);
     return address;
   }
 }

@@ -108,7 +108,7 @@ export class PullConsumer extends ConsumerBase<ResolvedPullConsumerOptions> impl
   async fetchMessageQueues(topic: string): Promise<MessageQueue[]> {
     const client = this.started();
     const route = await client.updateRoute(topic);
-    if (!route) throw new KarmanError('NO_ROUTE', `topic "${topic}" has no route on nameserver ${client.currentNameServer}; create it first`, { retriable: true });
+    if (!route) throw new KarmanError('NO_ROUTE', `topic "${topic}" has no route on nameserver ${client.currentNameServer}; create it first`);
     return subscribeQueues(topic, route);
   }
 

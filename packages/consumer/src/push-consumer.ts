@@ -412,7 +412,7 @@ export class PushConsumer extends ConsumerBase<ResolvedPushConsumerOptions> impl
     let locked: Set<string>;
     try {
       const address = client.findBrokerAddress(brokerName, true);
-      if (!address) throw new KarmanError('NO_BROKER_ADDRESS', `broker ${brokerName} has no master to lock queues on`, { retriable: true });
+      if (!address) throw new KarmanError('NO_BROKER_ADDRESS', `broker ${brokerName} has no master to lock queues on`);
       const ok = await lockBatch(client, address, this.options.group, client.clientId, entries.map((e) => e.queue), this.options.brokerRequestTimeoutMillis);
       locked = new Set(ok.map(queueKey));
     } catch {

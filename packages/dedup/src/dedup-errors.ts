@@ -22,9 +22,7 @@ export class ConsumeLaterError extends KarmanError {
     readonly expiresInMs: number,
   ) {
     const left = expiresInMs >= 0 ? `; its claim expires in ${expiresInMs} ms` : '';
-    super('CONSUME_LATER', `business id "${businessId}" is being processed by another consumer${left}; consume this message later`, {
-      retriable: true,
-    });
+    super('CONSUME_LATER', `business id "${businessId}" is being processed by another consumer${left}; consume this message later`);
   }
 }
 
@@ -34,6 +32,6 @@ export class DedupStoreError extends KarmanError {
 
   constructor(store: string, operation: string, cause: unknown) {
     const reason = cause instanceof Error ? cause.message : String(cause);
-    super('DEDUP_STORE_ERROR', `dedup store ${store} failed to ${operation}: ${reason}`, { retriable: true, cause });
+    super('DEDUP_STORE_ERROR', `dedup store ${store} failed to ${operation}: ${reason}`, { cause });
   }
 }

@@ -143,7 +143,7 @@ export function createDeduper<M extends DedupMessage = DedupMessage>(options: De
     let businessId = '';
     let token: string;
     try {
-      if (closed) throw new KarmanError('DEDUP_CLOSED', `this idempotent handler's store ${store.name} was closed; create a new handler`);
+      if (closed) throw new KarmanError('DEDUP_STORE_CLOSED', `this idempotent handler's store ${store.name} was closed; create a new handler`);
       const group = o.group ?? context?.group;
       if (group === undefined || group.length === 0) {
         throw new InvalidArgumentError('idempotent: no consumer group to scope records by; pass options.group or a handler context with a group');

@@ -76,7 +76,7 @@ describe('the default SQLite store', () => {
     expect(runs).toBe(1);
     expect(existsSync(path)).toBe(true);
     await handler.close();
-    await expect(handler(msg('b'), ctx)).rejects.toMatchObject({ code: 'DEDUP_CLOSED', retriable: false });
+    await expect(handler(msg('b'), ctx)).rejects.toMatchObject({ code: 'DEDUP_STORE_CLOSED', retriable: false });
 
     // The records survive the process: a new handler on the same file still skips the id.
     await using again = idempotent(

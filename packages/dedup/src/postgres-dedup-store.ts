@@ -107,9 +107,7 @@ class PostgresDedupStore implements DedupStore {
       if (row === undefined || row.left_ms <= 0) continue; // expired or released since: claim again
       return row.state === 1 ? { status: 'done' } : { status: 'processing', expiresInMs: Math.ceil(row.left_ms) };
     }
-    throw new KarmanError('DEDUP_CLAIM_CONTENDED', `could not claim ${key} in ${CLAIM_ATTEMPTS} attempts: its record kept changing`, {
-      retriable: true,
-    });
+    throw new KarmanError('DEDUP_CLAIM_CONTENDED', `could not claim ${key} in ${CLAIM_ATTEMPTS} attempts: its record kept changing`);
   }
 
   async markDone(key: string, token: string, doneTtlMs: number): Promise<SettleResult> {

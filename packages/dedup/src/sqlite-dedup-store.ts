@@ -108,7 +108,7 @@ class SqliteDedupStore implements DedupStore {
         if (upsert.run(key, PROCESSING, token, now + timeoutMs, now).changes === 1) return { status: 'claimed', token };
         const row = select.get(key);
         // The upsert changed nothing, so inside this write transaction a live row must exist.
-        if (row === undefined) throw new Error(`record ${key} vanished inside a write transaction`);
+        if (row === undefined) throw new KarmanError('ILLEGAL_STATE', `record ${key} vanished inside a write transaction`);
         return row.state === DONE ? { status: 'done' } : { status: 'processing', expiresInMs: row.expires_at - now };
       })
       .immediate.bind(null);
@@ -180,7 +180,7 @@ class SqliteDedupStore implements DedupStore {
     try {
       return Promise.resolve(work());
     } catch (error) {
-      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+      return Promise.reject(KarmanError.from(error));
     }
   }
 }

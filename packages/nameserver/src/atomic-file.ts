@@ -13,6 +13,7 @@
  */
 import { copyFile, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { KarmanError } from '@karman/protocol';
 
 async function fsyncPath(path: string, flags: string): Promise<void> {
   const handle = await open(path, flags);
@@ -76,6 +77,6 @@ export async function readFileWithBackup<T>(path: string, parse: (text: string) 
       errors.push(`${candidate}: ${(error as Error).message}`);
     }
   }
-  if (anyExists) throw new Error(`cannot read ${path} or its .bak: ${errors.join('; ')}; fix or remove the file`);
+  if (anyExists) throw new KarmanError('CONFIG_UNREADABLE', `cannot read ${path} or its .bak: ${errors.join('; ')}; fix or remove the file`);
   return undefined;
 }

@@ -8,3 +8,6 @@ export { selectByHash, selectByRandom, selectByMachineRoom, javaHashCode } from 
 export type { QueueSelector, MachineRoomOptions } from './queue-selector.js';
 export { LatencyFaultTolerance, LATENCY_MAX, NOT_AVAILABLE_DURATION, ISOLATION_LATENCY } from './fault-strategy.js';
 export type { MessageQueue } from '@karman/client';
+// The errors a caller catches, so `instanceof` works without importing @karman/protocol.
+export { KarmanError, RequestTimeoutError, ConnectionClosedError, RemoteError, InvalidArgumentError, ProtocolError, ERROR_CODES } from '@karman/protocol';
+export type { KarmanErrorCode } from '@karman/protocol';

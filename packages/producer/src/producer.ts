@@ -33,18 +33,6 @@ import type { ProducerOptions, ResolvedProducerOptions } from './producer-option
 import { resolveProducerOptions } from './producer-options.js';
 import type { QueueSelector } from './queue-selector.js';
 
-/** Response codes after which a synchronous send tries again (RocketMQ 5.3.1's `retryResponseCodes`). */
-const RETRY_RESPONSE_CODES = new Set<number>([
-  ResponseCode.TOPIC_NOT_EXIST.code,
-  ResponseCode.SERVICE_NOT_AVAILABLE.code,
-  ResponseCode.SYSTEM_ERROR.code,
-  ResponseCode.NO_PERMISSION.code,
-  ResponseCode.NO_BUYER_ID.code,
-  ResponseCode.NOT_IN_CURRENT_UNIT.code,
-  ResponseCode.SYSTEM_BUSY.code,
-  ResponseCode.GO_AWAY.code,
-]);
-
 /** Property names a user may not set: the client and broker own them. */
 const RESERVED_PROPERTIES = new Set<string>(Object.values(MessageProperty));
 
@@ -268,7 +256,7 @@ export class Producer implements AsyncDisposable {
         // request gets only what is left, and none is sent when nothing is.
         const left = budget - (Date.now() - begin);
         if (left <= 0) {
-          lastError = new KarmanError('SEND_TIMEOUT', `the send timeout (${budget} ms) ran out while looking up the route and broker of ${prepared.topic}`, { retriable: true });
+          lastError = new KarmanError('SEND_TIMEOUT', `the send timeout (${budget} ms) ran out while looking up the route and broker of ${prepared.topic}`);
           break;
         }
         const response = await client.broker(address).request(this.sendRequest(prepared, queue, info), { timeoutMillis: left, signal: options.signal });
@@ -280,14 +268,15 @@ export class Producer implements AsyncDisposable {
         lastError = error;
         const transport = error instanceof ConnectionClosedError || error instanceof RequestTimeoutError;
         this.recordLatency(queue.brokerName, Date.now() - started, transport);
-        const retriable = transport || (error instanceof RemoteError && RETRY_RESPONSE_CODES.has(error.responseCode)) || (error instanceof KarmanError && error.code === 'NO_BROKER_ADDRESS');
+        // The error's own table decides (codes.ts for a broker's answer, error-codes.ts for Karman's):
+        // RocketMQ's `retryResponseCodes` plus FLOW_CONTROL, and every transport failure.
+        const retriable = transport || (error instanceof KarmanError && error.retriable);
         if (!retriable || single) throw error;
       }
     }
     const cost = Date.now() - begin;
     const reason = lastError instanceof Error ? lastError.message : 'the send timeout ran out before an attempt';
     throw new KarmanError('SEND_FAILED', `send to topic ${prepared.topic} failed after ${brokersSent.length} attempt(s) in ${cost} ms (brokers ${brokersSent.join(', ') || 'none'}): ${reason}`, {
-      retriable: true,
       cause: lastError,
     });
   }
@@ -359,7 +348,6 @@ export class Producer implements AsyncDisposable {
     throw new KarmanError(
       'NO_ROUTE',
       `topic "${topic}" has no route on nameserver ${client.currentNameServer}: create it (karman-admin updateTopic -t ${topic} -c DefaultCluster) or enable autoCreateTopicEnable on the brokers`,
-      { retriable: true },
     );
   }
 
@@ -403,7 +391,7 @@ export class Producer implements AsyncDisposable {
       for (const topic of [this.options.createTopicKey]) await client.updateRoute(topic).catch(() => undefined);
       address = client.findBrokerAddress(brokerName, true);
     }
-    if (!address) throw new KarmanError('NO_BROKER_ADDRESS', `broker ${brokerName} has no master address in the routes`, { retriable: true });
+    if (!address) throw new KarmanError('NO_BROKER_ADDRESS', `broker ${brokerName} has no master address in the routes`);
     return address;
   }
 
@@ -430,9 +418,7 @@ export class Producer implements AsyncDisposable {
   private async withSlot<T>(bytes: number, task: () => Promise<T>): Promise<T> {
     while (this.inFlightSends >= this.options.maxInFlightSends || (this.inFlightBytes > 0 && this.inFlightBytes + bytes > this.options.maxInFlightBytes)) {
       if (this.options.failFastWhenBusy) {
-        throw new KarmanError('PRODUCER_BUSY', `the producer has ${this.inFlightSends} sends (${this.inFlightBytes} bytes) in flight, at its cap (maxInFlightSends ${this.options.maxInFlightSends}, maxInFlightBytes ${this.options.maxInFlightBytes}); retry later`, {
-          retriable: true,
-        });
+        throw new KarmanError('PRODUCER_BUSY', `the producer has ${this.inFlightSends} sends (${this.inFlightBytes} bytes) in flight, at its cap (maxInFlightSends ${this.options.maxInFlightSends}, maxInFlightBytes ${this.options.maxInFlightBytes}); retry later`);
       }
       await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
     }

@@ -67,6 +67,23 @@ describe('Producer retries', () => {
     if (retries > 0) expect(a.requests.some(isSend) && b.requests.some(isSend)).toBe(true);
   });
 
+  it.each([
+    ['FLOW_CONTROL', ResponseCode.FLOW_CONTROL.code, 3],
+    ['SYSTEM_BUSY', ResponseCode.SYSTEM_BUSY.code, 3],
+    ['MESSAGE_ILLEGAL', ResponseCode.MESSAGE_ILLEGAL.code, 1],
+  ] as const)('tries a send answered %s as often as the response code table says it is retriable (code %i, %i attempt(s) with 2 retries)', async (name, code, attempts) => {
+    const failing = (request: RemotingCommand): RemotingCommand | undefined => (isSend(request) ? createResponse(request, code, 'refused') : undefined);
+    const a = await fakeServer(failing);
+    const b = await fakeServer(failing);
+    const ns = await nameserver([{ master: a.address }, { master: b.address }]);
+    const producer = new Producer({ group: uniqueName('pg'), nameservers: ns.address, instanceName: uniqueName('i'), retryTimesWhenSendFailed: 2 });
+    cleanups.push(() => producer.shutdown());
+    await producer.start();
+    const failure = attempts === 1 ? { code: name } : { code: 'SEND_FAILED', message: expect.stringContaining(`failed after ${attempts} attempt(s)`) };
+    await expect(producer.send({ topic: 'T', body: 'x' })).rejects.toMatchObject(failure);
+    expect([...a.requests, ...b.requests].filter(isSend)).toHaveLength(attempts);
+  });
+
   it('stops retrying when sendMsgTimeout is spent, whatever retryTimesWhenSendFailed allows', async () => {
     // Each attempt times out after what is left of the budget, so a 600 ms budget fits one attempt.
     const silent = (request: RemotingCommand): Promise<RemotingCommand> | undefined =>

@@ -75,19 +75,19 @@ describe('RemotingServer connection limit per address', () => {
   it('sums up the refusals of an interval in one line per kind and address when the interval ends', async () => {
     const lines: string[] = [];
     const log = new RefusalLog(100, (error) => lines.push(`${(error as KarmanError).code}: ${error.message}`));
-    for (let i = 0; i < 5; i++) log.note('A', '10.0.0.1', () => `first A ${i}`, 'As');
-    log.note('A', '10.0.0.2', () => 'first A from .2', 'As');
-    log.note('B', '10.0.0.1', () => 'first B', 'Bs');
+    for (let i = 0; i < 5; i++) log.note('FRAME_TIMEOUT', '10.0.0.1', () => `first A ${i}`, 'As');
+    log.note('FRAME_TIMEOUT', '10.0.0.2', () => 'first A from .2', 'As');
+    log.note('TOO_MANY_CONNECTIONS', '10.0.0.1', () => 'first B', 'Bs');
     expect(lines).toEqual([
-      'A: first A 0 (further ones from 10.0.0.1 are summed up every 100 ms)',
-      'A: first A from .2 (further ones from 10.0.0.2 are summed up every 100 ms)',
-      'B: first B (further ones from 10.0.0.1 are summed up every 100 ms)',
+      'FRAME_TIMEOUT: first A 0 (further ones from 10.0.0.1 are summed up every 100 ms)',
+      'FRAME_TIMEOUT: first A from .2 (further ones from 10.0.0.2 are summed up every 100 ms)',
+      'TOO_MANY_CONNECTIONS: first B (further ones from 10.0.0.1 are summed up every 100 ms)',
     ]);
     await until(() => lines.length === 4, 'the summary');
-    expect(lines[3]).toBe('A: 4 more As from 10.0.0.1 since the first (summed up every 100 ms)');
+    expect(lines[3]).toBe('FRAME_TIMEOUT: 4 more As from 10.0.0.1 since the first (summed up every 100 ms)');
     // A new interval starts with a line at once again.
-    log.note('A', '10.0.0.1', () => 'first A again', 'As');
-    expect(lines[4]).toBe('A: first A again (further ones from 10.0.0.1 are summed up every 100 ms)');
+    log.note('FRAME_TIMEOUT', '10.0.0.1', () => 'first A again', 'As');
+    expect(lines[4]).toBe('FRAME_TIMEOUT: first A again (further ones from 10.0.0.1 are summed up every 100 ms)');
     log.flush();
   });
 

@@ -5,27 +5,46 @@
  * connection that closed under it, a server that answered with an error code, an argument the
  * caller must fix, and bytes that break the protocol.
  */
-import { requestCodeName, responseCodeInfo, responseCodeName } from './codes.js';
+import { ResponseCode, requestCodeName, responseCodeInfo, responseCodeName } from './codes.js';
+import type { ResponseCodeName } from './codes.js';
+import { ERROR_CODES } from './error-codes.js';
+import type { ErrorCode } from './error-codes.js';
+
+/**
+ * What `KarmanError.code` can be: a code of Karman's table (error-codes.ts), or, for a server's
+ * error answer, the RocketMQ response code's name (`RESPONSE_<n>` for a code RocketMQ does not name).
+ */
+export type KarmanErrorCode = ErrorCode | ResponseCodeName | `RESPONSE_${number}`;
 
 export interface KarmanErrorOptions {
-  /** Whether the same call may succeed if tried again (elsewhere, or later). */
-  retriable?: boolean;
   /** The error underneath, if any. */
   cause?: unknown;
+}
+
+/** Whether an error of `code` may succeed if tried again, from the table the code belongs to. */
+export function isRetriableCode(code: KarmanErrorCode): boolean {
+  if (Object.hasOwn(ERROR_CODES, code)) return ERROR_CODES[code as ErrorCode].retriable;
+  if (Object.hasOwn(ResponseCode, code)) return ResponseCode[code as ResponseCodeName].retriable;
+  return false;
 }
 
 /** Base of every error a Karman package throws. */
 export class KarmanError extends Error {
   override name: string = 'KarmanError';
-  /** Stable machine-readable kind, e.g. `REQUEST_TIMEOUT`, `INVALID_ARGUMENT`. */
-  readonly code: string;
-  /** Whether the same call may succeed if tried again. */
+  /** Stable machine-readable kind, e.g. `REQUEST_TIMEOUT`, `INVALID_ARGUMENT` (see error-codes.ts). */
+  readonly code: KarmanErrorCode;
+  /** Whether the same call may succeed if tried again: the code's entry in its table. */
   readonly retriable: boolean;
 
-  constructor(code: string, message: string, options: KarmanErrorOptions = {}) {
+  constructor(code: KarmanErrorCode, message: string, options: KarmanErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
-    this.retriable = options.retriable ?? false;
+    this.retriable = isRetriableCode(code);
+  }
+
+  /** `error` itself when it is an Error, otherwise an INTERNAL_ERROR wrapping whatever was thrown. */
+  static from(error: unknown): Error {
+    return error instanceof Error ? error : new KarmanError('INTERNAL_ERROR', `non-Error thrown: ${String(error)}`, { cause: error });
   }
 }
 
@@ -37,9 +56,7 @@ export class RequestTimeoutError extends KarmanError {
     readonly requestCode: number,
     readonly timeoutMillis: number,
   ) {
-    super('REQUEST_TIMEOUT', `request ${requestCodeName(requestCode)} (${requestCode}) to ${address} got no response within ${timeoutMillis} ms`, {
-      retriable: true,
-    });
+    super('REQUEST_TIMEOUT', `request ${requestCodeName(requestCode)} (${requestCode}) to ${address} got no response within ${timeoutMillis} ms`);
   }
 }
 
@@ -51,7 +68,7 @@ export class ConnectionClosedError extends KarmanError {
     reason: string,
     cause?: unknown,
   ) {
-    super('CONNECTION_CLOSED', `connection to ${address} closed: ${reason}`, { retriable: true, cause });
+    super('CONNECTION_CLOSED', `connection to ${address} closed: ${reason}`, { cause });
   }
 }
 
@@ -69,7 +86,6 @@ export class RemoteError extends KarmanError {
     super(
       info?.name ?? `RESPONSE_${responseCode}`,
       `${responseCodeName(responseCode)} (${responseCode})${where}: ${remark || info?.message || 'no remark'}`,
-      { retriable: info?.retriable ?? false },
     );
     this.responseCode = responseCode;
     this.remark = remark;
@@ -80,7 +96,7 @@ export class RemoteError extends KarmanError {
 export class InvalidArgumentError extends KarmanError {
   override name = 'InvalidArgumentError' as const;
   constructor(message: string, cause?: unknown) {
-    super('INVALID_ARGUMENT', message, { retriable: false, cause });
+    super('INVALID_ARGUMENT', message, { cause });
   }
 }
 
@@ -88,6 +104,6 @@ export class InvalidArgumentError extends KarmanError {
 export class ProtocolError extends KarmanError {
   override name = 'ProtocolError' as const;
   constructor(message: string, cause?: unknown) {
-    super('PROTOCOL_ERROR', message, { retriable: false, cause });
+    super('PROTOCOL_ERROR', message, { cause });
   }
 }

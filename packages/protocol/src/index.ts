@@ -1,7 +1,10 @@
 export { RequestCode, ResponseCode, requestCodeInfo, responseCodeInfo, requestCodeName, responseCodeName } from './codes.js';
 export type { RequestCodeName, ResponseCodeName } from './codes.js';
 export { KarmanError, RequestTimeoutError, ConnectionClosedError, RemoteError, InvalidArgumentError, ProtocolError } from './errors.js';
-export type { KarmanErrorOptions } from './errors.js';
+export { isRetriableCode } from './errors.js';
+export type { KarmanErrorOptions, KarmanErrorCode } from './errors.js';
+export { ERROR_CODES } from './error-codes.js';
+export type { ErrorCode } from './error-codes.js';
 export {
   FLAG_RESPONSE,
   FLAG_ONEWAY,

@@ -5,9 +5,10 @@
  * refusal is still named.
  */
 import { KarmanError } from './errors.js';
+import type { KarmanErrorCode } from './errors.js';
 
 interface Pending {
-  code: string;
+  code: KarmanErrorCode;
   address: string;
   /** Refusals after the first in this interval. */
   more: number;
@@ -28,7 +29,7 @@ export class RefusalLog {
    * One refusal of kind `code` from `address`. `first` is the full message, reported when it is the
    * first of its kind and address in this interval; `what` names the rest in the summary.
    */
-  note(code: string, address: string, first: () => string, what: string): void {
+  note(code: KarmanErrorCode, address: string, first: () => string, what: string): void {
     const key = `${code} ${address}`;
     const entry = this.pending.get(key);
     if (entry !== undefined) {

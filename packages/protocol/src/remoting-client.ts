@@ -21,7 +21,7 @@ import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import { z } from 'zod';
 import { ResponseCode } from './codes.js';
-import { ConnectionClosedError, InvalidArgumentError, KarmanError, RequestTimeoutError } from './errors.js';
+import { ConnectionClosedError, InvalidArgumentError, RequestTimeoutError } from './errors.js';
 import { TcpFrameChannel, Transport, WsFrameChannel } from './frame-channel.js';
 import type { FrameChannel, FrameChannelOptions } from './frame-channel.js';
 import { DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_HEADER_SIZE, FLAG_ONEWAY, SerializeType, createResponse, isOneway, isResponse } from './remoting-command.js';
@@ -366,7 +366,7 @@ export class RemotingClient {
     if (this.channel !== channel) return;
     this.channel = undefined;
     this.requests.rejectAll(new ConnectionClosedError(this.address, reason, error));
-    if (error && !this.closed) this.report(new KarmanError('CONNECTION_CLOSED', `connection to ${this.address} closed: ${reason}`, { cause: error }));
+    if (error && !this.closed) this.report(new ConnectionClosedError(this.address, reason, error));
     this.emit('disconnect', reason);
     if (!this.closed && this.options.reconnect !== false) {
       this.recovering = true;

@@ -367,7 +367,7 @@ export class RemotingServer {
       // A flood of such peers is a flood of closes: one line per address and interval.
       const ip = connection.remoteAddress.replace(/:\d+$/, '');
       this.refusals.note(code, ip, () => `closed ${connection.transport} connection ${connection.id} from ${connection.remoteAddress}: ${reason}`, code === FRAME_TIMEOUT ? 'connections closed for a frame not completed in time' : 'connections closed for the incomplete-frame budget');
-    } else if (error) this.report(new KarmanError('CONNECTION_CLOSED', `closed ${connection.transport} connection ${connection.id} from ${connection.remoteAddress}: ${reason}`, { cause: error }), connection);
+    } else if (error) this.report(new ConnectionClosedError(connection.remoteAddress, `${connection.transport} connection ${connection.id}: ${reason}`, error), connection);
     this.emit('disconnect', connection);
   }
 

@@ -24,7 +24,7 @@ interface PendingRequest {
 export function abortReason(signal: AbortSignal, what: string): Error {
   const reason: unknown = signal.reason;
   if (reason instanceof Error) return reason;
-  return new KarmanError('ABORTED', `${what} was aborted${reason === undefined ? '' : `: ${String(reason)}`}`, { retriable: false });
+  return new KarmanError('ABORTED', `${what} was aborted${reason === undefined ? '' : `: ${String(reason)}`}`);
 }
 
 /** Pending requests of one peer, by opaque. */

@@ -192,7 +192,7 @@ export class TestCluster implements AsyncDisposable {
    */
   async createTopic(topic: string, options: CreateTopicOptions = {}): Promise<void> {
     const targets = this.brokerSlots.filter((s) => (s.spec.brokerId ?? 0) === 0 && (!options.brokers || options.brokers.includes(s.spec.brokerName)));
-    if (targets.length === 0) throw new KarmanError('NO_BROKER', `no master broker matches ${JSON.stringify(options.brokers)}`);
+    if (targets.length === 0) throw new KarmanError('NO_SUCH_BROKER', `no master broker matches ${JSON.stringify(options.brokers)}`);
     for (const slot of targets) {
       if (!slot.broker) throw new KarmanError('BROKER_STOPPED', `broker ${slot.spec.brokerName} is stopped`);
       await createTopicOn(this.adminClient(`127.0.0.1:${slot.port}`), slot.spec.brokerName, topic, options);

@@ -413,7 +413,7 @@ export class ProcessCluster implements AsyncDisposable {
    */
   async createTopic(topic: string, options: { queues?: number; perm?: number; order?: boolean; brokers?: readonly string[] } = {}): Promise<void> {
     const targets = this.brokerSlots.filter((s) => s.brokerId === 0 && (!options.brokers || options.brokers.includes(s.brokerName)));
-    if (targets.length === 0) throw new KarmanError('NO_BROKER', `no broker matches ${JSON.stringify(options.brokers)}`);
+    if (targets.length === 0) throw new KarmanError('NO_SUCH_BROKER', `no broker matches ${JSON.stringify(options.brokers)}`);
     for (const slot of targets) await createTopicOn(this.adminClient(`${slot.host}:${slot.port}`), slot.brokerName, topic, options);
     await this.waitForRoute(topic, targets.map((s) => s.brokerName));
   }
