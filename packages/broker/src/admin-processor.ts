@@ -40,7 +40,8 @@ import {
   consumerGroupNameProblem,
   MAX_TOPIC_QUEUE_NUMS,
   isSystemTopic,
-  recordFieldPositions,
+  recordPhysicalOffset,
+  recordStoreTimestamp,
   tagsCode,
   topicNameProblem,
 } from '@karman/protocol';
@@ -330,7 +331,7 @@ async function queryConsumeQueue(context: BrokerContext, request: RemotingComman
   const queueData = result.buffers.map((buffer, i) => {
     const decoded = decodeRecord(buffer, 0);
     const tags = decoded.kind === 'record' ? decoded.record.properties[MessageProperty.TAGS] : undefined;
-    return { physicOffset: Number(buffer.readBigInt64BE(recordFieldPositions(0).physicalOffset)), physicSize: buffer.length, queueOffset: result.queueOffsets[i], tagsCode: tagsCode(tags) };
+    return { physicOffset: recordPhysicalOffset(buffer) ?? -1, physicSize: buffer.length, queueOffset: result.queueOffsets[i], tagsCode: tagsCode(tags) };
   });
   const body = {
     maxQueueIndex: context.store.getMaxOffsetInQueue(topic, queueId),
@@ -347,9 +348,7 @@ async function storeTimestampAt(context: BrokerContext, topic: string, queueId: 
   if (offset < 0) return 0;
   const result = await context.store.getMessage({ topic, queueId, offset, maxCount: 1 });
   const buffer = result.buffers[0];
-  if (!buffer) return 0;
-  const position = recordFieldPositions(buffer.readInt32BE(36)).storeTimestamp;
-  return Number(buffer.readBigInt64BE(position));
+  return (buffer && recordStoreTimestamp(buffer)) ?? 0;
 }
 
 async function consumeStats(context: BrokerContext, request: RemotingCommand, header: GetConsumeStatsRequestHeader): Promise<RemotingCommand> {

@@ -16,7 +16,7 @@
  * with a remark naming the problem, never thrown.
  */
 import { z } from 'zod';
-import { Perm, RequestCode, ResponseCode, consumerGroupNameProblem, createResponse, groupNameProblem, recordFieldPositions, retryTopic } from '@karman/protocol';
+import { Perm, RequestCode, ResponseCode, consumerGroupNameProblem, createResponse, groupNameProblem, recordPhysicalOffset, recordStoreTimestamp, retryTopic } from '@karman/protocol';
 import type {
   GetConsumerListByGroupRequestHeader,
   QueryConsumerOffsetRequestHeader,
@@ -50,9 +50,6 @@ const LockBatchRequestBodySchema = z.looseObject({
 });
 
 const NOT_FOUND_REMARK = 'Not found, maybe this group consumer boot first';
-/** Byte position of SYSFLAG in a stored record. */
-const POS_SYSFLAG = 36;
-
 /** Register the offset, client and lock handlers. */
 export function registerConsumerManageProcessor(context: BrokerContext): void {
   const { server, store, offsets } = context;
@@ -240,7 +237,8 @@ async function youngQueue(context: BrokerContext, topic: string, queueId: number
   const first = await store.getMessage({ topic, queueId, offset: 0, maxCount: 1 });
   const buffer = first.status === GetMessageStatus.FOUND ? first.buffers[0] : undefined;
   if (!buffer) return first.minOffset <= 0;
-  return store.isInMemory(Number(buffer.readBigInt64BE(recordFieldPositions(0).physicalOffset)));
+  const physicalOffset = recordPhysicalOffset(buffer);
+  return physicalOffset !== undefined && store.isInMemory(physicalOffset);
 }
 
 /** Store time of the queue's oldest message, -1 when the queue holds none (`getEarliestMessageTime`). */
@@ -249,7 +247,5 @@ async function earliestStoreTime(context: BrokerContext, topic: string, queueId:
   const min = store.getMinOffsetInQueue(topic, queueId);
   const first = await store.getMessage({ topic, queueId, offset: min, maxCount: 1 });
   const buffer = first.status === GetMessageStatus.FOUND ? first.buffers[0] : undefined;
-  if (!buffer) return -1;
-  const position = recordFieldPositions(buffer.readInt32BE(POS_SYSFLAG)).storeTimestamp;
-  return Number(buffer.readBigInt64BE(position));
+  return (buffer && recordStoreTimestamp(buffer)) ?? -1;
 }

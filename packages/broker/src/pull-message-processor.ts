@@ -14,7 +14,7 @@
  * the broker stopping), or with a never-delivered answer when the connection closes, so nothing
  * waits on a vanished consumer.
  */
-import { InvalidArgumentError, RequestCode, ResponseCode, createResponse, isReadable, tagsCode } from '@karman/protocol';
+import { InvalidArgumentError, RequestCode, ResponseCode, createResponse, isReadable, recordPhysicalOffset, tagsCode } from '@karman/protocol';
 import type { PullMessageRequestHeader, RemotingCommand, ServerConnection } from '@karman/protocol';
 import { GetMessageStatus } from '@karman/commitlog';
 import type { GetMessageResult } from '@karman/commitlog';
@@ -28,8 +28,6 @@ export type PullSysFlag = (typeof PullSysFlag)[keyof typeof PullSysFlag];
 const MASTER_ID = 0;
 /** `SubscriptionData.SUB_ALL`. */
 const SUB_ALL = '*';
-/** Byte position of PHYSICALOFFSET in a stored record. */
-const POS_PHYSICAL_OFFSET = 28;
 
 /** A parsed tag expression: the tags and their codes; `undefined` from the parser means every message. */
 export interface TagFilter {
@@ -323,6 +321,6 @@ function commitCarriedOffset(context: BrokerContext, header: PullMessageRequestH
  */
 function suggestSlave(context: BrokerContext, result: GetMessageResult): boolean {
   const last = result.buffers.at(-1);
-  if (!last || last.length < POS_PHYSICAL_OFFSET + 8) return false;
-  return !context.store.isInMemory(Number(last.readBigInt64BE(POS_PHYSICAL_OFFSET)));
+  const physicalOffset = last && recordPhysicalOffset(last);
+  return physicalOffset !== undefined && !context.store.isInMemory(physicalOffset);
 }

@@ -20,7 +20,7 @@
 import { z } from 'zod';
 import { GetMessageStatus, PutMessageStatus } from '@karman/commitlog';
 import type { PutMessageInput } from '@karman/commitlog';
-import { MessageProperty, SystemTopic, decodeRecord, recordFieldPositions } from '@karman/protocol';
+import { MessageProperty, SystemTopic, decodeRecord, recordStoreTimestamp } from '@karman/protocol';
 import type { MessageRecord } from '@karman/protocol';
 import type { BrokerContext } from './broker-context.js';
 import { JsonConfigFile } from './json-config-file.js';
@@ -66,12 +66,6 @@ export function restoreScheduledMessage(record: MessageRecord): PutMessageInput 
 export function deliverTimestamp(storeTimestamp: number, delay: number, now: number): number {
   const due = storeTimestamp + delay;
   return due > now + delay ? now : due;
-}
-
-/** The STORETIMESTAMP of a raw stored record, read in place. */
-function storeTimestampOf(buffer: Buffer): number {
-  const position = recordFieldPositions(buffer.readInt32BE(36)).storeTimestamp;
-  return Number(buffer.readBigInt64BE(position));
 }
 
 interface LevelState {
@@ -236,7 +230,8 @@ export class ScheduleMessageService {
     for (const [i, buffer] of result.buffers.entries()) {
       if (this.stopped) return { delay: 0, idle: false };
       const now = clock();
-      const due = deliverTimestamp(storeTimestampOf(buffer), state.delay, now);
+      // A record too short to hold its store time is due now: the decode below names what is wrong with it.
+      const due = deliverTimestamp(recordStoreTimestamp(buffer) ?? now - state.delay, state.delay, now);
       if (due > now) return { delay: due - now, idle: false };
       const queueOffset = result.queueOffsets[i]!;
       const decoded = decodeRecord(buffer, 0);

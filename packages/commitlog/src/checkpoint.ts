@@ -23,6 +23,7 @@
  */
 import * as fs from 'node:fs';
 import { crc32 } from 'node:zlib';
+import { readInt64BE, writeInt64BE } from '@karman/protocol';
 
 export const CHECKPOINT_FILE_SIZE = 4096;
 const MARK = Buffer.from('KRMNCKPT', 'latin1');
@@ -50,10 +51,10 @@ export function readCheckpoint(path: string): Checkpoint | undefined {
   if (page.length < POS_CRC + 4 || !page.subarray(POS_MARK, POS_MARK + 8).equals(MARK)) return undefined;
   if ((crc32(page.subarray(0, POS_CRC)) | 0) !== page.readInt32BE(POS_CRC) || page.readInt32BE(POS_VERSION) !== 1) return undefined;
   return {
-    physicMsgTimestamp: Number(page.readBigInt64BE(0)),
-    logicsMsgTimestamp: Number(page.readBigInt64BE(8)),
-    indexMsgTimestamp: Number(page.readBigInt64BE(16)),
-    safePhyOffset: Number(page.readBigInt64BE(POS_SAFE)),
+    physicMsgTimestamp: readInt64BE(page, 0),
+    logicsMsgTimestamp: readInt64BE(page, 8),
+    indexMsgTimestamp: readInt64BE(page, 16),
+    safePhyOffset: readInt64BE(page, POS_SAFE),
   };
 }
 
@@ -87,14 +88,14 @@ export async function writeCheckpointAsync(path: string, cp: Checkpoint): Promis
 
 function checkpointPage(cp: Checkpoint): Buffer {
   const page = Buffer.alloc(CHECKPOINT_FILE_SIZE);
-  page.writeBigInt64BE(BigInt(cp.physicMsgTimestamp), 0);
-  page.writeBigInt64BE(BigInt(cp.logicsMsgTimestamp), 8);
-  page.writeBigInt64BE(BigInt(cp.indexMsgTimestamp), 16);
-  page.writeBigInt64BE(BigInt(cp.safePhyOffset), 24);
-  page.writeBigInt64BE(BigInt(cp.safePhyOffset), 32);
+  writeInt64BE(page, cp.physicMsgTimestamp, 0);
+  writeInt64BE(page, cp.logicsMsgTimestamp, 8);
+  writeInt64BE(page, cp.indexMsgTimestamp, 16);
+  writeInt64BE(page, cp.safePhyOffset, 24);
+  writeInt64BE(page, cp.safePhyOffset, 32);
   MARK.copy(page, POS_MARK);
   page.writeInt32BE(1, POS_VERSION);
-  page.writeBigInt64BE(BigInt(cp.safePhyOffset), POS_SAFE);
+  writeInt64BE(page, cp.safePhyOffset, POS_SAFE);
   page.writeInt32BE(crc32(page.subarray(0, POS_CRC)) | 0, POS_CRC);
   return page;
 }

@@ -16,9 +16,8 @@
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { ProtocolError } from '@karman/protocol';
+import { ProtocolError, readInt64BE, writeInt64BE } from '@karman/protocol';
 import type { CommitLogDispatcher, DispatchRequest } from './dispatcher.js';
-import { readInt64BE, writeInt64BE } from './int64.js';
 import { isConsumable } from './record-scan.js';
 import { SegmentQueue, type SegmentFile } from './segment-queue.js';
 import type { StoreLogger } from './store-config.js';

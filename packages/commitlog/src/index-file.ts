@@ -31,8 +31,7 @@
  */
 import { open as openFile, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { ProtocolError, javaStringHashCode } from '@karman/protocol';
-import { writeInt64BE } from './int64.js';
+import { ProtocolError, javaStringHashCode, readInt64BE, writeInt64BE } from '@karman/protocol';
 
 /** Bytes of the header at the start of an index file. */
 export const INDEX_HEADER_SIZE = 40;
@@ -73,10 +72,10 @@ export function indexFileSize(geometry: IndexGeometry): number {
 /** Encode a header into its 40 bytes. */
 export function encodeIndexHeader(header: IndexHeader): Buffer {
   const buf = Buffer.alloc(INDEX_HEADER_SIZE);
-  buf.writeBigInt64BE(BigInt(header.beginTimestamp), 0);
-  buf.writeBigInt64BE(BigInt(header.endTimestamp), 8);
-  buf.writeBigInt64BE(BigInt(header.beginPhyOffset), 16);
-  buf.writeBigInt64BE(BigInt(header.endPhyOffset), 24);
+  writeInt64BE(buf, header.beginTimestamp, 0);
+  writeInt64BE(buf, header.endTimestamp, 8);
+  writeInt64BE(buf, header.beginPhyOffset, 16);
+  writeInt64BE(buf, header.endPhyOffset, 24);
   buf.writeInt32BE(header.hashSlotCount, 32);
   buf.writeInt32BE(header.indexCount, 36);
   return buf;
@@ -86,10 +85,10 @@ export function encodeIndexHeader(header: IndexHeader): Buffer {
 export function decodeIndexHeader(buf: Uint8Array): IndexHeader {
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   return {
-    beginTimestamp: Number(b.readBigInt64BE(0)),
-    endTimestamp: Number(b.readBigInt64BE(8)),
-    beginPhyOffset: Number(b.readBigInt64BE(16)),
-    endPhyOffset: Number(b.readBigInt64BE(24)),
+    beginTimestamp: readInt64BE(b, 0),
+    endTimestamp: readInt64BE(b, 8),
+    beginPhyOffset: readInt64BE(b, 16),
+    endPhyOffset: readInt64BE(b, 24),
     hashSlotCount: b.readInt32BE(32),
     indexCount: b.readInt32BE(36),
   };
@@ -408,7 +407,7 @@ export class IndexFile {
     }
     return {
       keyHash: buf.readInt32BE(at),
-      phyOffset: Number(buf.readBigInt64BE(at + 4)),
+      phyOffset: readInt64BE(buf, at + 4),
       timeDiff: buf.readInt32BE(at + 12),
       prevIndex: buf.readInt32BE(at + 16),
     };

@@ -1,9 +1,9 @@
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MessageProperty, decodeRecord, decodeRecords, tagsCode } from '@karman/protocol';
-import { MessageStore } from './message-store.js';
+import { MessageStore, inMemoryWindowBytes } from './message-store.js';
 import { GetMessageStatus, PutMessageStatus } from './message-status.js';
 import type { StoreOptions } from './store-config.js';
 
@@ -380,5 +380,25 @@ describe('MessageStore.deleteTopic', () => {
     await expect(open(root)).rejects.toThrow(/deletedTopics\.json is not JSON .*restore it, or delete it/);
     writeFileSync(join(root, 'deletedTopics.json'), '[1, 2]');
     await expect(open(root)).rejects.toThrow(/must hold an object of topic → offset/);
+  });
+});
+
+describe('the in-memory window (accessMessageInMemoryMaxRatio)', () => {
+  it('counts 40 % of physicalMemoryBytes behind the log end as in memory, and the machine\'s RAM when physicalMemoryBytes is 0', () => {
+    expect(inMemoryWindowBytes(40, 10_000)).toBe(4_000);
+    expect(inMemoryWindowBytes(40, 999)).toBe(399);
+    expect(inMemoryWindowBytes(0, 10_000)).toBe(0);
+    expect(inMemoryWindowBytes(100, 10_000)).toBe(10_000);
+    expect(inMemoryWindowBytes(40, 0)).toBe(Math.floor((totalmem() * 40) / 100));
+  });
+
+  it('judges an offset through that one window, and a ratio changed at run time moves it', async () => {
+    await using store = await open(tempDir(), { physicalMemoryBytes: 1000, accessMessageInMemoryMaxRatio: 40 });
+    for (let i = 0; i < 12; i++) await store.put({ topic: 'T', queueId: 0, body: body(i, 200) });
+    const end = store.maxPhyOffset;
+    expect(end).toBeGreaterThan(2000);
+    expect([store.isInMemory(end - 400), store.isInMemory(end - 401)]).toEqual([true, false]);
+    store.setAccessMessageInMemoryMaxRatio(10);
+    expect([store.isInMemory(end - 100), store.isInMemory(end - 101)]).toEqual([true, false]);
   });
 });

@@ -26,7 +26,8 @@ import {
   decodeRecord,
   prepareRecord,
   propertiesToString,
-  recordFieldPositions,
+  readInt64BE,
+  recordStoreTimestamp,
   tagsCode as computeTagsCode,
   writeRecord,
 } from '@karman/protocol';
@@ -38,7 +39,6 @@ import type { CommitLogDispatcher, DispatchRequest, MessageArrivingListener } fr
 import { parseReplicationChunk, readReplicationChunk, type ReplicationChunk } from './ha-append.js';
 import { IndexService } from './index-service.js';
 import { GetMessageStatus, PutMessageStatus } from './message-status.js';
-import { readInt64BE } from './int64.js';
 import { checkServedRecord, isConsumable, type ServedCheck } from './record-scan.js';
 import { Quarantine, type QuarantinedRecord } from './quarantine.js';
 import { scrubStore, type ScrubReport } from './scrub.js';
@@ -1078,9 +1078,7 @@ export class MessageStore {
   private async storeTimestampAt(phy: number | undefined): Promise<number | undefined> {
     if (phy === undefined) return undefined;
     const head = await this.commitLog.read(phy, Math.min(80, this.commitLog.maxOffset - phy));
-    if (!head || head.length < 48) return undefined;
-    const pos = recordFieldPositions(head.readInt32BE(36)).storeTimestamp;
-    return head.length >= pos + 8 ? Number(head.readBigInt64BE(pos)) : undefined;
+    return head ? recordStoreTimestamp(head) : undefined;
   }
 
   /**

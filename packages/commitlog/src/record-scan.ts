@@ -6,9 +6,8 @@
  * the body CRC. Full decoding (`decodeRecord`) would build every field and is kept for reads.
  */
 import { crc32 } from 'node:zlib';
-import { BLANK_RECORD_SIZE, MessageMagic, MessageSysFlag, RECORD_FIXED_OVERHEAD_V1_IPV4, decodeProperties, MessageProperty, tagsCode } from '@karman/protocol';
+import { BLANK_RECORD_SIZE, MessageMagic, MessageSysFlag, RECORD_FIXED_OVERHEAD_V1_IPV4, decodeProperties, MessageProperty, tagsCode, readInt64BE } from '@karman/protocol';
 import type { DispatchRequest } from './dispatcher.js';
-import { readInt64BE } from './int64.js';
 
 /** What sits at a position of the commit log. */
 export type ScanResult =

@@ -7,12 +7,10 @@
 import { closeSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MessageProperty, decodeOffsetMessageId, decodeRecords } from '@karman/protocol';
 import { MessageStore } from '../src/message-store.js';
 import { GetMessageStatus } from '../src/message-status.js';
-import { readInt64BE, writeInt64BE } from '../src/int64.js';
 import { segmentName } from '../src/segment-queue.js';
 
 const SEGMENT = 64 * 1024;
@@ -34,25 +32,6 @@ function storeStartingAt(base: number): string {
 
 const open = (root: string): Promise<MessageStore> =>
   MessageStore.open({ storePathRootDir: root, mappedFileSizeCommitLog: SEGMENT, mappedFileSizeConsumeQueue: 20 * 64, logger: () => undefined, cleanResourceInterval: 0 });
-
-describe('int64', () => {
-  it('writes and reads every safe integer as Java long, big-endian, the tag-hash negatives included', () => {
-    fc.assert(
-      fc.property(fc.maxSafeInteger().filter((n) => n >= -(2 ** 53) + 1), (n) => {
-        const buf = Buffer.alloc(8);
-        writeInt64BE(buf, n, 0);
-        expect(buf.readBigInt64BE(0)).toBe(BigInt(n));
-        expect(readInt64BE(buf, 0)).toBe(n);
-      }),
-      { seed: 20_003, numRuns: 2_000 },
-    );
-    for (const n of [2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 32 + 1, -1, -(2 ** 31), Number.MAX_SAFE_INTEGER]) {
-      const buf = Buffer.alloc(8);
-      writeInt64BE(buf, n, 0);
-      expect([buf.readBigInt64BE(0), readInt64BE(buf, 0)]).toEqual([BigInt(n), n]);
-    }
-  });
-});
 
 describe.each([
   { name: '2^31', boundary: 2 ** 31 },

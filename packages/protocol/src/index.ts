@@ -61,6 +61,8 @@ export {
   MAX_V1_TOPIC_BYTES,
   bodyCrc32,
   recordFieldPositions,
+  recordStoreTimestamp,
+  recordPhysicalOffset,
   encodeRecord,
   prepareRecord,
   writeRecord,
@@ -72,6 +74,7 @@ export {
 export type { HostAddress, MessageRecord, RecordInput, RecordFields, PreparedRecord, DecodedRecord, DecodeRecordOptions } from './message-record.js';
 export { MessageProperty, MAX_PROPERTIES_SIZE, encodeProperties, decodeProperties, propertiesToString } from './properties.js';
 export { javaStringHashCode, tagsCode } from './java-hash.js';
+export { readInt64BE, writeInt64BE, isSafeInt64At } from './int64.js';
 export { createOffsetMessageId, decodeOffsetMessageId, createUniqueId, encodeUniqueId, decodeUniqueId } from './message-id.js';
 export type { UniqueIdParts } from './message-id.js';
 export { encodeBatch, decodeBatch } from './message-batch.js';

@@ -23,9 +23,9 @@ import { networkInterfaces } from 'node:os';
 import { InvalidArgumentError, ProtocolError } from './errors.js';
 import { hostAddressBytes, readHostAt } from './message-record.js';
 import type { HostAddress } from './message-record.js';
+import { isSafeInt64At, readInt64BE, writeInt64BE } from './int64.js';
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).toUpperCase().padStart(2, '0'));
-const TWO_POW_32 = 0x1_0000_0000;
 const HEX_TEXT = /^[0-9A-Fa-f]*$/;
 
 function toHex(bytes: Uint8Array): string {
@@ -49,9 +49,7 @@ export function createOffsetMessageId(storeHost: HostAddress, physicalOffset: nu
   const buf = Buffer.allocUnsafe(ip.length + 12);
   buf.set(ip, 0);
   buf.writeInt32BE(port, ip.length);
-  const high = Math.floor(physicalOffset / TWO_POW_32);
-  buf.writeUInt32BE(high, ip.length + 4);
-  buf.writeUInt32BE(physicalOffset - high * TWO_POW_32, ip.length + 8);
+  writeInt64BE(buf, physicalOffset, ip.length + 4);
   return toHex(buf);
 }
 
@@ -65,9 +63,10 @@ export function decodeOffsetMessageId(id: string): { host: HostAddress; physical
   const ipLength = id.length === 32 ? 4 : 16;
   const host = readHostAt(buf, 0, ipLength);
   if (host.port < 0 || host.port > 65535) throw new ProtocolError(`offset message id ${id} holds port ${host.port}, outside 0..65535`);
-  const high = buf.readUInt32BE(ipLength + 4);
-  if (high >= 0x200000) throw new ProtocolError(`offset message id ${id} holds an offset beyond 2^53; it is not a commit-log offset`);
-  return { host, physicalOffset: high * TWO_POW_32 + buf.readUInt32BE(ipLength + 8) };
+  if (!isSafeInt64At(buf, ipLength + 4) || buf.readInt32BE(ipLength + 4) < 0) {
+    throw new ProtocolError(`offset message id ${id} holds an offset beyond 2^53; it is not a commit-log offset`);
+  }
+  return { host, physicalOffset: readInt64BE(buf, ipLength + 4) };
 }
 
 /** The fields of a unique client id (UNIQ_KEY). */

@@ -16,6 +16,8 @@ import {
   prepareRecord,
   RECORD_FIXED_OVERHEAD_V1_IPV4,
   recordFieldPositions,
+  recordPhysicalOffset,
+  recordStoreTimestamp,
   writeRecord,
 } from './message-record.js';
 import type { MessageRecord, RecordInput } from './message-record.js';
@@ -151,6 +153,20 @@ describe('encodeRecord / decodeRecord', () => {
       const record = decodeOne(bytes);
       expect([record.queueOffset, record.physicalOffset, record.storeTimestamp]).toEqual([42, 123_456_789_012, 1_700_000_000_123]);
       expect(record.bornHost).toEqual({ host: normalizeHost(bornHost.host), port: 5 });
+    }
+  });
+
+  it('reads a stored record\'s store time and physical offset in place, for IPv4 and IPv6 born hosts, past 2^32, at any start', () => {
+    for (const bornHost of [{ host: '1.2.3.4', port: 5 }, { host: '2001:db8::7', port: 5 }]) {
+      const record = encodeRecord(sample({ bornHost, storeTimestamp: 1_700_000_000_123, physicalOffset: 2 ** 32 + 17 }));
+      const stream = Buffer.concat([Buffer.alloc(13, 0xee), record]);
+      expect([recordStoreTimestamp(record), recordPhysicalOffset(record)]).toEqual([1_700_000_000_123, 2 ** 32 + 17]);
+      expect([recordStoreTimestamp(stream, 13), recordPhysicalOffset(stream, 13)]).toEqual([1_700_000_000_123, 2 ** 32 + 17]);
+      // A head cut before the field (a short read at the log's end) has no store time rather than a wrong one.
+      const storeAt = recordFieldPositions(record.readInt32BE(36)).storeTimestamp;
+      expect(recordStoreTimestamp(record.subarray(0, storeAt + 7))).toBeUndefined();
+      expect(recordStoreTimestamp(record.subarray(0, storeAt + 8))).toBe(1_700_000_000_123);
+      expect(recordPhysicalOffset(record.subarray(0, 35))).toBeUndefined();
     }
   });
 

@@ -41,6 +41,7 @@ import { crc32 } from 'node:zlib';
 import { isIPv4, isIPv6 } from 'node:net';
 import { InvalidArgumentError, ProtocolError } from './errors.js';
 import { MAX_PROPERTIES_SIZE, parsePropertiesText, propertiesToString } from './properties.js';
+import { isSafeInt64At, readInt64BE, writeInt64BE } from './int64.js';
 
 /** Record magic codes as signed 32-bit values, i.e. what `readInt32BE` returns. */
 export const MessageMagic = { V1: 0xdaa320a7 | 0, V2: 0xdaa320ab | 0, BLANK: 0xcbd43194 | 0 } as const;
@@ -126,7 +127,6 @@ const POS_PHYSICAL_OFFSET = 28;
 const POS_SYS_FLAG = 36;
 const POS_BORN_TIMESTAMP = 40;
 const POS_BORN_HOST = 48;
-const TWO_POW_32 = 0x1_0000_0000;
 
 /** CRC32 of a body masked to 31 bits, as RocketMQ's `UtilAll.crc32` stores it. */
 export function bodyCrc32(body: Uint8Array): number {
@@ -135,11 +135,26 @@ export function bodyCrc32(body: Uint8Array): number {
 
 /**
  * Byte positions of the fields the store patches in place after encoding. STORETIMESTAMP moves with
- * the born-host width, so pass the SYSFLAG of the encoded record (`record.readInt32BE(36)`): it has
- * the IPv6 bits that {@link encodeRecord} derived from the hosts.
+ * the born-host width, so pass the SYSFLAG of the encoded record (see {@link recordStoreTimestamp}): it
+ * has the IPv6 bits that {@link encodeRecord} derived from the hosts.
  */
 export function recordFieldPositions(sysFlag: number): { queueOffset: 20; physicalOffset: 28; storeTimestamp: number } {
   return { queueOffset: POS_QUEUE_OFFSET, physicalOffset: POS_PHYSICAL_OFFSET, storeTimestamp: POS_BORN_HOST + hostFieldSize(sysFlag & MessageSysFlag.BORNHOST_V6) };
+}
+
+/**
+ * STORETIMESTAMP of the raw stored record starting at `at`, read in place (RocketMQ's
+ * `CommitLog.pickupStoreTimestamp`); undefined when `buf` ends before the field.
+ */
+export function recordStoreTimestamp(buf: Buffer, at = 0): number | undefined {
+  if (buf.length < at + POS_SYS_FLAG + 4) return undefined;
+  const position = at + recordFieldPositions(buf.readInt32BE(at + POS_SYS_FLAG)).storeTimestamp;
+  return buf.length >= position + 8 ? readInt64BE(buf, position) : undefined;
+}
+
+/** PHYSICALOFFSET of the raw stored record starting at `at`; undefined when `buf` ends before the field. */
+export function recordPhysicalOffset(buf: Buffer, at = 0): number | undefined {
+  return buf.length >= at + POS_PHYSICAL_OFFSET + 8 ? readInt64BE(buf, at + POS_PHYSICAL_OFFSET) : undefined;
 }
 
 /** What {@link prepareRecord} needs: a record without the three fields the store assigns. */
@@ -577,16 +592,12 @@ function checkSafe(value: number, field: string): void {
 
 function writeInt64(buf: Buffer, pos: number, value: number, field: string): void {
   if (!Number.isSafeInteger(value)) throw new InvalidArgumentError(`record ${field} must be a safe integer (|n| < 2^53), got ${value}`);
-  const high = Math.floor(value / TWO_POW_32);
-  buf.writeInt32BE(high, pos);
-  buf.writeUInt32BE(value - high * TWO_POW_32, pos + 4);
+  writeInt64BE(buf, value, pos);
 }
 
 function readInt64(buf: Buffer, pos: number, recordOffset: number, field: string): number {
-  const high = buf.readInt32BE(pos);
-  // |value| < 2^53 exactly when the high word is within [-2^21, 2^21).
-  if (high >= 0x200000 || high < -0x200000) {
+  if (!isSafeInt64At(buf, pos)) {
     throw new ProtocolError(`record at offset ${recordOffset}: ${field} is beyond 2^53, so it cannot be an offset or a timestamp; the record is corrupt`);
   }
-  return high * TWO_POW_32 + buf.readUInt32BE(pos + 4);
+  return readInt64BE(buf, pos);
 }
