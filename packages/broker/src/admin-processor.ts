@@ -1,8 +1,7 @@
 /**
- * The admin side of the broker (RocketMQ `AdminBrokerProcessor` + `QueryMessageProcessor`): what
- * mqadmin, the dashboard and karman-admin call. Topics and subscription groups
- * (create, list, delete: each change persisted by its manager, topic changes re-registered with the
- * nameservers at once), message queries (by key, by commit-log offset, by queue offset), status
+ * The admin side of the broker (RocketMQ `AdminBrokerProcessor`): what mqadmin, the dashboard and
+ * karman-admin call. Topics and subscription groups (create, list, delete: each change persisted by
+ * its manager, topic changes re-registered with the nameservers at once), status
  * (runtime info, consume stats, topic stats, connections) and the broker config. The offset reset
  * and consumer status, which the broker relays to the group's consumers, are in broker-to-client.ts.
  *
@@ -16,53 +15,38 @@
  *   - fastjson writes bean fields in alphabetical order; `encodeObjectKeyMap` sorts key objects the
  *     same way so bodies compare byte for byte with a Java broker's.
  *
- * Store integrity (Karman's own codes, no RocketMQ equivalent): GET_QUARANTINED_RECORDS (60001)
- * answers the store's quarantine list as JSON, SCRUB_STORE (60002) checks the whole store and
- * answers its report when done (karman-admin queryQuarantinedMsg and scrubStore).
- *
- * A message by queue offset (mqadmin `queryMsgByOffset`): RocketMQ's tool runs a pull as the group
- * TOOLS_CONSUMER, which creates that group and its offsets as a side effect. Karman answers
- * QUERY_CONSUME_QUEUE (321) instead: topic, queueId, index (the queue offset) and count (1) give the
- * consume-queue units (physicOffset, physicSize, tagsCode), and VIEW_MESSAGE_BY_ID (33) with that
- * physicOffset returns the record. No group, offset or subscription is touched.
+ * Message queries and the store-integrity requests are in query-message-processor.ts.
  */
 import { statfs } from 'node:fs/promises';
-import { z } from 'zod';
 import {
   KARMAN_VERSION,
-  MessageProperty,
   Perm,
   RequestCode,
   ResponseCode,
   createResponse,
-  decodeRecord,
   encodeObjectKeyMap,
   consumerGroupNameProblem,
   MAX_TOPIC_QUEUE_NUMS,
   isSystemTopic,
-  recordPhysicalOffset,
   recordStoreTimestamp,
-  tagsCode,
   topicNameProblem,
 } from '@karman/protocol';
 import type {
   CreateTopicRequestHeader,
   DeleteSubscriptionGroupRequestHeader,
-  ExtFieldValue,
   GetConsumeStatsInBrokerHeader,
   GetConsumeStatsRequestHeader,
   GetConsumerStatusRequestHeader,
   GetConsumerConnectionListRequestHeader,
   GetProducerConnectionListRequestHeader,
-  QueryMessageRequestHeader,
   RemotingCommand,
-  RequestContext,
   ResetOffsetRequestHeader,
   TopicRequestHeader,
-  ViewMessageRequestHeader,
 } from '@karman/protocol';
-import { INDEX_QUERY_MAX_NUM, storeOptionsSchema } from '@karman/commitlog';
+import { storeOptionsSchema } from '@karman/commitlog';
 import { configBodyTooLarge, formatProperties, parseProperties } from '@karman/protocol';
+import { fail, guardedRegistrar, jsonBody, ok } from './admin-answers.js';
+import { registerQueryMessageProcessor } from './query-message-processor.js';
 import { replicationRuntimeInfo } from './ha-service.js';
 import { consumerStatus, resetOffset } from './broker-to-client.js';
 import type { BrokerContext } from './broker-context.js';
@@ -70,17 +54,6 @@ import type { BrokerConfig } from './broker-config.js';
 import { BrokerConfigSchema, resolveBrokerConfig } from './broker-config.js';
 import { SubscriptionGroupConfigSchema } from './subscription-group-manager.js';
 import type { ClientInfo } from './client-manager.js';
-
-/**
- * Most bytes of records one QUERY_MESSAGE answer carries (at least one record): 64 hits of 4 MiB
- * would be a 256 MiB answer built in memory for one request. The client asks again with a narrower
- * time range for more.
- */
-const QUERY_MESSAGE_MAX_ANSWER_BYTES = 8 * 1024 * 1024;
-/** RocketMQ's `defaultQueryMaxNum`: the answer size of a query by unique key. */
-const DEFAULT_QUERY_MAX_NUM = 32;
-/** Most consume-queue units one QUERY_CONSUME_QUEUE returns. */
-const MAX_CONSUME_QUEUE_UNITS = 256;
 
 /**
  * Broker options an UPDATE_BROKER_CONFIG may change while the broker runs: those read from
@@ -96,29 +69,10 @@ const RUNTIME_UPDATABLE_BROKER_KEYS: ReadonlySet<keyof BrokerConfig> = new Set<k
   'accessMessageInMemoryMaxRatio',
 ]);
 
-type Handler = (request: RemotingCommand, context: RequestContext) => Promise<RemotingCommand> | RemotingCommand;
-
-const QueryConsumeQueueHeaderSchema = z.looseObject({
-  topic: z.string().min(1),
-  queueId: z.coerce.number().int().min(0),
-  index: z.coerce.number().int().min(0),
-  count: z.coerce.number().int().min(1).default(1),
-  consumerGroup: z.string().optional(),
-});
-
-/** Register the admin, query and status handlers. */
+/** Register the admin and status handlers, and the message-query ones (query-message-processor.ts). */
 export function registerAdminProcessor(context: BrokerContext): void {
-  const handle = (code: number, handler: Handler): void => {
-    context.server.registerHandler(code, async (request, requestContext) => {
-      try {
-        return await handler(request, requestContext);
-      } catch (error) {
-        // Nothing here is expected to throw; if it does, answer and keep serving.
-        context.log('error', `admin request ${code} failed: ${(error as Error).message}`, { code });
-        return createResponse(request, ResponseCode.SYSTEM_ERROR.code, `the broker failed to answer request ${code}: ${(error as Error).message}`);
-      }
-    });
-  };
+  registerQueryMessageProcessor(context);
+  const handle = guardedRegistrar(context);
   const configVersion = { timestamp: context.clock(), counter: 0 };
   const rates = new RateSampler(context.clock);
 
@@ -129,9 +83,6 @@ export function registerAdminProcessor(context: BrokerContext): void {
   handle(RequestCode.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP.code, async (request) => updateGroup(context, request));
   handle(RequestCode.GET_ALL_SUBSCRIPTIONGROUP_CONFIG.code, (request) => ok(request, jsonBody(context.groups.serialize())));
   handle(RequestCode.DELETE_SUBSCRIPTIONGROUP.code, async (request, { header }) => deleteGroup(context, request, header as DeleteSubscriptionGroupRequestHeader));
-  handle(RequestCode.QUERY_MESSAGE.code, async (request, { header }) => queryMessage(context, request, header as QueryMessageRequestHeader));
-  handle(RequestCode.VIEW_MESSAGE_BY_ID.code, async (request, { header }) => viewMessage(context, request, header as ViewMessageRequestHeader));
-  handle(RequestCode.QUERY_CONSUME_QUEUE.code, async (request, { header }) => queryConsumeQueue(context, request, header));
   handle(RequestCode.GET_BROKER_RUNTIME_INFO.code, async (request) => ok(request, jsonBody({ table: await runtimeInfo(context, rates) })));
   handle(RequestCode.GET_CONSUME_STATS.code, async (request, { header }) => consumeStats(context, request, header as GetConsumeStatsRequestHeader));
   handle(RequestCode.GET_TOPIC_STATS_INFO.code, async (request, { header }) => topicStats(context, request, (header as TopicRequestHeader).topic));
@@ -141,14 +92,6 @@ export function registerAdminProcessor(context: BrokerContext): void {
   handle(RequestCode.QUERY_TOPIC_CONSUME_BY_WHO.code, (request, { header }) => topicConsumers(context, request, (header as TopicRequestHeader).topic));
   handle(RequestCode.GET_CONSUMER_CONNECTION_LIST.code, (request, { header }) => consumerConnections(context, request, (header as GetConsumerConnectionListRequestHeader).consumerGroup));
   handle(RequestCode.GET_PRODUCER_CONNECTION_LIST.code, (request, { header }) => producerConnections(context, request, (header as GetProducerConnectionListRequestHeader).producerGroup));
-  // Karman's own: the store's quarantine list, and a scrub of the whole store (answered when done).
-  handle(RequestCode.GET_QUARANTINED_RECORDS.code, (request) =>
-    ok(request, jsonBody({ quarantinedTotal: context.store.integrity.quarantinedTotal, records: context.store.quarantined() })),
-  );
-  handle(RequestCode.SCRUB_STORE.code, async (request) => {
-    context.log('info', 'scrub of the store requested');
-    return ok(request, jsonBody(await context.store.scrub()));
-  });
   handle(RequestCode.GET_BROKER_CONFIG.code, (request) =>
     createResponse(request, ResponseCode.SUCCESS.code, undefined, { version: JSON.stringify(configVersion) }, Buffer.from(formatProperties(brokerConfigValues(context)), 'utf8')),
   );
@@ -160,20 +103,6 @@ export function registerAdminProcessor(context: BrokerContext): void {
     }
     return response;
   });
-}
-
-// ---- answers -------------------------------------------------------------------------------
-
-function ok(request: RemotingCommand, body?: Uint8Array, extFields: Record<string, ExtFieldValue | undefined> = {}): RemotingCommand {
-  return createResponse(request, ResponseCode.SUCCESS.code, undefined, extFields, body);
-}
-
-function fail(request: RemotingCommand, code: number, remark: string): RemotingCommand {
-  return createResponse(request, code, remark);
-}
-
-function jsonBody(value: unknown): Buffer {
-  return Buffer.from(JSON.stringify(value), 'utf8');
 }
 
 /** A fastjson map whose keys are objects (see the file comment); written by `@karman/protocol`. */
@@ -278,67 +207,6 @@ async function deleteGroup(context: BrokerContext, request: RemotingCommand, hea
   if (header.removeOffset !== false) context.offsets.removeGroup(group);
   if (existed) context.log('info', `subscription group ${group} deleted`, { group });
   return createResponse(request, ResponseCode.SUCCESS.code, existed ? undefined : `subscription group "${group}" did not exist on ${context.config.brokerName}`);
-}
-
-// ---- message queries -----------------------------------------------------------------------
-
-async function queryMessage(context: BrokerContext, request: RemotingCommand, header: QueryMessageRequestHeader): Promise<RemotingCommand> {
-  const unique = header._UNIQUE_KEY_QUERY === true || header._UNIQUE_KEY_QUERY === 'true';
-  const maxNum = unique ? DEFAULT_QUERY_MAX_NUM : header.maxNum;
-  if (maxNum < 1) return fail(request, ResponseCode.SYSTEM_ERROR.code, `maxNum=${maxNum} asks for no message; give 1 to ${INDEX_QUERY_MAX_NUM}`);
-  if (!context.store.options.messageIndexEnable) {
-    return fail(request, ResponseCode.SYSTEM_ERROR.code, 'this broker keeps no key index (messageIndexEnable=false); enable it to query messages by key');
-  }
-  const found = await context.store.queryMessage(header.topic, header.key, maxNum, header.beginTimestamp, header.endTimestamp, QUERY_MESSAGE_MAX_ANSWER_BYTES);
-  const fields = { indexLastUpdateTimestamp: found.indexLastUpdateTimestamp, indexLastUpdatePhyoffset: found.indexLastUpdatePhyoffset };
-  if (found.messages.length === 0) {
-    return createResponse(
-      request,
-      ResponseCode.QUERY_NOT_FOUND.code,
-      `no message of topic "${header.topic}" with key "${header.key}" stored between ${header.beginTimestamp} and ${header.endTimestamp}; check the key and widen the time range`,
-      fields,
-    );
-  }
-  return ok(request, Buffer.concat(found.messages.map((m) => m.buffer)), fields);
-}
-
-async function viewMessage(context: BrokerContext, request: RemotingCommand, header: ViewMessageRequestHeader): Promise<RemotingCommand> {
-  const found = await context.store.readRecord(header.offset);
-  // RocketMQ answers SYSTEM_ERROR here; QUERY_NOT_FOUND says the same without inviting a retry.
-  if (!found || (header.topic !== undefined && header.topic !== '' && found.record.topic !== header.topic)) {
-    return fail(
-      request,
-      ResponseCode.QUERY_NOT_FOUND.code,
-      `no message starts at commit-log offset ${header.offset} (the log holds ${context.store.minPhyOffset} to ${context.store.maxPhyOffset}${header.topic ? ` and the message must be of topic "${header.topic}"` : ''}); check the message id`,
-    );
-  }
-  return ok(request, found.buffer);
-}
-
-async function queryConsumeQueue(context: BrokerContext, request: RemotingCommand, rawHeader: unknown): Promise<RemotingCommand> {
-  const parsed = QueryConsumeQueueHeaderSchema.safeParse(rawHeader);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `field "${issue.path.join('.')}": ${issue.message}`).join('; ');
-    return fail(request, ResponseCode.SYSTEM_ERROR.code, `invalid request header for QUERY_CONSUME_QUEUE (321): ${problems}; send topic, queueId, index and count`);
-  }
-  const { topic, queueId, index } = parsed.data;
-  const config = context.topics.get(topic);
-  if (!config) return fail(request, ResponseCode.TOPIC_NOT_EXIST.code, `topic "${topic}" does not exist on ${context.config.brokerName}`);
-  const queues = Math.max(config.readQueueNums, config.writeQueueNums);
-  if (queueId >= queues) return fail(request, ResponseCode.SYSTEM_ERROR.code, `queueId ${queueId} is out of range: topic "${topic}" has queues 0 to ${queues - 1}`);
-  const count = Math.min(parsed.data.count, MAX_CONSUME_QUEUE_UNITS);
-  const result = await context.store.getMessage({ topic, queueId, offset: index, maxCount: count });
-  const queueData = result.buffers.map((buffer, i) => {
-    const decoded = decodeRecord(buffer, 0);
-    const tags = decoded.kind === 'record' ? decoded.record.properties[MessageProperty.TAGS] : undefined;
-    return { physicOffset: recordPhysicalOffset(buffer) ?? -1, physicSize: buffer.length, queueOffset: result.queueOffsets[i], tagsCode: tagsCode(tags) };
-  });
-  const body = {
-    maxQueueIndex: context.store.getMaxOffsetInQueue(topic, queueId),
-    minQueueIndex: context.store.getMinOffsetInQueue(topic, queueId),
-    queueData,
-  };
-  return ok(request, jsonBody(body));
 }
 
 // ---- status --------------------------------------------------------------------------------
